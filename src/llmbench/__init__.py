@@ -1,0 +1,32 @@
+"""llmbench: benchmark LLMs served over OpenAI-compatible HTTP APIs.
+
+The public API; everything else is importable from its subpackage but may change.
+"""
+
+from llmbench.config.api import APIConfiguration
+from llmbench.errors import (
+    ConfigError,
+    EmbeddedModelError,
+    InputError,
+    LlmbenchError,
+    ResultsError,
+    SuiteError,
+)
+from llmbench.result import ExecutionProgress, TestResult
+from llmbench.test_runner import TestRunner
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConfiguration",
+    "ConfigError",
+    "EmbeddedModelError",
+    "ExecutionProgress",
+    "InputError",
+    "LlmbenchError",
+    "ResultsError",
+    "SuiteError",
+    "TestResult",
+    "TestRunner",
+    "__version__",
+]

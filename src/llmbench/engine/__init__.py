@@ -1,0 +1,1 @@
+"""The engine: scheduling tests, retries, progress and cancellation."""

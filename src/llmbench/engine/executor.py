@@ -1,0 +1,311 @@
+"""The asynchronous engine: runs tests against one API, with bounded concurrency and retries.
+
+One ``aiohttp.ClientSession`` (one connection pool) serves a whole run. ``workers`` coroutines
+take tests in input order from a shared iterator, so at most ``workers`` requests are in flight
+and no per-test task is created up front. Results come back in input order.
+
+Cancellation (:meth:`Engine.request_cancel`, safe from any thread or a signal handler) stops new
+tests from starting and cancels the requests in flight; each of those ends as a result with
+``status="cancelled"``. Tests that never started are not in the returned list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from llmbench import redact
+from llmbench.config.api import APIConfiguration
+from llmbench.engine.progress import ProgressTracker
+from llmbench.engine.retry import RetryPolicy
+from llmbench.errors import RequestFailure
+from llmbench.providers.openai_compatible import (
+    Completion,
+    build_request,
+    request_completion,
+    resolve_api_type,
+)
+from llmbench.result import TestResult
+from llmbench.suite.models import TestCase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the engine needs beyond the API configuration."""
+
+    save_raw_responses: bool = True
+    progress_reporting: bool = True
+    parameter_overrides: dict[str, Any] | None = None
+
+
+@dataclass
+class _Attempts:
+    count: int = 0
+    status: int | None = None
+
+
+class Engine:
+    """Runs tests against one :class:`APIConfiguration`."""
+
+    def __init__(
+        self,
+        api: APIConfiguration,
+        settings: EngineSettings,
+        progress: ProgressTracker,
+    ) -> None:
+        self.api = api
+        self.settings = settings
+        self.progress = progress
+        self.policy = RetryPolicy(
+            retries=api.retry_attempts,
+            delay_s=api.retry_delay,
+            backoff=api.retry_backoff,
+            budget_s=api.retry_budget_s,
+        )
+        self._headers = api.request_headers()
+        self._cancel = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self.partial: list[TestResult] = []
+        """Results so far; read it when :meth:`run` was interrupted."""
+
+    # -- cancellation -------------------------------------------------------------------------
+
+    def request_cancel(self) -> None:
+        """Stop starting tests and cancel those in flight. Safe from any thread."""
+        self._cancel.set()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._cancel_workers)
+            except RuntimeError:  # the loop closed between the check and the call
+                pass
+
+    def _cancel_workers(self) -> None:
+        for task in self._workers:
+            task.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def run(
+        self, tests: Sequence[TestCase], workers: int = 1, delay_s: float = 0.0
+    ) -> list[TestResult]:
+        """Run ``tests`` with up to ``workers`` in flight; ``delay_s`` between starts when 1."""
+        self._loop = asyncio.get_running_loop()
+        slots: list[TestResult | None] = [None] * len(tests)
+        self.progress.start_run(len(tests))
+        queue: Iterator[tuple[int, TestCase]] = iter(enumerate(tests))
+        connector = aiohttp.TCPConnector(limit=max(workers, 1), limit_per_host=0)
+        try:
+            async with aiohttp.ClientSession(connector=connector) as session:
+                self._workers = [
+                    asyncio.create_task(self._worker(session, queue, slots, delay_s))
+                    for _ in range(max(1, min(workers, len(tests))))
+                ]
+                if self._cancel.is_set():  # cancelled before the loop was known
+                    self._cancel_workers()
+                try:
+                    await asyncio.gather(*self._workers, return_exceptions=True)
+                except asyncio.CancelledError:
+                    # the caller's task was cancelled (Ctrl-C under asyncio.run): finish cleanly
+                    self._cancel.set()
+                    self._cancel_workers()
+                    await asyncio.gather(*self._workers, return_exceptions=True)
+                    raise
+                finally:
+                    self.partial = [r for r in slots if r is not None]
+        finally:
+            self.progress.end_run()
+            self._loop = None
+        return [r for r in slots if r is not None]
+
+    async def _worker(
+        self,
+        session: aiohttp.ClientSession,
+        queue: Iterator[tuple[int, TestCase]],
+        slots: list[TestResult | None],
+        delay_s: float,
+    ) -> None:
+        first = True
+        for index, test in queue:
+            if self._cancel.is_set():
+                return
+            if delay_s > 0 and not first:
+                await asyncio.sleep(delay_s)
+                if self._cancel.is_set():
+                    return
+            first = False
+            slots[index] = await self._run_recorded(session, test, slots, index)
+
+    async def _run_recorded(
+        self,
+        session: aiohttp.ClientSession,
+        test: TestCase,
+        slots: list[TestResult | None],
+        index: int,
+    ) -> TestResult:
+        started = time.perf_counter()
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        attempts = _Attempts()
+        self.progress.test_started(test.id)
+        try:
+            result = await self._run_test(session, test, started, stamp, attempts)
+        except asyncio.CancelledError:
+            result = self._failed(
+                test, started, stamp, attempts, "cancelled", "cancelled: the run was cancelled"
+            )
+            slots[index] = result
+            self._finish(result)
+            raise
+        except Exception as exc:  # a bug in llmbench must not lose the test
+            log.exception("internal error while running test %s", test.id)
+            msg = f"internal error: {type(exc).__name__}: {redact.scrub(str(exc))}"
+            result = self._failed(test, started, stamp, attempts, "internal", msg)
+        self._finish(result)
+        return result
+
+    def _finish(self, result: TestResult) -> None:
+        self.progress.test_finished(result)
+        if self.settings.progress_reporting:
+            p = self.progress.snapshot()
+            extra = f": {result.error_message}" if result.error_message else ""
+            log.info(
+                "[%d/%d] %s %s in %.2fs%s",
+                p.completed_tests,
+                p.total_tests,
+                result.test_id,
+                result.status,
+                result.execution_time,
+                extra,
+            )
+
+    async def _run_test(
+        self,
+        session: aiohttp.ClientSession,
+        test: TestCase,
+        started: float,
+        stamp: str,
+        attempts: _Attempts,
+    ) -> TestResult:
+        api_type = resolve_api_type(test, self.api.default_api_type())
+        url = self.api.url_for(api_type)
+        body = build_request(
+            test,
+            model=self.api.model,
+            api_type=api_type,
+            stream=self.api.stream,
+            overrides=self.settings.parameter_overrides,
+        )
+        read_timeout = test.timeout_s or self.api.timeout
+        while True:
+            attempts.count += 1
+            try:
+                completion = await self._attempt(
+                    session, url, body, api_type, read_timeout, started, attempts.count == 1
+                )
+            except RequestFailure as failure:
+                attempts.status = failure.status
+                elapsed = time.perf_counter() - started
+                delay, why = self.policy.next_delay(failure, attempts.count, elapsed)
+                if delay is None:
+                    msg = failure.message
+                    if attempts.count > 1 or "budget" in why:
+                        msg = f"{msg} ({why})"
+                    return self._failed(test, started, stamp, attempts, failure.kind, msg)
+                log.warning(
+                    "test %s attempt %d failed (%s); retrying in %.2fs",
+                    test.id,
+                    attempts.count,
+                    failure.message,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            else:
+                attempts.status = completion.http_status
+                return self._succeeded(test, started, stamp, attempts, completion)
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: dict[str, Any],
+        api_type: Any,
+        read_timeout: float,
+        started: float,
+        first: bool,
+    ) -> Completion:
+        coro = request_completion(
+            session,
+            url,
+            self._headers,
+            body,
+            api_type=api_type,
+            read_timeout_s=read_timeout,
+            connect_timeout_s=min(self.api.connect_timeout, read_timeout),
+        )
+        if first:
+            return await coro  # the first attempt is bounded by its read timeouts only
+        remaining = self.policy.budget_s - (time.perf_counter() - started)
+        try:
+            async with asyncio.timeout(max(remaining, 0.001)):
+                return await coro
+        except TimeoutError:
+            raise RequestFailure(
+                "timeout", f"retry budget of {self.policy.budget_s:g}s used up during an attempt"
+            ) from None
+
+    def _base(self, test: TestCase, started: float, stamp: str, attempts: _Attempts) -> dict[str, Any]:
+        return {
+            "test_id": test.id,
+            "test_name": test.name,
+            "category": test.category,
+            "execution_time": time.perf_counter() - started,
+            "timestamp": stamp,
+            "attempts": attempts.count,
+            "http_status": attempts.status,
+            "model": self.api.model,
+            "endpoint": redact.strip_url(self.api.url_for(resolve_api_type(test, self.api.default_api_type()))),
+        }
+
+    def _succeeded(
+        self, test: TestCase, started: float, stamp: str, attempts: _Attempts, c: Completion
+    ) -> TestResult:
+        return TestResult(
+            **self._base(test, started, stamp, attempts),
+            success=True,
+            status="ok",
+            response_text=c.text,
+            prompt_tokens=c.prompt_tokens,
+            completion_tokens=c.completion_tokens,
+            tokens_per_second=c.tokens_per_second,
+            time_to_first_token=c.time_to_first_token,
+            finish_reason=c.finish_reason,
+            tokens_estimated=c.tokens_estimated,
+            api_response=c.response if self.settings.save_raw_responses else None,
+        )
+
+    def _failed(
+        self, test: TestCase, started: float, stamp: str, attempts: _Attempts, kind: str, msg: str
+    ) -> TestResult:
+        return TestResult(
+            **self._base(test, started, stamp, attempts),
+            success=False,
+            status="cancelled" if kind == "cancelled" else "error",
+            response_text="",
+            error_message=redact.scrub(msg),
+            error_kind=kind,
+        )

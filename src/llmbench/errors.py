@@ -1,0 +1,73 @@
+"""Every exception llmbench raises on purpose.
+
+::
+
+    LlmbenchError                    base of everything below
+    ├── InputError (ValueError)      a mistake in the user's input: a file, a field, an argument
+    │   ├── ConfigError              test_runner_config.json, test_suite_metadata.json, API settings
+    │   └── SuiteError               a suite or categories file, or a test id / category asked for
+    ├── EmbeddedModelError           the embedded llama.cpp model is missing or would not start
+    └── ResultsError (OSError)       results could not be written
+
+Errors raised while talking to a model server are never raised to the caller: they become a
+:class:`~llmbench.result.TestResult` with ``status="error"`` and the reason in
+``error_message``. The engine's internal :class:`RequestFailure` carries them there.
+
+Messages say where (file, test id, field, line and column), what was found and what was
+expected, so a user can fix the input without reading a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LlmbenchError(Exception):
+    """Base class of every error llmbench raises on purpose."""
+
+
+class InputError(LlmbenchError, ValueError):
+    """A mistake in the user's input; the message names the file, the field and the fix."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        self.detail = message
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class ConfigError(InputError):
+    """A bad runner configuration, suite metadata or API setting."""
+
+
+class SuiteError(InputError):
+    """A bad suite or categories file, or an unknown test id or category."""
+
+
+class EmbeddedModelError(LlmbenchError, RuntimeError):
+    """The embedded model is not installed, or its server did not come up."""
+
+
+class ResultsError(LlmbenchError, OSError):
+    """Results could not be written to the results directory."""
+
+
+class RequestFailure(LlmbenchError):
+    """One failed attempt to get a completion; becomes an error result, never reaches the user.
+
+    ``kind`` is one of ``connection``, ``timeout``, ``http``, ``protocol`` and says, with
+    ``status``, whether the failure is worth retrying (see :mod:`llmbench.engine.retry`).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after_s = retry_after_s

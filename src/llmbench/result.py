@@ -1,0 +1,113 @@
+"""The outcome of one test (:class:`TestResult`) and the state of a run (:class:`ExecutionProgress`).
+
+These are the words the result files, the journal and the reports use; a field added here shows
+up in every saved file under the same name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "error", "cancelled"]
+STATUSES: tuple[Status, ...] = ("ok", "error", "cancelled")
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """What happened when one test was sent to one model.
+
+    A test that was started always ends as a ``TestResult``: ``status="ok"`` when the server
+    answered, ``"error"`` when it could not (``error_message`` says why and ``http_status`` holds
+    the server's status, if any), ``"cancelled"`` when the run was cancelled while it was in flight.
+    ``success`` means "the server produced an answer"; whether the answer is *right* is scoring's
+    business, not this class's.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    test_id: str
+    """The test's ``id`` in the suite."""
+    test_name: str
+    """The test's ``name`` in the suite."""
+    success: bool
+    """True when ``status == "ok"``."""
+    response_text: str
+    """The model's answer (message content or completion text); empty on error."""
+    execution_time: float
+    """End-to-end seconds from the first request sent to the last byte received, retries included."""
+    prompt_tokens: int | None = None
+    """Prompt tokens from the server's ``usage``, else an estimate (``tokens_estimated``)."""
+    completion_tokens: int | None = None
+    """Completion tokens from the server's ``usage``, else an estimate (``tokens_estimated``)."""
+    tokens_per_second: float | None = None
+    """Generation speed: completion tokens after the first, over the seconds from first to last
+    token (streaming); completion tokens over ``execution_time`` when not streaming."""
+    error_message: str | None = None
+    """Why the test failed; quotes the server's own message or the first bytes it sent."""
+    timestamp: str = ""
+    """When the test started, ISO 8601 in UTC."""
+    api_response: dict[str, Any] | None = None
+    """The server's response in non-streaming shape (streams are reassembled); None when
+    ``execution_defaults.save_raw_responses`` is off or nothing parsable came back."""
+    category: str = ""
+    """The test's ``category``."""
+    status: Status = "ok"
+    """``ok``, ``error`` or ``cancelled``."""
+    time_to_first_token: float | None = None
+    """Seconds from sending the successful attempt's request to the first content token."""
+    attempts: int = 0
+    """HTTP requests made for this test (1 + retries)."""
+    http_status: int | None = None
+    """Status code of the last HTTP response, None when none arrived."""
+    model: str = ""
+    """Model name sent to the server."""
+    endpoint: str = ""
+    """URL the request went to (query string removed)."""
+    error_kind: str | None = None
+    """``connection``, ``timeout``, ``http``, ``protocol`` or ``cancelled``; None when ok."""
+    finish_reason: str | None = None
+    """The server's ``finish_reason`` (``stop``, ``length``, ...)."""
+    tokens_estimated: bool = False
+    """True when the server sent no ``usage`` and the token counts were estimated."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as a JSON-ready dict, in declaration order."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestResult:
+        """Rebuild a result from :meth:`to_dict` output; unknown keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class ExecutionProgress:
+    """A snapshot of a run, safe to read from any thread (see ``TestRunner.get_progress``)."""
+
+    __test__ = False
+
+    total_tests: int = 0
+    """Tests this run will start unless cancelled."""
+    completed_tests: int = 0
+    """Tests that ended, whatever their status."""
+    successful_tests: int = 0
+    """Tests that ended with ``status="ok"``."""
+    failed_tests: int = 0
+    """Tests that ended with ``status="error"``."""
+    current_test: str | None = None
+    """The most recently started test still in flight, None when none is."""
+    estimated_remaining_time: float | None = None
+    """Seconds until the run ends at the pace so far; None before the first test ends."""
+    average_execution_time: float = 0.0
+    """Mean ``execution_time`` of the tests that ended."""
+    cancelled_tests: int = 0
+    """Tests that ended with ``status="cancelled"``."""
+    in_flight: tuple[str, ...] = field(default_factory=tuple)
+    """Ids of the tests in flight now."""
+    elapsed_time: float = 0.0
+    """Seconds since the run started."""
+    is_running: bool = False
+    """True between the start and the end of an ``execute_*`` call."""

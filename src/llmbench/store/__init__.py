@@ -1,0 +1,1 @@
+"""Where results go: result files, batch files and their summaries."""

@@ -1,0 +1,93 @@
+"""Safe file names and atomic writes inside a results directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from llmbench import redact
+from llmbench.errors import ResultsError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_COMPONENT = 80
+MAX_NAME = 200
+
+
+def safe_component(value: str, max_len: int = MAX_COMPONENT) -> str:
+    """``value`` as a file-name fragment that cannot leave a directory.
+
+    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``; leading dots
+    go (no ``..`` and no hidden files). When anything had to change, or the value is long, a
+    short hash of the original is appended, so two ids that clean up alike (``a/b`` and
+    ``a_b``) still get different names.
+    """
+    cleaned = _UNSAFE.sub("_", value).lstrip(".").strip("_") or "_"
+    if cleaned != value or len(cleaned) > max_len:
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        cleaned = f"{cleaned[:max_len]}-{digest}"
+    return cleaned
+
+
+def contained_path(directory: Path, name: str) -> Path:
+    """``directory / name``, refusing any name that would resolve outside ``directory``."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ResultsError(f"refusing unsafe file name {name!r}")
+    target = (directory / name).resolve()
+    if target.parent != directory.resolve():
+        raise ResultsError(f"refusing file name {name!r}: it leaves {directory}")
+    return target
+
+
+def ensure_directory(directory: str | Path) -> Path:
+    """Create ``directory`` (and parents) and check it is writable."""
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot create the results directory: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ResultsError(f"{path}: the results directory is not writable")
+    return path
+
+
+def dumps(data: Any, pretty: bool) -> str:
+    """JSON text with every registered secret scrubbed."""
+    text = json.dumps(data, indent=2 if pretty else None, ensure_ascii=False, default=str)
+    return redact.scrub(text)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename,
+    so a reader never sees a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def unique_name(directory: Path, name: str, taken: set[str]) -> str:
+    """``name``, or ``name`` with ``-2``, ``-3``... before the extension, so that no existing
+    file and no name in ``taken`` is reused."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    candidate, n = name, 1
+    while candidate in taken or (directory / candidate).exists():
+        n += 1
+        candidate = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
+    taken.add(candidate)
+    return candidate

@@ -1,0 +1,557 @@
+"""A scriptable fake OpenAI-compatible LLM server for tests.
+
+``ScriptedServer`` runs a real ``aiohttp.web`` server on 127.0.0.1 (free port) in a
+background daemon thread with its own event loop.  Endpoints: ``POST /v1/completions``,
+``POST /v1/chat/completions`` and ``GET /v1/models``; any other path answers 404.
+Every request is recorded in ``server.requests``.  Each completion request is answered
+by the next *behaviour* of a FIFO script; when the script is empty, ``server.default``
+(initially ``Answer()``) is used.
+
+Behaviours (frozen dataclasses):
+
+- ``Answer(text, chunks, prompt_tokens, completion_tokens, usage, ttft_s,
+  token_interval_s, finish_reason, headers)``: a well-formed answer.  With
+  ``"stream": true`` it is OpenAI SSE: headers at once, ``ttft_s`` before the first
+  chunk, ``token_interval_s`` between chunks, then a finish_reason chunk, a usage chunk
+  (only if the request asked ``stream_options.include_usage`` and ``usage=True``; every
+  chunk then also carries ``"usage": null`` as OpenAI does) and ``data: [DONE]``.
+  Otherwise one JSON body after ``ttft_s``.
+- ``Echo(prefix)``: like ``Answer`` whose text is prefix + the last user message
+  (chat) or the prompt (completions).
+- ``Status(code, message, headers, body)``: an HTTP error with an OpenAI error body.
+- ``Drop()``: close the connection without sending any response.
+- ``DropMidStream(after_chunks)``: 200 SSE, ``after_chunks`` chunks, then close the
+  connection mid-body (the client sees a payload error).
+- ``Malformed(body, content_type, status)``: exactly these bytes.
+- ``Stall(after_chunks, stall_s)``: 200 SSE, some chunks, silence for ``stall_s``, then
+  close the connection.
+- ``NoDone(after_chunks)``: 200 SSE, some chunks, then a clean end of body without a
+  finish_reason chunk and without ``data: [DONE]``.
+- ``Hang(seconds)``: send nothing at all (not even headers) for ``seconds``, then close.
+
+DropMidStream, Stall and NoDone always answer SSE, whatever the request's ``stream``.
+Every wait ends early when ``stop()`` is called, so a server never blocks shutdown.
+
+Scripting (thread-safe, callable from the test thread while the server runs)::
+
+    with ScriptedServer() as server:
+        server.script(Status(503, headers={"Retry-After": "1"}), Answer("ok"))
+        server.script(Drop(), marker="case-17")  # only prompts containing "case-17"
+        server.set_default(Echo())
+        ...  # point the client at server.chat_url / server.completions_url
+        assert server.request_count() == 2
+
+Marker queues are tried first (the first registered marker that occurs in the prompt text
+and still has behaviours wins), then the global queue, then the default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+_COMPLETION_PATHS = ("/v1/completions", "/v1/chat/completions")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A well-formed answer, streamed or not depending on the request."""
+
+    text: str = "Hello world"
+    chunks: Sequence[str] | None = None  # default: word pieces of text, spaces kept
+    prompt_tokens: int = 5
+    completion_tokens: int | None = None  # default: len(chunks)
+    usage: bool = True
+    ttft_s: float = 0.0
+    token_interval_s: float = 0.0
+    finish_reason: str = "stop"
+    headers: Mapping[str, str] | None = None
+
+    def pieces(self) -> list[str]:
+        """The content chunks, e.g. "Hello world" -> ["Hello", " world"]."""
+        if self.chunks is not None:
+            return list(self.chunks)
+        return re.findall(r"\s*\S+(?:\s+$)?|\s+$", self.text)
+
+
+@dataclass(frozen=True)
+class Echo:
+    """Answer with prefix + the last user message (chat) or the prompt (completions)."""
+
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Status:
+    """An HTTP error; ``body`` (bytes or str) replaces the OpenAI error JSON."""
+
+    code: int
+    message: str = "scripted error"
+    headers: Mapping[str, str] | None = None
+    body: bytes | str | None = None
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Close the TCP connection without sending anything."""
+
+
+@dataclass(frozen=True)
+class DropMidStream:
+    """Start a 200 SSE stream, send ``after_chunks`` chunks, then close the connection."""
+
+    after_chunks: int = 2
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """Send exactly ``body`` with this content type and status."""
+
+    body: bytes = b"{not json"
+    content_type: str = "application/json"
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Stream ``after_chunks`` chunks, go silent for ``stall_s``, then close."""
+
+    after_chunks: int = 1
+    stall_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class NoDone:
+    """Stream ``after_chunks`` chunks, then end cleanly without finish chunk or [DONE]."""
+
+    after_chunks: int = 2
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Send nothing (no headers) for ``seconds``, then close the connection."""
+
+    seconds: float = 30.0
+
+
+Behaviour = Answer | Echo | Status | Drop | DropMidStream | Malformed | Stall | NoDone | Hang
+
+
+def _texts(value: Any) -> list[str]:
+    """Text of a prompt / message content: a string or a list of strings / text parts."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        return []
+    out: list[str] = []
+    for item in value:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("text"), str):
+            out.append(item["text"])
+    return out
+
+
+def _prompt_text(body: Mapping[str, Any] | None) -> str:
+    """All prompt text of a request: completions ``prompt`` and every message content."""
+    if not body:
+        return ""
+    parts = _texts(body.get("prompt"))
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, dict):
+                parts.extend(_texts(message.get("content")))
+    return "\n".join(parts)
+
+
+def _echo_text(body: Mapping[str, Any]) -> str:
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return "".join(_texts(message.get("content")))
+        return ""
+    return "\n".join(_texts(body.get("prompt")))
+
+
+def _merge_headers(base: Mapping[str, str], extra: Mapping[str, str] | None) -> dict[str, str]:
+    """``base`` updated by ``extra``, header names compared case-insensitively."""
+    extra = extra or {}
+    overridden = {name.lower() for name in extra}
+    return {**{k: v for k, v in base.items() if k.lower() not in overridden}, **extra}
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the server received it (``body`` is None unless a JSON object)."""
+
+    path: str
+    method: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None
+    received_at: float  # time.monotonic()
+
+    @property
+    def prompt_text(self) -> str:
+        """The completions prompt and all chat message contents, joined by newlines."""
+        return _prompt_text(self.body)
+
+
+class _Shape:
+    """Builds OpenAI-shaped bodies and SSE events for one request."""
+
+    def __init__(self, chat: bool, model: str, ident: str, include_usage: bool) -> None:
+        self.chat, self.model, self.ident = chat, model, ident
+        self.include_usage = include_usage
+        self.created = int(time.time())
+        self._role_sent = False
+
+    def _head(self, kind: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"id": self.ident, "object": kind, "created": self.created, "model": self.model,
+                "choices": choices}  # fmt: skip
+
+    def _event(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        kind = "chat.completion.chunk" if self.chat else "text_completion"
+        obj = {**self._head(kind, choices), **extra}
+        if self.include_usage:
+            obj.setdefault("usage", None)
+        return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+    def _choice(self, text: str | None, finish_reason: str | None) -> dict[str, Any]:
+        content: dict[str, Any]
+        if not self.chat:
+            content = {"text": text or ""}
+        elif text is None:
+            content = {"delta": {}}
+        elif not self._role_sent:
+            self._role_sent = True
+            content = {"delta": {"role": "assistant", "content": text}}
+        else:
+            content = {"delta": {"content": text}}
+        return {"index": 0, **content, "logprobs": None, "finish_reason": finish_reason}
+
+    def content(self, text: str) -> bytes:
+        return self._event([self._choice(text, None)])
+
+    def finish(self, reason: str) -> bytes:
+        return self._event([self._choice(None, reason)])
+
+    def usage(self, usage: dict[str, int]) -> bytes:
+        return self._event([], usage=usage)
+
+    def full(self, text: str, reason: str, usage: dict[str, int] | None) -> dict[str, Any]:
+        if self.chat:
+            choice: dict[str, Any] = {"message": {"role": "assistant", "content": text}}
+        else:
+            choice = {"text": text}
+        choice.update(index=0, logprobs=None, finish_reason=reason)
+        obj = self._head("chat.completion" if self.chat else "text_completion", [choice])
+        if usage is not None:
+            obj["usage"] = usage
+        return obj
+
+
+class ScriptedServer:
+    """A fake OpenAI-compatible server in a background thread; see the module docstring."""
+
+    def __init__(self, model: str = "scripted-model") -> None:
+        self.model = model
+        self._lock = threading.Lock()
+        self._queue: deque[Behaviour] = deque()
+        self._marker_queues: dict[str, deque[Behaviour]] = {}
+        self._requests: list[RecordedRequest] = []
+        self._default: Behaviour = Answer()
+        self._ids = itertools.count(1)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._port: int | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> ScriptedServer:
+        """Start serving; returns once the port is listening."""
+        if self._thread is not None:
+            raise RuntimeError("ScriptedServer already started")
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name="ScriptedServer", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10.0) or self._error is not None:
+            error = self._error
+            with contextlib.suppress(RuntimeError):
+                self.stop()
+            raise RuntimeError("ScriptedServer failed to start") from error
+        return self
+
+    def stop(self) -> None:
+        """Cut short every wait, close all connections and join the thread."""
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None:
+            return
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(stopping.set)
+        thread.join(5.0)
+        self._thread = self._loop = self._stopping = None
+        self._port = None
+        if thread.is_alive():
+            raise RuntimeError("ScriptedServer thread did not stop within 5 s")
+        if self._error is not None:
+            raise RuntimeError("ScriptedServer failed while running") from self._error
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported by start()/stop(), not by the thread
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/v1/completions", self._complete)
+        app.router.add_post("/v1/chat/completions", self._complete)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self._port = int(runner.addresses[0][1])
+            self._ready.set()
+            await self._stopping.wait()
+        finally:
+            await runner.cleanup()
+
+    # -- addresses ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("ScriptedServer is not running")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def completions_url(self) -> str:
+        return self.url + "/v1/completions"
+
+    @property
+    def chat_url(self) -> str:
+        return self.url + "/v1/chat/completions"
+
+    # -- scripting ---------------------------------------------------------------------
+
+    def script(self, *behaviours: Behaviour, marker: str | None = None) -> None:
+        """Queue behaviours for the next requests (only those containing ``marker``)."""
+        with self._lock:
+            if marker is None:
+                self._queue.extend(behaviours)
+            else:
+                self._marker_queues.setdefault(marker, deque()).extend(behaviours)
+
+    @property
+    def default(self) -> Behaviour:
+        with self._lock:
+            return self._default
+
+    def set_default(self, behaviour: Behaviour) -> None:
+        with self._lock:
+            self._default = behaviour
+
+    def pending(self, marker: str | None = None) -> int:
+        """How many scripted behaviours are still queued (globally or for ``marker``)."""
+        with self._lock:
+            if marker is None:
+                return len(self._queue)
+            return len(self._marker_queues.get(marker, ()))
+
+    def reset(self) -> None:
+        """Forget all scripts and recorded requests; the default goes back to Answer()."""
+        with self._lock:
+            self._queue.clear()
+            self._marker_queues.clear()
+            self._requests.clear()
+            self._default = Answer()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of every request received so far, all paths, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    def request_count(self, marker: str | None = None) -> int:
+        """Completion requests received (both endpoints), or those containing ``marker``."""
+        with self._lock:
+            return sum(
+                1
+                for r in self._requests
+                if r.path in _COMPLETION_PATHS and (marker is None or marker in r.prompt_text)
+            )
+
+    def _next_behaviour(self, prompt_text: str) -> Behaviour:
+        with self._lock:
+            for marker, queue in self._marker_queues.items():
+                if queue and marker in prompt_text:
+                    return queue.popleft()
+            return self._queue.popleft() if self._queue else self._default
+
+    # -- handlers ----------------------------------------------------------------------
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        received_at = time.monotonic()
+        body: dict[str, Any] | None = None
+        if request.can_read_body:
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(await request.read())
+                body = parsed if isinstance(parsed, dict) else None
+        recorded = RecordedRequest(
+            request.path, request.method, dict(request.headers), body, received_at
+        )
+        with self._lock:
+            self._requests.append(recorded)
+        return recorded
+
+    async def _models(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        return web.json_response(
+            {"object": "list", "data": [{"id": self.model, "object": "model"}]}
+        )
+
+    async def _not_found(self, request: web.Request) -> web.StreamResponse:
+        await self._record(request)
+        body = {"error": {"message": f"no route {request.path}", "type": "not_found"}}
+        return web.json_response(body, status=404)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; False if the server began stopping (before or meanwhile)."""
+        assert self._stopping is not None
+        if seconds > 0 and not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._stopping.wait()
+        return not self._stopping.is_set()
+
+    @staticmethod
+    def _close(request: web.Request, resp: web.StreamResponse | None = None) -> web.StreamResponse:
+        """Close the connection; the returned response can no longer reach the client."""
+        if request.transport is not None:
+            request.transport.close()
+        return resp if resp is not None else web.Response(status=499)
+
+    @staticmethod
+    async def _start_sse(
+        request: web.Request, headers: Mapping[str, str] | None = None
+    ) -> web.StreamResponse:
+        base = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        resp = web.StreamResponse(status=200, headers=_merge_headers(base, headers))
+        await resp.prepare(request)
+        return resp
+
+    async def _complete(self, request: web.Request) -> web.StreamResponse:
+        recorded = await self._record(request)
+        body = recorded.body or {}
+        behaviour = self._next_behaviour(recorded.prompt_text)
+        chat = request.path.endswith("/chat/completions")
+        model = body.get("model") if isinstance(body.get("model"), str) else self.model
+        stream_options = body.get("stream_options")
+        include_usage = isinstance(stream_options, dict) and bool(
+            stream_options.get("include_usage")
+        )
+        ident = f"{'chatcmpl' if chat else 'cmpl'}-scripted-{next(self._ids)}"
+        shape = _Shape(chat, str(model), ident, include_usage)
+        try:
+            return await self._perform(request, behaviour, body, shape)
+        except ConnectionError:  # the client went away; nothing left to send
+            return self._close(request)
+
+    async def _perform(
+        self, request: web.Request, b: Behaviour, body: dict[str, Any], shape: _Shape
+    ) -> web.StreamResponse:
+        if isinstance(b, Echo):
+            b = Answer(text=b.prefix + _echo_text(body))
+        if isinstance(b, Answer):
+            return await self._answer(request, b, shape, body.get("stream") is True)
+        if isinstance(b, Status):
+            if b.body is None:
+                error_type = {429: "rate_limit_error"}.get(b.code, "invalid_request_error")
+                error_type = "server_error" if b.code >= 500 else error_type
+                error = {"message": b.message, "type": error_type, "param": None, "code": b.code}
+                return web.json_response({"error": error}, status=b.code, headers=b.headers)
+            raw = b.body.encode() if isinstance(b.body, str) else b.body
+            base = {"Content-Type": "text/plain; charset=utf-8"}
+            return web.Response(body=raw, status=b.code, headers=_merge_headers(base, b.headers))
+        if isinstance(b, Malformed):
+            return web.Response(
+                body=b.body, status=b.status, headers={"Content-Type": b.content_type}
+            )
+        if isinstance(b, Drop):
+            return self._close(request)
+        if isinstance(b, Hang):
+            await self._pause(b.seconds)
+            return self._close(request)
+        # The partial streams: DropMidStream, Stall, NoDone.
+        resp = await self._start_sse(request)
+        for i in range(b.after_chunks):
+            await resp.write(shape.content(f" tok{i}" if i else "tok0"))
+        if isinstance(b, Stall):
+            await self._pause(b.stall_s)
+        if isinstance(b, NoDone):
+            await resp.write_eof()
+            return resp
+        return self._close(request, resp)
+
+    async def _answer(
+        self, request: web.Request, a: Answer, shape: _Shape, stream: bool
+    ) -> web.StreamResponse:
+        pieces = a.pieces()
+        n_completion = len(pieces) if a.completion_tokens is None else a.completion_tokens
+        usage = {
+            "prompt_tokens": a.prompt_tokens,
+            "completion_tokens": n_completion,
+            "total_tokens": a.prompt_tokens + n_completion,
+        }
+        text = a.text if a.chunks is None else "".join(pieces)
+        if not stream:
+            if not await self._pause(a.ttft_s):
+                return self._close(request)
+            data = shape.full(text, a.finish_reason, usage if a.usage else None)
+            return web.json_response(data, headers=a.headers)
+        resp = await self._start_sse(request, a.headers)
+        if not await self._pause(a.ttft_s):
+            return self._close(request, resp)
+        if shape.chat and not pieces:
+            await resp.write(shape.content(""))  # the role still comes first
+        for i, piece in enumerate(pieces):
+            if i and not await self._pause(a.token_interval_s):
+                return self._close(request, resp)
+            await resp.write(shape.content(piece))
+        await resp.write(shape.finish(a.finish_reason))
+        if shape.include_usage and a.usage:
+            await resp.write(shape.usage(usage))
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
