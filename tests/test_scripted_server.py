@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from scripted_server import (
+from tests.scripted_server import (
     Answer,
     Drop,
     DropMidStream,

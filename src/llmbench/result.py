@@ -1,4 +1,5 @@
-"""The outcome of one test (:class:`TestResult`) and the state of a run (:class:`ExecutionProgress`).
+"""The outcome of one test (:class:`TestResult`) and the state of a run
+(:class:`ExecutionProgress`).
 
 These are the words the result files, the journal and the reports use; a field added here shows
 up in every saved file under the same name.
@@ -36,7 +37,8 @@ class TestResult:
     response_text: str
     """The model's answer (message content or completion text); empty on error."""
     execution_time: float
-    """End-to-end seconds from the first request sent to the last byte received, retries included."""
+    """End-to-end seconds from the first request sent to the last byte received, retries
+    included."""
     prompt_tokens: int | None = None
     """Prompt tokens from the server's ``usage``, else an estimate (``tokens_estimated``)."""
     completion_tokens: int | None = None

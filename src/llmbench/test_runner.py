@@ -125,14 +125,20 @@ class TestRunner:
         return True
 
     def configure_api(
-        self, endpoint: str | None, model: str | None = None, headers: dict[str, str] | None = None, **settings: Any
+        self,
+        endpoint: str | None,
+        model: str | None = None,
+        headers: dict[str, str] | None = None,
+        **settings: Any,
     ) -> APIConfiguration:
         """Override the metadata's API settings. ``settings`` takes any other
         :class:`APIConfiguration` field (``timeout``, ``retry_attempts``, ``api_key_env``, ...)."""
         known = {f.name for f in dataclasses.fields(APIConfiguration)}
         for key in settings:
             if key not in known:
-                raise ConfigError(f"configure_api: unknown setting '{key}'{did_you_mean(key, known)}")
+                raise ConfigError(
+                    f"configure_api: unknown setting '{key}'{did_you_mean(key, known)}"
+                )
         override: dict[str, Any] = {"endpoint": endpoint, **settings}
         if model is not None:
             override["model"] = model
@@ -197,7 +203,8 @@ class TestRunner:
         return [by_id[t] for t in test_ids]
 
     def category_test_ids(self, category: str) -> list[str]:
-        """The ids in ``category``: from the categories file if loaded, else by ``category`` field."""
+        """The ids in ``category``: from the categories file if loaded, else by the tests'
+        ``category`` field."""
         suite = self._require_suite()
         if self.categories is not None and category in self.categories:
             return list(self.categories[category].test_ids)
@@ -217,7 +224,9 @@ class TestRunner:
             return api
         if self._embedded is None or not self._embedded.running:
             self._embedded = EmbeddedServer().start()
-        return dataclasses.replace(api, endpoint=self._embedded.base_url, model=api.model or MODEL_ALIAS)
+        return dataclasses.replace(
+            api, endpoint=self._embedded.base_url, model=api.model or MODEL_ALIAS
+        )
 
     def _execute(self, tests: list[TestCase], workers: int, delay_s: float) -> list[TestResult]:
         api = self._runtime_api()
@@ -276,12 +285,18 @@ class TestRunner:
             raise ConfigError(f"workers: expected an integer >= 1, got {workers!r}")
         cap = concurrent_mode.max_workers if concurrent_mode else None
         if cap is not None and workers > cap:
-            log.warning("workers=%d is above execution_modes.concurrent.max_workers=%d; using %d", workers, cap, cap)
+            log.warning(
+                "workers=%d is above execution_modes.concurrent.max_workers=%d; using %d",
+                workers,
+                cap,
+                cap,
+            )
             workers = cap
         return self._execute(self._select(test_ids), workers, 0.0)
 
     def execute_category(self, category: str, workers: int | None = None) -> list[TestResult]:
-        """Run every test of ``category``: sequentially, or concurrently when ``workers`` is given."""
+        """Run every test of ``category``: sequentially, or concurrently when ``workers`` is
+        given."""
         ids = self.category_test_ids(category)
         if workers is None:
             return self.execute_sequential(ids)
@@ -311,7 +326,9 @@ class TestRunner:
         meta = self.metadata.global_settings.output_directory if self.metadata else None
         return Path(meta or self.config.output_settings.results_directory)
 
-    def save_results(self, results: Sequence[TestResult], output_dir: str | Path | None = None) -> bool:
+    def save_results(
+        self, results: Sequence[TestResult], output_dir: str | Path | None = None
+    ) -> bool:
         """Write one JSON file per result and a batch file with a summary. Raises ResultsError
         when the directory cannot be written."""
         api = self._api_from_layers()
@@ -319,7 +336,9 @@ class TestRunner:
         if self.suite is not None:
             info["suite_info"] = self.suite.suite_info
             info["suite_file"] = str(self.suite_path)
-        self.last_saved = save_results(results, self.output_directory(output_dir), self.config.output_settings, info)
+        self.last_saved = save_results(
+            results, self.output_directory(output_dir), self.config.output_settings, info
+        )
         log.info("saved %d results to %s", len(results), self.last_saved.directory)
         return True
 
@@ -335,6 +354,9 @@ class TestRunner:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()

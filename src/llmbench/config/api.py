@@ -75,7 +75,9 @@ class APIConfiguration:
             if not isinstance(value, int | float) or value <= low:
                 raise ConfigError(f"{name}: expected a number > 0, got {value!r}")
         if not isinstance(self.retry_attempts, int) or self.retry_attempts < 0:
-            raise ConfigError(f"retry_attempts: expected an integer >= 0, got {self.retry_attempts!r}")
+            raise ConfigError(
+                f"retry_attempts: expected an integer >= 0, got {self.retry_attempts!r}"
+            )
         if not isinstance(self.retry_delay, int | float) or self.retry_delay < 0:
             raise ConfigError(f"retry_delay: expected a number >= 0, got {self.retry_delay!r}")
         if not isinstance(self.retry_backoff, int | float) or self.retry_backoff < 1:

@@ -89,7 +89,9 @@ def load_metadata(path: str | Path) -> SuiteMetadata:
     """Parse and validate a ``test_suite_metadata.json``."""
     data = read_json(path, ConfigError)
     if not isinstance(data, dict):
-        raise ConfigError(f"expected a JSON object at the top, got {type(data).__name__}", path=path)
+        raise ConfigError(
+            f"expected a JSON object at the top, got {type(data).__name__}", path=path
+        )
     try:
         meta = SuiteMetadata.model_validate(data)
     except ValidationError as exc:

@@ -126,7 +126,9 @@ def load_runner_config(path: str | Path | None = None) -> RunnerConfig:
         return RunnerConfig()
     data = read_json(path, ConfigError)
     if not isinstance(data, dict):
-        raise ConfigError(f"expected a JSON object at the top, got {type(data).__name__}", path=path)
+        raise ConfigError(
+            f"expected a JSON object at the top, got {type(data).__name__}", path=path
+        )
     merged = deep_merge(RunnerConfig().model_dump(), data)
     try:
         return RunnerConfig.model_validate(merged)

@@ -268,7 +268,9 @@ class Engine:
                 "timeout", f"retry budget of {self.policy.budget_s:g}s used up during an attempt"
             ) from None
 
-    def _base(self, test: TestCase, started: float, stamp: str, attempts: _Attempts) -> dict[str, Any]:
+    def _base(
+        self, test: TestCase, started: float, stamp: str, attempts: _Attempts
+    ) -> dict[str, Any]:
         return {
             "test_id": test.id,
             "test_name": test.name,
@@ -278,7 +280,9 @@ class Engine:
             "attempts": attempts.count,
             "http_status": attempts.status,
             "model": self.api.model,
-            "endpoint": redact.strip_url(self.api.url_for(resolve_api_type(test, self.api.default_api_type()))),
+            "endpoint": redact.strip_url(
+                self.api.url_for(resolve_api_type(test, self.api.default_api_type()))
+            ),
         }
 
     def _succeeded(

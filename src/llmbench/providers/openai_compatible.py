@@ -8,7 +8,6 @@ Retrying is not this module's business.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import time
@@ -277,7 +276,12 @@ def _assembled(
 
 
 def parse_json_response(
-    raw: bytes, api_type: ApiType, body: dict[str, Any], status: int, sent_at: float, ended_at: float
+    raw: bytes,
+    api_type: ApiType,
+    body: dict[str, Any],
+    status: int,
+    sent_at: float,
+    ended_at: float,
 ) -> Completion:
     """A non-streaming response body as a Completion; RequestFailure when it is not one."""
     try:
@@ -298,7 +302,8 @@ def parse_json_response(
     else:
         text = choice.get("text")
     text = text if isinstance(text, str) else ""
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    raw_usage = data.get("usage")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
     estimated = False
     if not isinstance(completion_tokens, int):
@@ -343,7 +348,10 @@ async def request_completion(
     """Send ``body`` once and return the answer; raise RequestFailure on any failure."""
     stream = bool(body.get("stream"))
     timeout = aiohttp.ClientTimeout(
-        total=None, connect=connect_timeout_s, sock_connect=connect_timeout_s, sock_read=read_timeout_s
+        total=None,
+        connect=connect_timeout_s,
+        sock_connect=connect_timeout_s,
+        sock_read=read_timeout_s,
     )
     state = _StreamState(api_type, time.perf_counter())
     got_headers = False
@@ -378,7 +386,7 @@ async def request_completion(
             return state.result(resp.status, body, time.perf_counter())
     except RequestFailure:
         raise
-    except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+    except (TimeoutError, aiohttp.ServerTimeoutError):
         if not got_headers:
             msg = f"timed out: no response within {read_timeout_s:g}s"
         else:
@@ -391,7 +399,11 @@ async def request_completion(
         raise RequestFailure(
             "connection", f"cannot connect to {redact.strip_url(url)}: {exc.os_error}"
         ) from None
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+    except (
+        aiohttp.ClientPayloadError,
+        aiohttp.ServerDisconnectedError,
+        aiohttp.ClientOSError,
+    ) as exc:
         where = (
             f"after {state.received} bytes; first bytes: {quote(bytes(state.head))}"
             if got_headers

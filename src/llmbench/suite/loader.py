@@ -30,7 +30,9 @@ def parse_test(raw: Any, index: int, path: str | Path) -> TestCase:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         if not err["loc"]:  # a model-level check such as prompt-or-messages
-            raise SuiteError(f"{label}: {err['msg'].removeprefix('Value error, ')}", path=path) from None
+            raise SuiteError(
+                f"{label}: {err['msg'].removeprefix('Value error, ')}", path=path
+            ) from None
         raise SuiteError(f"{label}: {explain(exc, TestCase)}", path=path) from None
 
 
@@ -39,7 +41,8 @@ def load_suite(path: str | Path) -> Suite:
     data = read_json(path, SuiteError)
     if not isinstance(data, dict):
         raise SuiteError(
-            f'expected a JSON object {{"suite_info": ..., "tests": [...]}}, got {type(data).__name__}',
+            'expected a JSON object {"suite_info": ..., "tests": [...]}, '
+            f"got {type(data).__name__}",
             path=path,
         )
     raw_tests = data.get("tests")
@@ -84,15 +87,21 @@ def check_categories(
                 )
 
 
-def load_categories(path: str | Path, known_ids: Collection[str] | None = None) -> dict[str, Category]:
+def load_categories(
+    path: str | Path, known_ids: Collection[str] | None = None
+) -> dict[str, Category]:
     """Parse ``{"categories": {name: {description, test_ids}}}``; check ids when given."""
     data = read_json(path, SuiteError)
     if not isinstance(data, dict) or not isinstance(data.get("categories"), dict):
-        raise SuiteError('expected {"categories": {name: {"description": ..., "test_ids": [...]}}}', path=path)
+        raise SuiteError(
+            'expected {"categories": {name: {"description": ..., "test_ids": [...]}}}', path=path
+        )
     out: dict[str, Category] = {}
     for name, raw in data["categories"].items():
         if not isinstance(raw, dict):
-            raise SuiteError(f"category {name!r}: expected an object, got {type(raw).__name__}", path=path)
+            raise SuiteError(
+                f"category {name!r}: expected an object, got {type(raw).__name__}", path=path
+            )
         try:
             out[name] = Category.model_validate(raw)
         except ValidationError as exc:

@@ -1,0 +1,82 @@
+"""Shared fixtures: a real scripted HTTP server, suite files and a runner pointed at them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmbench import TestRunner
+from tests.scripted_server import ScriptedServer
+
+
+@pytest.fixture(scope="session")
+def _session_server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(_session_server: ScriptedServer) -> Iterator[ScriptedServer]:
+    """The scripted OpenAI-compatible server, with an empty script for each test."""
+    _session_server.reset()
+    yield _session_server
+    _session_server.reset()
+
+
+def make_test(test_id: str, **fields: Any) -> dict[str, Any]:
+    """A valid suite test; ``fields`` override or add keys."""
+    test: dict[str, Any] = {
+        "id": test_id,
+        "name": f"Test {test_id}",
+        "category": "general",
+        "prompt": f"question {test_id}",
+        "parameters": {"max_tokens": 16, "temperature": 0.0},
+    }
+    test.update(fields)
+    return test
+
+
+@pytest.fixture
+def write_json(tmp_path: Path) -> Callable[[str, Any], Path]:
+    """Write ``data`` as JSON to ``tmp_path / name`` and return the path."""
+
+    def write(name: str, data: Any) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def write_suite(write_json: Callable[[str, Any], Path]) -> Callable[..., Path]:
+    """Write a suite of ``tests`` (dicts or ids) and return its path."""
+
+    def write(*tests: dict[str, Any] | str, name: str = "suite.json") -> Path:
+        items = [make_test(t) if isinstance(t, str) else t for t in tests]
+        return write_json(name, {"suite_info": {"name": "t"}, "tests": items})
+
+    return write
+
+
+@pytest.fixture
+def runner(
+    server: ScriptedServer, write_suite: Callable[..., Path], tmp_path: Path
+) -> Iterator[TestRunner]:
+    """A runner with a 6-test suite (t1..t6) pointed at the scripted server, fast retries."""
+    r = TestRunner()
+    r.load_test_suite(write_suite("t1", "t2", "t3", "t4", "t5", "t6"))
+    r.configure_api(
+        server.url + "/v1",
+        "scripted-model",
+        retry_attempts=2,
+        retry_delay=0.01,
+        timeout=5.0,
+        retry_budget_s=30.0,
+    )
+    yield r
+    r.close()
