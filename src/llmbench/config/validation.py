@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``"; did you mean X?"`` for the closest of ``choices``, or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
     return f"; did you mean {close[0]}?" if close else ""
 
 
