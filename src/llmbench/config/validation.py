@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+_TYPE_TAG = re.compile(r"(str|int|float|bool|list|dict|none|function-\w+)(\[.*\])?")
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -51,7 +54,8 @@ def explain(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> s
     Unknown keys name the closest known key. ``prefix`` is prepended to the field path.
     """
     err = exc.errors(include_url=False)[0]
-    loc = tuple(err["loc"])
+    # pydantic adds the tried type of a union to the location ("temperature.float"); drop it
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _TYPE_TAG.fullmatch(p)))
     where = dotted(loc)
     if prefix:
         where = f"{prefix}.{where}" if where else prefix

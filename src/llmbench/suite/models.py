@@ -41,8 +41,8 @@ class Parameters(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     max_tokens: StrictInt | None = Field(None, gt=0)
-    temperature: StrictFloat | StrictInt | None = Field(None, ge=0, le=2)
-    top_p: StrictFloat | StrictInt | None = Field(None, gt=0, le=1)
+    temperature: StrictFloat | None = Field(None, ge=0, le=2)
+    top_p: StrictFloat | None = Field(None, gt=0, le=1)
     stop: StrictStr | list[StrictStr] | None = None
     seed: StrictInt | None = None
 
@@ -52,7 +52,7 @@ class TestMetadata(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    timeout_seconds: StrictFloat | StrictInt | None = Field(None, gt=0)
+    timeout_seconds: StrictFloat | None = Field(None, gt=0)
 
 
 class TestCase(BaseModel):
