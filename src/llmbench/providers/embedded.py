@@ -128,6 +128,9 @@ class EmbeddedServer:
             "--port", str(self.port),
             "--n_ctx", str(self.n_ctx),
             "--n_threads", str(self.n_threads),
+            # by default llama-cpp-python aborts a running generation when another request
+            # arrives; concurrent tests must queue instead
+            "--interrupt_requests", "False",
         ]  # fmt: skip
         log.info("starting the embedded model %s on port %d", model.name, self.port)
         with os.fdopen(fd, "wb") as out:

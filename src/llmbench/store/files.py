@@ -26,7 +26,7 @@ def safe_component(value: str, max_len: int = MAX_COMPONENT) -> str:
     short hash of the original is appended, so two ids that clean up alike (``a/b`` and
     ``a_b``) still get different names.
     """
-    cleaned = _UNSAFE.sub("_", value).lstrip(".").strip("_") or "_"
+    cleaned = _UNSAFE.sub("_", value).lstrip("._").rstrip("_") or "_"
     if cleaned != value or len(cleaned) > max_len:
         digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:10]
         cleaned = f"{cleaned[:max_len]}-{digest}"
