@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -181,3 +183,42 @@ def test_cancel_during_the_delay_between_tests(server: ScriptedServer, runner: T
     thread.join(timeout=2)
     assert not thread.is_alive()
     assert [(r.test_id, r.status) for r in out] == [("t1", "ok")]
+
+
+def test_cancel_from_a_signal_handler(server: ScriptedServer, runner: TestRunner) -> None:
+    server.set_default(Stall(after_chunks=1, stall_s=30))
+    previous = signal.signal(signal.SIGALRM, lambda *_: runner.cancel_execution())
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        started = time.monotonic()
+        results = runner.execute_concurrent(workers=3)  # in the main thread, where signals land
+        elapsed = time.monotonic() - started
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert elapsed < 1.5
+    assert [(r.test_id, r.status) for r in results] == [
+        ("t1", "cancelled"),
+        ("t2", "cancelled"),
+        ("t3", "cancelled"),
+    ]
+
+
+def test_ctrl_c_keeps_the_results_of_started_tests(
+    server: ScriptedServer, runner: TestRunner
+) -> None:
+    server.script(Answer(text="done"), marker="question t1")
+    server.set_default(Stall(after_chunks=1, stall_s=30))
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.execute_concurrent(workers=2)
+    finally:
+        timer.cancel()
+    assert [(r.test_id, r.status) for r in runner.last_results] == [
+        ("t1", "ok"),
+        ("t2", "cancelled"),
+        ("t3", "cancelled"),
+    ]
+    assert not runner.get_progress().is_running

@@ -354,3 +354,29 @@ def test_endpoint_forms_resolve_to_routes() -> None:
     assert APIConfiguration(endpoint="https://h/openai/v1/chat/completions").url_for(
         "completions"
     ) == ("https://h/openai/v1/completions")
+
+
+def test_shipped_json_schema_is_current_and_accepts_the_example() -> None:
+    import jsonschema
+
+    from llmbench.suite.schema import SCHEMA_PATH, render
+
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == render(), (
+        "run python -m llmbench.suite.schema"
+    )
+    schema = json.loads(render())
+    example = json.loads(
+        (
+            Path(__file__).parent.parent / "test_definitions" / "reasoning_tests_complete.json"
+        ).read_text()
+    )
+    jsonschema.validate(example, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            {
+                "tests": [
+                    {"id": "a", "name": "A", "category": "c", "parameters": {"max_tokens": "x"}}
+                ]
+            },
+            schema,
+        )

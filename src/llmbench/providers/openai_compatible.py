@@ -153,6 +153,21 @@ def _prompt_text(body: dict[str, Any]) -> str:
     return " ".join(str(m.get("content", "")) for m in body.get("messages", []))
 
 
+def token_counts(
+    usage: dict[str, Any] | None, body: dict[str, Any], completion_fallback: int
+) -> tuple[int, int, bool]:
+    """Prompt and completion tokens from ``usage``; where it lacks one, an estimate (prompt:
+    four characters a token; completion: ``completion_fallback``) and True as the third item."""
+    usage = usage or {}
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    estimated = False
+    if not isinstance(completion, int):
+        completion, estimated = completion_fallback, True
+    if not isinstance(prompt, int):
+        prompt, estimated = _estimate_tokens(_prompt_text(body)), True
+    return prompt, completion, estimated
+
+
 class _StreamState:
     """Accumulates an SSE stream into a Completion."""
 
@@ -226,15 +241,10 @@ class _StreamState:
 
     def result(self, status: int, body: dict[str, Any], ended_at: float) -> Completion:
         text = "".join(self.pieces)
-        usage = self.usage or {}
-        prompt_tokens = usage.get("prompt_tokens")
-        completion_tokens = usage.get("completion_tokens")
-        estimated = False
-        if not isinstance(completion_tokens, int):
-            # llama.cpp, vLLM and most servers send one token per content event
-            completion_tokens, estimated = self.content_events, True
-        if not isinstance(prompt_tokens, int):
-            prompt_tokens, estimated = _estimate_tokens(_prompt_text(body)), True
+        # llama.cpp, vLLM and most servers send one token per content event
+        prompt_tokens, completion_tokens, estimated = token_counts(
+            self.usage, body, self.content_events
+        )
         ttft = self.first_at - self.sent_at if self.first_at is not None else None
         gen = (
             self.last_at - self.first_at
@@ -303,13 +313,9 @@ def parse_json_response(
         text = choice.get("text")
     text = text if isinstance(text, str) else ""
     raw_usage = data.get("usage")
-    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
-    prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    estimated = False
-    if not isinstance(completion_tokens, int):
-        completion_tokens, estimated = _estimate_tokens(text), True
-    if not isinstance(prompt_tokens, int):
-        prompt_tokens, estimated = _estimate_tokens(_prompt_text(body)), True
+    prompt_tokens, completion_tokens, estimated = token_counts(
+        raw_usage if isinstance(raw_usage, dict) else None, body, _estimate_tokens(text)
+    )
     return Completion(
         text=text,
         prompt_tokens=prompt_tokens,
