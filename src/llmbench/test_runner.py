@@ -90,7 +90,9 @@ class TestRunner:
             log.removeHandler(handler)
             handler.close()
         handlers: list[logging.Handler] = []
-        if not logging.getLogger().handlers:
+        # print to stderr only when the application has not configured logging itself
+        own_console = not logging.getLogger().handlers
+        if own_console:
             handlers.append(logging.StreamHandler())
         if settings.file:
             handlers.append(logging.FileHandler(settings.file, encoding="utf-8"))
@@ -99,7 +101,7 @@ class TestRunner:
             handler.setFormatter(logging.Formatter(settings.format))
             handler.addFilter(redact.RedactingFilter())
             log.addHandler(handler)
-        log.propagate = not handlers
+        log.propagate = not own_console
 
     def load_test_suite(self, path: str | Path) -> bool:
         """Load and validate a suite file. True on success; raises SuiteError on bad input."""
@@ -112,9 +114,12 @@ class TestRunner:
 
     def load_test_metadata(self, path: str | Path) -> bool:
         """Load suite metadata: API configuration and global settings. Raises ConfigError."""
-        metadata = load_metadata(path)
-        self.metadata = metadata
-        self._api_from_layers()  # validate the endpoint and limits now, not at run time
+        previous, self.metadata = self.metadata, load_metadata(path)
+        try:
+            self._api_from_layers()  # validate the endpoint and limits now, not at run time
+        except ConfigError as exc:
+            self.metadata = previous
+            raise ConfigError(exc.detail, path=path) from None
         return True
 
     def load_categories(self, path: str | Path) -> bool:
