@@ -51,3 +51,35 @@ def read_json(path: str | Path, error: type[InputError] = InputError) -> Any:
         raise error(
             f"line {exc.lineno} column {exc.colno}: malformed JSON: {exc.msg}", path=p
         ) from None
+
+
+def read_toml(path: str | Path, error: type[InputError] = InputError) -> dict[str, Any]:
+    """Parse a TOML file; raise ``error`` naming the file, line and column on any problem."""
+    import tomllib
+
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise error("is a directory, expected a TOML file", path=p)
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise error("file not found", path=p) from None
+    except OSError as exc:
+        raise error(f"cannot read the file: {exc.strerror or exc}", path=p) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"not UTF-8 text: byte {exc.start} is 0x{raw[exc.start]:02x}; save the file as UTF-8",
+            path=p,
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib says "... (at line 3, column 7)"; lead with the position like read_json does
+        msg = str(exc)
+        where = ""
+        if msg.endswith(")") and "(at line " in msg:
+            msg, _, pos = msg.rpartition(" (at ")
+            where = pos.rstrip(")") + ": "
+        raise error(f"{where}malformed TOML: {msg}", path=p) from None

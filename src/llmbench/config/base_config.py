@@ -1,0 +1,117 @@
+"""``base_config.toml``: what to run (``[benchmark]``) and the helper LLMs (``[instructor]``,
+``[supervisor]``) of a multi-agent run.
+
+Unknown keys are errors that name the closest known key. Relative paths resolve against the
+directory of the config file, not the current directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llmbench.config.api import EMBEDDED, APIConfiguration
+from llmbench.config.files import read_toml
+from llmbench.config.validation import explain
+from llmbench.errors import ConfigError
+
+
+# TOML values have types: "8" is not a number. Paths are written as strings, though.
+LaxPath = Annotated[Path, Field(strict=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class BenchmarkSection(_Strict):
+    """``[benchmark]``."""
+
+    test_suite: LaxPath
+    """The suite file."""
+    test_metadata: LaxPath | None = None
+    """A ``test_suite_metadata.json`` (its global settings are the agents' defaults)."""
+    categories_file: LaxPath | None = None
+    test_cases: list[str] | None = None
+    """Only these test ids."""
+    categories: list[str] | None = None
+    """Only the tests of these categories."""
+    results_dir: LaxPath = Path("results")
+    """Each run writes ``results_dir/<run_id>/``."""
+    log_dir: LaxPath | None = None
+    """Also write the run's log here (it is always in the run directory)."""
+    max_workers: int = Field(8, gt=0)
+    """The most tests in flight at once, over all agents."""
+    repeats: int = Field(1, gt=0)
+    """How many times each test runs per agent."""
+    seed: int | None = None
+    """Sent as ``seed`` to every agent that has none of its own."""
+
+
+class HelperSection(_Strict):
+    """``[instructor]`` / ``[supervisor]``: an LLM that plays the user or grades answers."""
+
+    endpoint: str = EMBEDDED
+    model: str = ""
+    api_key_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(512, gt=0)
+    timeout: float = Field(120.0, gt=0)
+    retry_attempts: int = Field(2, ge=0)
+
+
+class InstructorSection(HelperSection):
+    """``[instructor]``."""
+
+    max_turns: int = Field(6, gt=0)
+    """The most user turns in an interactive test."""
+    mode: Literal["llm", "scripted"] = "llm"
+    """``scripted`` sends the test's reference steps verbatim (reproducible conversations)."""
+
+
+class BaseConfig(_Strict):
+    """The whole ``base_config.toml``."""
+
+    benchmark: BenchmarkSection
+    instructor: InstructorSection = InstructorSection()
+    supervisor: HelperSection = HelperSection()
+
+
+def _resolve(base: Path, value: Path | None) -> Path | None:
+    if value is None:
+        return None
+    return value if value.is_absolute() else (base / value)
+
+
+def load_base_config(path: str | Path) -> BaseConfig:
+    """Parse and validate a base config; relative paths become relative to its directory."""
+    p = Path(path)
+    data = read_toml(p, ConfigError)
+    try:
+        config = BaseConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(explain(exc, BaseConfig), path=p) from None
+    b = config.benchmark
+    here = p.parent
+    resolved = b.model_copy(
+        update={
+            "test_suite": _resolve(here, b.test_suite),
+            "test_metadata": _resolve(here, b.test_metadata),
+            "categories_file": _resolve(here, b.categories_file),
+            "results_dir": _resolve(here, b.results_dir),
+            "log_dir": _resolve(here, b.log_dir),
+        }
+    )
+    _check_endpoint(config.instructor.endpoint, p, "instructor")
+    _check_endpoint(config.supervisor.endpoint, p, "supervisor")
+    return config.model_copy(update={"benchmark": resolved})
+
+
+def _check_endpoint(endpoint: str, path: Path, section: str) -> None:
+    try:
+        APIConfiguration(endpoint=endpoint)
+    except ConfigError as exc:
+        raise ConfigError(f"[{section}].{exc.detail}", path=path) from None
