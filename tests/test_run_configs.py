@@ -129,14 +129,14 @@ def test_directory_skips_the_sample_and_other_files(tmp_path: Path) -> None:
 
 def test_directory_with_only_the_sample(tmp_path: Path) -> None:
     write(tmp_path / "agents" / "sample_agent_config.toml", 'id = "sample"\n')
-    with pytest.raises(ConfigError, match="sample_agent_config.toml is only the template"):
+    with pytest.raises(ConfigError, match=r"sample_agent_config\.toml is only the template"):
         load_agents(tmp_path / "agents")
 
 
 def test_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "agents").mkdir()
     with pytest.raises(
-        ConfigError, match="no agent configs in this directory; add one .toml file per agent"
+        ConfigError, match=r"no agent configs in this directory; add one \.toml file per agent"
     ):
         load_agents(tmp_path / "agents")
 

@@ -17,7 +17,6 @@ from llmbench.config.files import read_toml
 from llmbench.config.validation import explain
 from llmbench.errors import ConfigError
 
-
 # TOML values have types: "8" is not a number. Paths are written as strings, though.
 LaxPath = Annotated[Path, Field(strict=False)]
 
