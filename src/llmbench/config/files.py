@@ -79,7 +79,7 @@ def read_toml(path: str | Path, error: type[InputError] = InputError) -> dict[st
         # tomllib says "... (at line 3, column 7)"; lead with the position like read_json does
         msg = str(exc)
         where = ""
-        if msg.endswith(")") and "(at line " in msg:
+        if msg.endswith(")") and " (at " in msg:
             msg, _, pos = msg.rpartition(" (at ")
             where = pos.rstrip(")") + ": "
         raise error(f"{where}malformed TOML: {msg}", path=p) from None

@@ -1,0 +1,94 @@
+"""``llmbench``: ``validate`` and ``list`` check a run's files without calling any model.
+
+Exit codes: 0 ok, 1 some tests could not run, 2 bad input, 130 interrupted. A mistake in the
+user's input is printed as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from llmbench.cli.plan import RunPlan, load_plan
+from llmbench.errors import InputError
+
+EXIT_OK, EXIT_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--base_config", default="base_config.toml", help="base config TOML (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--agent_config",
+        default="agent_configs/",
+        help="an agent TOML file or a directory of them (default: %(default)s)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmbench", description="Benchmark LLMs over OpenAI-compatible APIs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser(
+        "validate", help="check every file of a run without calling any model"
+    )
+    _common(validate)
+    listing = sub.add_parser("list", help="list the tests, categories or agents of a run")
+    listing.add_argument("what", choices=("tests", "categories", "agents"))
+    _common(listing)
+    return parser
+
+
+def _validate(plan: RunPlan) -> int:
+    agents = ", ".join(a.id for a in plan.agents)
+    endpoints = sorted({a.endpoint for a in plan.agents})
+    print(
+        f"ok: {len(plan.tests)} tests x {len(plan.agents)} agents ({agents}) x "
+        f"{plan.base.benchmark.repeats} repeats = {plan.request_count} tests to run, "
+        f"against {', '.join(endpoints)}"
+    )
+    return EXIT_OK
+
+
+def _list(plan: RunPlan, what: str) -> int:
+    if what == "tests":
+        for t in plan.tests:
+            kind = "messages" if t.messages is not None else "prompt"
+            print(f"{t.id}\t{t.category}\t{kind}\t{t.name}")
+    elif what == "categories":
+        counts: dict[str, int] = {}
+        for t in plan.tests:
+            counts[t.category] = counts.get(t.category, 0) + 1
+        for name, cat in plan.categories.items():
+            print(f"{name}\t{len(cat.test_ids)} tests\t{cat.description}")
+        for name, n in counts.items():
+            if name not in plan.categories:
+                print(f"{name}\t{n} tests")
+    else:
+        for a in plan.agents:
+            limit = f"max_concurrency={a.max_concurrency}"
+            print(f"{a.id}\t{a.endpoint}\t{a.model or '-'}\t{limit}\t{a.source}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        plan = load_plan(args.base_config, args.agent_config)
+        if args.command == "validate":
+            return _validate(plan)
+        return _list(plan, args.what)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
