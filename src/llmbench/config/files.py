@@ -12,17 +12,16 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 """Input files larger than this are refused with their size instead of being parsed."""
 
 
-def read_json(path: str | Path, error: type[InputError] = InputError) -> Any:
-    """Parse a JSON file; raise ``error`` naming the file (and line and column) on any problem.
+def read_text(p: Path, kind: str, error: type[InputError]) -> str:
+    """The text of an input file, or ``error`` naming the file.
 
     A UTF-8 byte order mark is accepted; any other encoding is refused with the byte offset of
-    the first undecodable byte.
+    the first undecodable byte. ``kind`` ("JSON", "TOML") is for the messages.
     """
-    p = Path(path)
     try:
         size = p.stat().st_size
         if p.is_dir():
-            raise error("is a directory, expected a JSON file", path=p)
+            raise error(f"is a directory, expected a {kind} file", path=p)
         if size > MAX_INPUT_BYTES:
             raise error(
                 f"file is {size / 1e6:.1f} MB; llmbench reads input files up to "
@@ -37,12 +36,18 @@ def read_json(path: str | Path, error: type[InputError] = InputError) -> Any:
     except OSError as exc:
         raise error(f"cannot read the file: {exc.strerror or exc}", path=p) from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise error(
             f"not UTF-8 text: byte {exc.start} is 0x{raw[exc.start]:02x}; save the file as UTF-8",
             path=p,
         ) from None
+
+
+def read_json(path: str | Path, error: type[InputError] = InputError) -> Any:
+    """Parse a JSON file; raise ``error`` naming the file (and line and column) on any problem."""
+    p = Path(path)
+    text = read_text(p, "JSON", error)
     if not text.strip():
         raise error("file is empty, expected a JSON object", path=p)
     try:
@@ -58,21 +63,7 @@ def read_toml(path: str | Path, error: type[InputError] = InputError) -> dict[st
     import tomllib
 
     p = Path(path)
-    try:
-        if p.is_dir():
-            raise error("is a directory, expected a TOML file", path=p)
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise error("file not found", path=p) from None
-    except OSError as exc:
-        raise error(f"cannot read the file: {exc.strerror or exc}", path=p) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise error(
-            f"not UTF-8 text: byte {exc.start} is 0x{raw[exc.start]:02x}; save the file as UTF-8",
-            path=p,
-        ) from None
+    text = read_text(p, "TOML", error)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -75,10 +75,10 @@ class SuiteMetadata(_Lenient):
 
 def _warn_unknown(model: BaseModel, path: Path, where: str = "") -> None:
     for key in model.model_extra or {}:
-        if where or key not in ("suite_info",):
-            hint = did_you_mean(key, type(model).model_fields)
-            if hint or where:
-                log.warning("%s: key '%s%s' is not used by llmbench%s", path, where, key, hint)
+        hint = did_you_mean(key, type(model).model_fields)
+        # other tools add top-level sections of their own: only a likely typo is worth a word
+        if hint or where:
+            log.warning("%s: key '%s%s' is not used by llmbench%s", path, where, key, hint)
     for name in type(model).model_fields:
         value = getattr(model, name)
         if isinstance(value, _Lenient):

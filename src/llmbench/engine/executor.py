@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +34,7 @@ from llmbench.providers.openai_compatible import (
     resolve_api_type,
 )
 from llmbench.result import TestResult
-from llmbench.suite.models import TestCase
+from llmbench.suite.models import ApiType, TestCase
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,15 @@ class EngineSettings:
 
 
 @dataclass
-class _Attempts:
-    count: int = 0
+class _TestRun:
+    """One test in flight: where it goes and what has happened so far."""
+
+    test: TestCase
+    api_type: ApiType
+    url: str
+    started: float = field(default_factory=time.perf_counter)
+    stamp: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
+    attempts: int = 0
     status: int | None = None
 
 
@@ -94,10 +101,6 @@ class Engine:
     def _cancel_workers(self) -> None:
         for task in self._workers:
             task.cancel()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
 
     # -- running ------------------------------------------------------------------------------
 
@@ -158,23 +161,20 @@ class Engine:
         slots: list[TestResult | None],
         index: int,
     ) -> TestResult:
-        started = time.perf_counter()
-        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
-        attempts = _Attempts()
+        api_type = resolve_api_type(test, self.api.default_api_type())
+        run = _TestRun(test, api_type, self.api.url_for(api_type))
         self.progress.test_started(test.id)
         try:
-            result = await self._run_test(session, test, started, stamp, attempts)
+            result = await self._run_test(session, run)
         except asyncio.CancelledError:
-            result = self._failed(
-                test, started, stamp, attempts, "cancelled", "cancelled: the run was cancelled"
-            )
+            result = self._failed(run, "cancelled", "cancelled: the run was cancelled")
             slots[index] = result
             self._finish(result)
             raise
         except Exception as exc:  # a bug in llmbench must not lose the test
             log.exception("internal error while running test %s", test.id)
             msg = f"internal error: {type(exc).__name__}: {redact.scrub(str(exc))}"
-            result = self._failed(test, started, stamp, attempts, "internal", msg)
+            result = self._failed(run, "internal", msg)
         self._finish(result)
         return result
 
@@ -193,73 +193,60 @@ class Engine:
                 extra,
             )
 
-    async def _run_test(
-        self,
-        session: aiohttp.ClientSession,
-        test: TestCase,
-        started: float,
-        stamp: str,
-        attempts: _Attempts,
-    ) -> TestResult:
-        api_type = resolve_api_type(test, self.api.default_api_type())
-        url = self.api.url_for(api_type)
+    async def _run_test(self, session: aiohttp.ClientSession, run: _TestRun) -> TestResult:
+        test = run.test
         body = build_request(
             test,
             model=self.api.model,
-            api_type=api_type,
+            api_type=run.api_type,
             stream=self.api.stream,
             overrides=self.settings.parameter_overrides,
         )
         read_timeout = test.timeout_s or self.api.timeout
         while True:
-            attempts.count += 1
+            run.attempts += 1
             try:
-                completion = await self._attempt(
-                    session, url, body, api_type, read_timeout, started, attempts.count == 1
-                )
+                completion = await self._attempt(session, run, body, read_timeout)
             except RequestFailure as failure:
-                attempts.status = failure.status
-                elapsed = time.perf_counter() - started
-                delay, why = self.policy.next_delay(failure, attempts.count, elapsed)
+                run.status = failure.status
+                elapsed = time.perf_counter() - run.started
+                delay, why = self.policy.next_delay(failure, run.attempts, elapsed)
                 if delay is None:
                     msg = failure.message
-                    if attempts.count > 1 or "budget" in why:
+                    if run.attempts > 1 or "budget" in why:
                         msg = f"{msg} ({why})"
-                    return self._failed(test, started, stamp, attempts, failure.kind, msg)
+                    return self._failed(run, failure.kind, msg)
                 log.warning(
                     "test %s attempt %d failed (%s); retrying in %.2fs",
                     test.id,
-                    attempts.count,
+                    run.attempts,
                     failure.message,
                     delay,
                 )
                 await asyncio.sleep(delay)
             else:
-                attempts.status = completion.http_status
-                return self._succeeded(test, started, stamp, attempts, completion)
+                run.status = completion.http_status
+                return self._succeeded(run, completion)
 
     async def _attempt(
         self,
         session: aiohttp.ClientSession,
-        url: str,
+        run: _TestRun,
         body: dict[str, Any],
-        api_type: Any,
         read_timeout: float,
-        started: float,
-        first: bool,
     ) -> Completion:
         coro = request_completion(
             session,
-            url,
+            run.url,
             self._headers,
             body,
-            api_type=api_type,
+            api_type=run.api_type,
             read_timeout_s=read_timeout,
             connect_timeout_s=min(self.api.connect_timeout, read_timeout),
         )
-        if first:
+        if run.attempts == 1:
             return await coro  # the first attempt is bounded by its read timeouts only
-        remaining = self.policy.budget_s - (time.perf_counter() - started)
+        remaining = self.policy.budget_s - (time.perf_counter() - run.started)
         try:
             async with asyncio.timeout(max(remaining, 0.001)):
                 return await coro
@@ -268,28 +255,22 @@ class Engine:
                 "timeout", f"retry budget of {self.policy.budget_s:g}s used up during an attempt"
             ) from None
 
-    def _base(
-        self, test: TestCase, started: float, stamp: str, attempts: _Attempts
-    ) -> dict[str, Any]:
+    def _base(self, run: _TestRun) -> dict[str, Any]:
         return {
-            "test_id": test.id,
-            "test_name": test.name,
-            "category": test.category,
-            "execution_time": time.perf_counter() - started,
-            "timestamp": stamp,
-            "attempts": attempts.count,
-            "http_status": attempts.status,
+            "test_id": run.test.id,
+            "test_name": run.test.name,
+            "category": run.test.category,
+            "execution_time": time.perf_counter() - run.started,
+            "timestamp": run.stamp,
+            "attempts": run.attempts,
+            "http_status": run.status,
             "model": self.api.model,
-            "endpoint": redact.strip_url(
-                self.api.url_for(resolve_api_type(test, self.api.default_api_type()))
-            ),
+            "endpoint": redact.strip_url(run.url),
         }
 
-    def _succeeded(
-        self, test: TestCase, started: float, stamp: str, attempts: _Attempts, c: Completion
-    ) -> TestResult:
+    def _succeeded(self, run: _TestRun, c: Completion) -> TestResult:
         return TestResult(
-            **self._base(test, started, stamp, attempts),
+            **self._base(run),
             success=True,
             status="ok",
             response_text=c.text,
@@ -302,11 +283,9 @@ class Engine:
             api_response=c.response if self.settings.save_raw_responses else None,
         )
 
-    def _failed(
-        self, test: TestCase, started: float, stamp: str, attempts: _Attempts, kind: str, msg: str
-    ) -> TestResult:
+    def _failed(self, run: _TestRun, kind: str, msg: str) -> TestResult:
         return TestResult(
-            **self._base(test, started, stamp, attempts),
+            **self._base(run),
             success=False,
             status="cancelled" if kind == "cancelled" else "error",
             response_text="",

@@ -368,7 +368,7 @@ class RunDirectory:
         with ``retry_errors``, also when its final result is an error.
         """
         final = self.final_entries()
-        todo: list[EntryKey] = []
+        to_run: list[EntryKey] = []
         seen: set[EntryKey] = set()
         for key in keys:
             if key in seen:
@@ -380,8 +380,8 @@ class RunDirectory:
                 or entry.result.status in _NOT_DONE
                 or (retry_errors and entry.result.status == "error")
             ):
-                todo.append(key)
-        return todo
+                to_run.append(key)
+        return to_run
 
     def close(self) -> None:
         """Close the journal; a later :meth:`append` opens it again."""
