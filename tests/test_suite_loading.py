@@ -26,10 +26,10 @@ def test_example_suite_loads() -> None:
 
 def test_unknown_test_keys_are_kept(write_suite) -> None:
     runner = TestRunner()
-    runner.load_test_suite(write_suite(make_test("a", type="interactive", rubric="be nice")))
+    runner.load_test_suite(write_suite(make_test("a", difficulty_score=3, rubric="be nice")))
     assert runner.suite is not None
     test = runner.suite.tests[0]
-    assert test.model_extra == {"type": "interactive", "rubric": "be nice"}
+    assert test.model_extra == {"difficulty_score": 3, "rubric": "be nice"}
 
 
 def test_seed_format_test_loads_unchanged(write_suite) -> None:

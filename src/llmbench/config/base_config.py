@@ -60,6 +60,21 @@ class HelperSection(_Strict):
     max_tokens: int = Field(512, gt=0)
     timeout: float = Field(120.0, gt=0)
     retry_attempts: int = Field(2, ge=0)
+    structured_output: Literal["json_object", "json_schema", "none"] = "json_object"
+    """How to ask for JSON: ``json_object`` sends ``response_format = {"type": "json_object",
+    "schema": ...}`` (llama.cpp, vLLM, Ollama), ``json_schema`` the OpenAI form, ``none`` only
+    asks in the prompt."""
+
+    def api_configuration(self) -> APIConfiguration:
+        """The helper's endpoint settings as an :class:`APIConfiguration`."""
+        return APIConfiguration(
+            endpoint=self.endpoint,
+            model=self.model,
+            headers=dict(self.headers),
+            timeout=self.timeout,
+            retry_attempts=self.retry_attempts,
+            api_key_env=self.api_key_env,
+        )
 
 
 class InstructorSection(HelperSection):

@@ -24,15 +24,10 @@ import aiohttp
 
 from llmbench import redact
 from llmbench.config.api import APIConfiguration
+from llmbench.engine.calls import Caller, CallLog
 from llmbench.engine.progress import ProgressTracker
-from llmbench.engine.retry import RetryPolicy
 from llmbench.errors import RequestFailure
-from llmbench.providers.openai_compatible import (
-    Completion,
-    build_request,
-    request_completion,
-    resolve_api_type,
-)
+from llmbench.providers.openai_compatible import Completion, build_request, resolve_api_type
 from llmbench.result import TestResult
 from llmbench.suite.models import ApiType, TestCase
 
@@ -57,8 +52,7 @@ class _TestRun:
     url: str
     started: float = field(default_factory=time.perf_counter)
     stamp: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
-    attempts: int = 0
-    status: int | None = None
+    calls: CallLog = field(default_factory=CallLog)
 
 
 class Engine:
@@ -73,13 +67,7 @@ class Engine:
         self.api = api
         self.settings = settings
         self.progress = progress
-        self.policy = RetryPolicy(
-            retries=api.retry_attempts,
-            delay_s=api.retry_delay,
-            backoff=api.retry_backoff,
-            budget_s=api.retry_budget_s,
-        )
-        self._headers = api.request_headers()
+        self.caller = Caller(api)
         self._cancel = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._workers: list[asyncio.Task[None]] = []
@@ -202,58 +190,18 @@ class Engine:
             stream=self.api.stream,
             overrides=self.settings.parameter_overrides,
         )
-        read_timeout = test.timeout_s or self.api.timeout
-        while True:
-            run.attempts += 1
-            try:
-                completion = await self._attempt(session, run, body, read_timeout)
-            except RequestFailure as failure:
-                run.status = failure.status
-                elapsed = time.perf_counter() - run.started
-                delay, why = self.policy.next_delay(failure, run.attempts, elapsed)
-                if delay is None:
-                    msg = failure.message
-                    if run.attempts > 1 or "budget" in why:
-                        msg = f"{msg} ({why})"
-                    return self._failed(run, failure.kind, msg)
-                log.warning(
-                    "test %s attempt %d failed (%s); retrying in %.2fs",
-                    test.id,
-                    run.attempts,
-                    failure.message,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-            else:
-                run.status = completion.http_status
-                return self._succeeded(run, completion)
-
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        run: _TestRun,
-        body: dict[str, Any],
-        read_timeout: float,
-    ) -> Completion:
-        coro = request_completion(
-            session,
-            run.url,
-            self._headers,
-            body,
-            api_type=run.api_type,
-            read_timeout_s=read_timeout,
-            connect_timeout_s=min(self.api.connect_timeout, read_timeout),
-        )
-        if run.attempts == 1:
-            return await coro  # the first attempt is bounded by its read timeouts only
-        remaining = self.policy.budget_s - (time.perf_counter() - run.started)
         try:
-            async with asyncio.timeout(max(remaining, 0.001)):
-                return await coro
-        except TimeoutError:
-            raise RequestFailure(
-                "timeout", f"retry budget of {self.policy.budget_s:g}s used up during an attempt"
-            ) from None
+            completion = await self.caller.send(
+                session,
+                body,
+                api_type=run.api_type,
+                read_timeout_s=test.timeout_s,
+                calls=run.calls,
+                label=f"test {test.id}",
+            )
+        except RequestFailure as failure:
+            return self._failed(run, failure.kind, failure.message)
+        return self._succeeded(run, completion)
 
     def _base(self, run: _TestRun) -> dict[str, Any]:
         return {
@@ -262,8 +210,8 @@ class Engine:
             "category": run.test.category,
             "execution_time": time.perf_counter() - run.started,
             "timestamp": run.stamp,
-            "attempts": run.attempts,
-            "http_status": run.status,
+            "attempts": run.calls.attempts,
+            "http_status": run.calls.status,
             "model": self.api.model,
             "endpoint": redact.strip_url(run.url),
         }

@@ -73,6 +73,16 @@ class TestCase(BaseModel):
     """Chat turns; needs a chat endpoint."""
     api_type: ApiType | None = None
     """Overrides the API type of the endpoint for this test."""
+    type: Literal["single", "interactive"] = "single"
+    """``interactive``: a conversation in which the instructor plays the user (needs a chat
+    endpoint); the user turns come from ``instructions``, not from ``prompt`` or ``messages``."""
+    instructions: list[StrictStr] | None = None
+    """Interactive tests: the steps of the conversation, one user turn each, in order. Hidden
+    from the agent; the instructor phrases them (or, in ``scripted`` mode, sends them as they
+    are)."""
+    context: StrictStr | None = None
+    """Interactive tests: background only the instructor and supervisor see (the facts of the
+    scenario, the answer the agent should reach)."""
     parameters: Parameters = Parameters()
     metadata: TestMetadata = TestMetadata()
     evaluation_config: dict[str, Any] | None = None
@@ -81,6 +91,10 @@ class TestCase(BaseModel):
 
     @model_validator(mode="after")
     def _prompt_or_messages(self) -> TestCase:
+        if self.type == "interactive":
+            return self._check_interactive()
+        if self.instructions is not None:
+            raise ValueError("has 'instructions' but is not \"type\": \"interactive\"")
         if self.prompt is None and self.messages is None:
             raise ValueError("needs either 'prompt' (text) or 'messages' (chat turns)")
         if self.prompt is not None and self.messages is not None:
@@ -90,6 +104,25 @@ class TestCase(BaseModel):
         if self.messages is not None and self.api_type == "completions":
             raise ValueError("'messages' needs api_type 'chat', got 'completions'")
         return self
+
+    def _check_interactive(self) -> TestCase:
+        if not self.instructions or not all(step.strip() for step in self.instructions):
+            raise ValueError(
+                "an interactive test needs 'instructions': a non-empty list of non-empty steps"
+            )
+        if self.prompt is not None or self.messages is not None:
+            raise ValueError(
+                "an interactive test takes its user turns from 'instructions'; "
+                "remove 'prompt' / 'messages'"
+            )
+        if self.api_type == "completions":
+            raise ValueError("an interactive test needs api_type 'chat', got 'completions'")
+        return self
+
+    @property
+    def is_interactive(self) -> bool:
+        """True for ``"type": "interactive"``."""
+        return self.type == "interactive"
 
     @property
     def timeout_s(self) -> float | None:

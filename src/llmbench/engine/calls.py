@@ -1,0 +1,184 @@
+"""Requests to one endpoint, retried by the policy and spaced by an optional rpm bound.
+
+A :class:`Caller` owns what every request to one endpoint shares: headers (with the API key read
+from the environment), the :class:`RetryPolicy`, and a :class:`RateLimiter`. One call of
+:meth:`Caller.send` is one logical request: it makes attempts until one succeeds, the failure is
+not transient, or the retry bound (attempts or seconds since the call began) is reached, and then
+raises the last :class:`RequestFailure` with the reason it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from llmbench.config.api import APIConfiguration
+from llmbench.engine.retry import RetryPolicy
+from llmbench.errors import RequestFailure
+from llmbench.providers.openai_compatible import Completion, request_completion
+from llmbench.suite.models import ApiType
+
+log = logging.getLogger(__name__)
+
+ChatFn = Callable[[list[dict[str, Any]], dict[str, Any]], Awaitable[Completion]]
+"""``chat(messages, parameters)``: one chat request with retries, bound to a session, a caller
+and the test it is for. Raises :class:`RequestFailure` when it gives up."""
+
+
+class RateLimiter:
+    """Spaces request starts ``60 / rpm`` seconds apart (no bursts), shared by all of an
+    endpoint's requests, retries and conversation turns included."""
+
+    def __init__(self, rpm: float) -> None:
+        self.interval_s = 60.0 / rpm
+        self._next_at = 0.0
+
+    def wait_s(self) -> float:
+        """Seconds until a request may start (0 when it may start now)."""
+        return max(0.0, self._next_at - time.monotonic())
+
+    async def acquire(self) -> None:
+        """Wait for this request's turn and take it."""
+        while True:
+            now = time.monotonic()
+            if now >= self._next_at:
+                self._next_at = now + self.interval_s
+                return
+            await asyncio.sleep(self._next_at - now)
+
+
+@dataclass
+class CallLog:
+    """What the requests made for one test have in common: attempts and the last status."""
+
+    attempts: int = 0
+    status: int | None = None
+
+
+class Caller:
+    """Sends request bodies to one API with retries; see the module docstring."""
+
+    def __init__(self, api: APIConfiguration, *, rpm: float | None = None) -> None:
+        self.api = api
+        self.policy = RetryPolicy(
+            retries=api.retry_attempts,
+            delay_s=api.retry_delay,
+            backoff=api.retry_backoff,
+            budget_s=api.retry_budget_s,
+        )
+        self.headers = api.request_headers()
+        self.limiter = RateLimiter(rpm) if rpm else None
+
+    async def send(
+        self,
+        session: aiohttp.ClientSession,
+        body: dict[str, Any],
+        *,
+        api_type: ApiType,
+        read_timeout_s: float | None,
+        calls: CallLog,
+        label: str,
+    ) -> Completion:
+        """Send ``body`` until it succeeds or the policy gives up (then raise RequestFailure).
+
+        ``label`` names the request in log lines (a test id, ``instructor for <test>``).
+        """
+        url = self.api.url_for(api_type)
+        read_timeout = read_timeout_s or self.api.timeout
+        started = time.perf_counter()
+        attempts = 0
+        while True:
+            attempts += 1
+            calls.attempts += 1
+            try:
+                completion = await self._attempt(
+                    session, url, body, api_type, read_timeout, attempts, started
+                )
+            except RequestFailure as failure:
+                calls.status = failure.status
+                delay, why = self.policy.next_delay(
+                    failure, attempts, time.perf_counter() - started
+                )
+                if delay is None:
+                    if attempts > 1 or "budget" in why:
+                        failure.message = f"{failure.message} ({why})"
+                    raise
+                log.warning(
+                    "%s: attempt %d failed (%s); retrying in %.2fs",
+                    label,
+                    attempts,
+                    failure.message,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            else:
+                calls.status = completion.http_status
+                return completion
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: dict[str, Any],
+        api_type: ApiType,
+        read_timeout: float,
+        attempt: int,
+        started: float,
+    ) -> Completion:
+        if self.limiter is not None:
+            await self.limiter.acquire()
+        coro = request_completion(
+            session,
+            url,
+            self.headers,
+            body,
+            api_type=api_type,
+            read_timeout_s=read_timeout,
+            connect_timeout_s=min(self.api.connect_timeout, read_timeout),
+        )
+        if attempt == 1:
+            return await coro  # the first attempt is bounded by its read timeouts only
+        remaining = self.policy.budget_s - (time.perf_counter() - started)
+        try:
+            async with asyncio.timeout(max(remaining, 0.001)):
+                return await coro
+        except TimeoutError:
+            raise RequestFailure(
+                "timeout", f"retry budget of {self.policy.budget_s:g}s used up during an attempt"
+            ) from None
+
+    def chat_fn(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        calls: CallLog,
+        label: str,
+        read_timeout_s: float | None = None,
+    ) -> ChatFn:
+        """A :data:`ChatFn` for this caller: ``{**parameters, model, messages, stream}``."""
+
+        async def chat(messages: list[dict[str, Any]], parameters: dict[str, Any]) -> Completion:
+            body: dict[str, Any] = {
+                k: v for k, v in parameters.items() if k not in ("stream", "stream_options")
+            }
+            body["model"] = self.api.model
+            body["messages"] = messages
+            body["stream"] = self.api.stream
+            if self.api.stream:
+                body["stream_options"] = {"include_usage": True}
+            return await self.send(
+                session,
+                body,
+                api_type="chat",
+                read_timeout_s=read_timeout_s,
+                calls=calls,
+                label=label,
+            )
+
+        return chat
