@@ -1,4 +1,5 @@
-"""``llmbench``: ``validate`` and ``list`` check a run's files without calling any model.
+"""``llmbench``: ``run`` a suite against several agents; ``validate`` and ``list`` check a run's
+files without calling any model.
 
 Exit codes: 0 ok, 1 some tests could not run, 2 bad input, 130 interrupted. A mistake in the
 user's input is printed as one line, never as a traceback.
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from llmbench.cli.plan import RunPlan, load_plan
+from llmbench.cli.run import add_run_arguments, run_command
 from llmbench.errors import InputError
 
 EXIT_OK, EXIT_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -32,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="llmbench", description="Benchmark LLMs over OpenAI-compatible APIs."
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="run the suite against every agent (the same as python3 runner.py)",
+        epilog="exit codes: 0 all tests ran, 1 some could not run, 2 bad input, 130 interrupted",
+    )
+    add_run_arguments(run)
     validate = sub.add_parser(
         "validate", help="check every file of a run without calling any model"
     )
@@ -56,7 +64,7 @@ def _validate(plan: RunPlan) -> int:
 def _list(plan: RunPlan, what: str) -> int:
     if what == "tests":
         for t in plan.tests:
-            kind = "messages" if t.messages is not None else "prompt"
+            kind = "interactive" if t.is_interactive else "messages" if t.messages else "prompt"
             print(f"{t.id}\t{t.category}\t{kind}\t{t.name}")
     elif what == "categories":
         counts: dict[str, int] = {}
@@ -77,6 +85,8 @@ def _list(plan: RunPlan, what: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return run_command(args)
     try:
         plan = load_plan(args.base_config, args.agent_config)
         if args.command == "validate":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llmbench.config.agent_config import AgentConfig, check_environment, load_agents
@@ -25,44 +26,53 @@ class RunPlan:
     metadata: SuiteMetadata | None
     categories: dict[str, Category]
     tests: tuple[TestCase, ...]
+    repeats: int
 
     @property
     def request_count(self) -> int:
-        """Agent requests the run makes (interactive tests make more, one per turn)."""
-        return len(self.tests) * len(self.agents) * self.base.benchmark.repeats
+        """Tests the run holds: tests x agents x repeats (an interactive test makes one agent
+        request per turn)."""
+        return len(self.tests) * len(self.agents) * self.repeats
+
+    @property
+    def interactive_count(self) -> int:
+        """How many of the selected tests are interactive."""
+        return sum(t.is_interactive for t in self.tests)
 
 
 def _select(
-    base: BaseConfig, base_path: Path, suite: Suite, cats: dict[str, Category]
+    tests: Sequence[TestCase],
+    cats: dict[str, Category],
+    test_cases: Sequence[str] | None,
+    categories: Sequence[str] | None,
+    where: tuple[str, str],
+    path: Path | None,
 ) -> list[TestCase]:
-    by_id = suite.by_id()
+    """``tests`` narrowed to ``test_cases`` and to ``categories``; ``where`` names the two
+    settings in errors (``[benchmark].test_cases`` or ``--tests``)."""
+    by_id = {t.id: t for t in tests}
     chosen: list[str] | None = None
-    b = base.benchmark
-    if b.test_cases is not None:
-        for test_id in b.test_cases:
+    if test_cases is not None:
+        for test_id in test_cases:
             if test_id not in by_id:
-                raise ConfigError(
-                    f"[benchmark].test_cases: {unknown_id_message(test_id, by_id)}", path=base_path
-                )
-        chosen = list(b.test_cases)
-    if b.categories is not None:
-        names = set(cats) | {t.category for t in suite.tests}
+                raise ConfigError(f"{where[0]}: {unknown_id_message(test_id, by_id)}", path=path)
+        chosen = list(test_cases)
+    if categories is not None:
+        names = set(cats) | {t.category for t in tests}
         in_categories: set[str] = set()
-        for name in b.categories:
+        for name in categories:
             if name not in names:
                 raise ConfigError(
-                    f"[benchmark].categories: unknown category {name!r}{did_you_mean(name, names)}",
-                    path=base_path,
+                    f"{where[1]}: unknown category {name!r}{did_you_mean(name, names)}", path=path
                 )
             ids = (
-                cats[name].test_ids
-                if name in cats
-                else [t.id for t in suite.tests if t.category == name]
+                cats[name].test_ids if name in cats else [t.id for t in tests if t.category == name]
             )
             in_categories.update(ids)
-        chosen = [t for t in (chosen or [t.id for t in suite.tests]) if t in in_categories]
+        base = chosen if chosen is not None else [t.id for t in tests]
+        chosen = [t for t in base if t in in_categories and t in by_id]
     if chosen is None:
-        return list(suite.tests)
+        return list(tests)
     return [by_id[t] for t in dict.fromkeys(chosen)]
 
 
@@ -75,7 +85,14 @@ def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
     suite = load_suite(b.test_suite)
     metadata = load_metadata(b.test_metadata) if b.test_metadata else None
     cats = load_categories(b.categories_file, suite.by_id()) if b.categories_file else {}
-    tests = _select(base, bp, suite, cats)
+    tests = _select(
+        suite.tests,
+        cats,
+        b.test_cases,
+        b.categories,
+        ("[benchmark].test_cases", "[benchmark].categories"),
+        bp,
+    )
     if not tests:
         raise ConfigError("[benchmark]: the selection of tests and categories is empty", path=bp)
     check_environment(
@@ -85,4 +102,44 @@ def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
             (base.supervisor.api_key_env, bp, "[supervisor].api_key_env"),
         ]
     )
-    return RunPlan(bp, base, tuple(agents), suite, metadata, cats, tuple(tests))
+    return RunPlan(bp, base, tuple(agents), suite, metadata, cats, tuple(tests), b.repeats)
+
+
+def narrow(
+    plan: RunPlan,
+    *,
+    agents: Sequence[str] | None = None,
+    tests: Sequence[str] | None = None,
+    categories: Sequence[str] | None = None,
+    repeats: int | None = None,
+    source: str = "command line",
+) -> RunPlan:
+    """``plan`` restricted to these agent ids, test ids and categories (``--agents``,
+    ``--tests``, ``--categories``) and with ``repeats`` if given. ``source`` names where the
+    restriction comes from in errors."""
+    chosen_agents = plan.agents
+    if agents is not None:
+        by_id = {a.id: a for a in plan.agents}
+        for agent_id in agents:
+            if agent_id not in by_id:
+                raise ConfigError(
+                    f"{source}: agents: unknown agent {agent_id!r}{did_you_mean(agent_id, by_id)}"
+                    f"; the agents are {', '.join(by_id)}"
+                )
+        chosen_agents = tuple(by_id[a] for a in dict.fromkeys(agents))
+    chosen_tests = _select(
+        plan.tests,
+        plan.categories,
+        tests,
+        categories,
+        (f"{source}: tests", f"{source}: categories"),
+        None,
+    )
+    if not chosen_tests or not chosen_agents:
+        raise ConfigError(f"{source}: the selection of agents, tests and categories is empty")
+    return replace(
+        plan,
+        agents=chosen_agents,
+        tests=tuple(chosen_tests),
+        repeats=plan.repeats if repeats is None else repeats,
+    )

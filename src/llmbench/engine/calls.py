@@ -43,6 +43,10 @@ class RateLimiter:
         """Seconds until a request may start (0 when it may start now)."""
         return max(0.0, self._next_at - time.monotonic())
 
+    def take(self) -> None:
+        """Take the current turn without waiting (the caller checked :meth:`wait_s` first)."""
+        self._next_at = time.monotonic() + self.interval_s
+
     async def acquire(self) -> None:
         """Wait for this request's turn and take it."""
         while True:
@@ -59,6 +63,8 @@ class CallLog:
 
     attempts: int = 0
     status: int | None = None
+    prepaid: bool = False
+    """The scheduler already took the rate limiter's turn for the first request."""
 
 
 class Caller:
@@ -98,7 +104,7 @@ class Caller:
             calls.attempts += 1
             try:
                 completion = await self._attempt(
-                    session, url, body, api_type, read_timeout, attempts, started
+                    session, url, body, api_type, read_timeout, attempts, started, calls
                 )
             except RequestFailure as failure:
                 calls.status = failure.status
@@ -130,8 +136,11 @@ class Caller:
         read_timeout: float,
         attempt: int,
         started: float,
+        calls: CallLog,
     ) -> Completion:
-        if self.limiter is not None:
+        if calls.prepaid:
+            calls.prepaid = False
+        elif self.limiter is not None:
             await self.limiter.acquire()
         coro = request_completion(
             session,

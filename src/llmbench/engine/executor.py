@@ -14,22 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from llmbench import redact
 from llmbench.config.api import APIConfiguration
-from llmbench.engine.calls import Caller, CallLog
+from llmbench.engine.calls import Caller
 from llmbench.engine.progress import ProgressTracker
-from llmbench.errors import RequestFailure
-from llmbench.providers.openai_compatible import Completion, build_request, resolve_api_type
+from llmbench.engine.test_run import SCRIPTED, Target, TestRun
 from llmbench.result import TestResult
-from llmbench.suite.models import ApiType, TestCase
+from llmbench.suite.models import TestCase
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +38,6 @@ class EngineSettings:
     save_raw_responses: bool = True
     progress_reporting: bool = True
     parameter_overrides: dict[str, Any] | None = None
-
-
-@dataclass
-class _TestRun:
-    """One test in flight: where it goes and what has happened so far."""
-
-    test: TestCase
-    api_type: ApiType
-    url: str
-    started: float = field(default_factory=time.perf_counter)
-    stamp: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
-    calls: CallLog = field(default_factory=CallLog)
 
 
 class Engine:
@@ -67,7 +52,11 @@ class Engine:
         self.api = api
         self.settings = settings
         self.progress = progress
-        self.caller = Caller(api)
+        self.target = Target(
+            Caller(api),
+            overrides=dict(settings.parameter_overrides or {}),
+            save_raw_responses=settings.save_raw_responses,
+        )
         self._cancel = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._workers: list[asyncio.Task[None]] = []
@@ -149,20 +138,19 @@ class Engine:
         slots: list[TestResult | None],
         index: int,
     ) -> TestResult:
-        api_type = resolve_api_type(test, self.api.default_api_type())
-        run = _TestRun(test, api_type, self.api.url_for(api_type))
+        run = TestRun(test, self.target)
         self.progress.test_started(test.id)
         try:
-            result = await self._run_test(session, run)
+            result = (await run.execute(session, SCRIPTED)).result
         except asyncio.CancelledError:
-            result = self._failed(run, "cancelled", "cancelled: the run was cancelled")
+            result = run.cancelled().result
             slots[index] = result
             self._finish(result)
             raise
         except Exception as exc:  # a bug in llmbench must not lose the test
             log.exception("internal error while running test %s", test.id)
             msg = f"internal error: {type(exc).__name__}: {redact.scrub(str(exc))}"
-            result = self._failed(run, "internal", msg)
+            result = run.failed("internal", msg).result
         self._finish(result)
         return result
 
@@ -180,63 +168,3 @@ class Engine:
                 result.execution_time,
                 extra,
             )
-
-    async def _run_test(self, session: aiohttp.ClientSession, run: _TestRun) -> TestResult:
-        test = run.test
-        body = build_request(
-            test,
-            model=self.api.model,
-            api_type=run.api_type,
-            stream=self.api.stream,
-            overrides=self.settings.parameter_overrides,
-        )
-        try:
-            completion = await self.caller.send(
-                session,
-                body,
-                api_type=run.api_type,
-                read_timeout_s=test.timeout_s,
-                calls=run.calls,
-                label=f"test {test.id}",
-            )
-        except RequestFailure as failure:
-            return self._failed(run, failure.kind, failure.message)
-        return self._succeeded(run, completion)
-
-    def _base(self, run: _TestRun) -> dict[str, Any]:
-        return {
-            "test_id": run.test.id,
-            "test_name": run.test.name,
-            "category": run.test.category,
-            "execution_time": time.perf_counter() - run.started,
-            "timestamp": run.stamp,
-            "attempts": run.calls.attempts,
-            "http_status": run.calls.status,
-            "model": self.api.model,
-            "endpoint": redact.strip_url(run.url),
-        }
-
-    def _succeeded(self, run: _TestRun, c: Completion) -> TestResult:
-        return TestResult(
-            **self._base(run),
-            success=True,
-            status="ok",
-            response_text=c.text,
-            prompt_tokens=c.prompt_tokens,
-            completion_tokens=c.completion_tokens,
-            tokens_per_second=c.tokens_per_second,
-            time_to_first_token=c.time_to_first_token,
-            finish_reason=c.finish_reason,
-            tokens_estimated=c.tokens_estimated,
-            api_response=c.response if self.settings.save_raw_responses else None,
-        )
-
-    def _failed(self, run: _TestRun, kind: str, msg: str) -> TestResult:
-        return TestResult(
-            **self._base(run),
-            success=False,
-            status="cancelled" if kind == "cancelled" else "error",
-            response_text="",
-            error_message=redact.scrub(msg),
-            error_kind=kind,
-        )

@@ -125,7 +125,10 @@ def instructor_messages(
     what to write next in one user message."""
     steps = test.instructions or []
     if turn <= len(steps):
-        task = f"Write user message {turn} of at most {max_turns}: step {turn} of {len(steps)}."
+        task = (
+            f"Write user message {turn} (of at most {max_turns}), for step {turn} of "
+            f"{len(steps)}: {steps[turn - 1]}"
+        )
     else:
         task = (
             f"All {len(steps)} steps have had a message. If the assistant has replied to the last "
@@ -138,3 +141,33 @@ def instructor_messages(
         {"role": "system", "content": instructor_system_prompt(test)},
         {"role": "user", "content": user},
     ]
+
+
+def _strip_fence(text: str) -> str:
+    body = text.strip()
+    if body.startswith("```") and body.endswith("```") and len(body) >= 6:
+        first, _, rest = body[3:-3].partition("\n")
+        body = rest if rest and (not first or first.strip().isalnum()) else body[3:-3]
+    return body.strip()
+
+
+def fallback_message(
+    text: str, data: dict[str, Any] | None, test: TestCase, turn: int
+) -> tuple[str, str] | None:
+    """The message to send when the instructor's reply was unusable twice, and how it was got.
+
+    ``text`` is the last reply and ``data`` the first JSON object in it (None if none). A reply
+    that is JSON gives its ``message`` field (sending JSON itself to the agent would make no
+    sense); any other reply is taken as plain text, code fences stripped. When that leaves
+    nothing, step ``turn`` is sent verbatim; past the last step, None: the conversation ends.
+    """
+    if data is None:
+        message, how = _strip_fence(text), "the reply as plain text"
+    else:
+        field = data.get("message")
+        message = field.strip() if isinstance(field, str) else ""
+        how = "the 'message' field of the reply"
+    if message:
+        return message, how
+    step = scripted_step(test, turn)
+    return (step, f"step {turn} verbatim") if step is not None else None

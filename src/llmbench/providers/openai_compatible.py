@@ -75,8 +75,14 @@ def build_request(
     api_type: ApiType,
     stream: bool,
     overrides: dict[str, Any] | None = None,
+    system_prompt: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON body for ``test``: its parameters, then ``overrides``, then what llmbench owns."""
+    """The JSON body for ``test``: its parameters, then ``overrides``, then what llmbench owns.
+
+    ``system_prompt`` (an agent's) goes first as a system message of a chat request whose
+    messages have no system or developer message of their own; a completions request has no
+    place for it and goes without.
+    """
     body: dict[str, Any] = {
         k: v
         for k, v in test.parameters.model_dump(exclude_none=True).items()
@@ -86,9 +92,12 @@ def build_request(
     body["model"] = model
     if api_type == "chat":
         if test.messages is not None:
-            body["messages"] = [m.model_dump(exclude_none=True) for m in test.messages]
+            messages = [m.model_dump(exclude_none=True) for m in test.messages]
         else:
-            body["messages"] = [{"role": "user", "content": test.prompt}]
+            messages = [{"role": "user", "content": test.prompt}]
+        if system_prompt and not any(m["role"] in ("system", "developer") for m in messages):
+            messages.insert(0, {"role": "system", "content": system_prompt})
+        body["messages"] = messages
     else:
         body["prompt"] = test.prompt
     body["stream"] = stream

@@ -94,7 +94,7 @@ class TestCase(BaseModel):
         if self.type == "interactive":
             return self._check_interactive()
         if self.instructions is not None:
-            raise ValueError("has 'instructions' but is not \"type\": \"interactive\"")
+            raise ValueError('has \'instructions\' but is not "type": "interactive"')
         if self.prompt is None and self.messages is None:
             raise ValueError("needs either 'prompt' (text) or 'messages' (chat turns)")
         if self.prompt is not None and self.messages is not None:

@@ -1,0 +1,177 @@
+"""``manifest.json`` of a multi-agent run: what ran, with which settings, and how it ended.
+
+Fields (all written at the start; ``status`` and ``ended_at`` updated at the end, ``sessions``
+gains an entry per ``--resume``):
+
+- ``run_id``, ``status`` (running / completed / interrupted / failed), ``started_at``,
+  ``ended_at`` (ISO 8601, UTC), ``llmbench_version``, ``python``
+- ``sessions``: ``[{"started_at", "argv", "retry_errors"}]``, one per start or resume
+- ``inputs``: absolute paths of ``base_config``, ``agent_config``, ``test_suite``, and the
+  suite's ``suite_sha256``
+- ``selection``: ``agents``, ``tests`` (ids) and ``repeats``: what ``--resume`` completes
+- ``config``: the base config as loaded, helper headers redacted
+- ``agents``: each agent config, endpoint stripped of credentials, headers redacted
+
+Secrets never reach it: API keys are only named (``api_key_env``), sensitive header values are
+``***`` and every registered secret is scrubbed when the file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import platform
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from llmbench import __version__, redact
+from llmbench.cli.plan import RunPlan
+from llmbench.errors import ConfigError
+from llmbench.store.run_dir import RunDirectory
+
+log = logging.getLogger("llmbench.run")
+
+
+def now() -> str:
+    """The current time as ISO 8601 UTC, to the millisecond."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _helper(section: Any) -> dict[str, Any]:
+    data: dict[str, Any] = section.model_dump(mode="json")
+    data["headers"] = redact.redact_headers(section.headers)
+    data["endpoint"] = redact.strip_url(section.endpoint)
+    return data
+
+
+def _agent(agent: Any) -> dict[str, Any]:
+    data: dict[str, Any] = agent.model_dump(mode="json")
+    data["headers"] = redact.redact_headers(agent.headers)
+    data["endpoint"] = redact.strip_url(agent.endpoint)
+    data["source"] = str(Path(agent.source).resolve()) if agent.source else None
+    return data
+
+
+def _session(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "started_at": now(),
+        "argv": [redact.scrub(a) for a in sys.argv],
+        "retry_errors": bool(getattr(args, "retry_errors", False)),
+    }
+
+
+def build(plan: RunPlan, run_dir: RunDirectory, args: argparse.Namespace) -> dict[str, Any]:
+    """The manifest of a new run."""
+    b = plan.base
+    suite_path = Path(b.benchmark.test_suite).resolve()
+    return {
+        "run_id": run_dir.run_id,
+        "status": "running",
+        "started_at": now(),
+        "ended_at": None,
+        "llmbench_version": __version__,
+        "python": platform.python_version(),
+        "sessions": [_session(args)],
+        "inputs": {
+            "base_config": str(plan.base_path.resolve()),
+            "agent_config": str(Path(args.agent_config or "agent_configs/").resolve()),
+            "test_suite": str(suite_path),
+            "suite_sha256": _sha256(suite_path),
+        },
+        "selection": {
+            "agents": [a.id for a in plan.agents],
+            "tests": [t.id for t in plan.tests],
+            "repeats": plan.repeats,
+        },
+        "config": {
+            "benchmark": b.benchmark.model_dump(mode="json"),
+            "instructor": _helper(b.instructor),
+            "supervisor": _helper(b.supervisor),
+        },
+        "agents": [_agent(a) for a in plan.agents],
+    }
+
+
+def mark_resumed(run_dir: RunDirectory, args: argparse.Namespace) -> None:
+    """Record a resume: status back to running, one more session."""
+    data = run_dir.read_manifest()
+    sessions = data.get("sessions")
+    data["sessions"] = [*(sessions if isinstance(sessions, list) else []), _session(args)]
+    data["status"] = "running"
+    data["ended_at"] = None
+    run_dir.write_manifest(data)
+
+
+@dataclass(frozen=True)
+class RecordedInputs:
+    """What a manifest says to load and run again on resume."""
+
+    base_config: str
+    agent_config: str
+    agents: list[str]
+    tests: list[str]
+    repeats: int
+
+
+def recorded_inputs(manifest: dict[str, Any], path: Path) -> RecordedInputs:
+    """The inputs and selection of a manifest; ConfigError naming ``path`` when they are not
+    there (not a manifest written by ``llmbench run``)."""
+    inputs, selection = manifest.get("inputs"), manifest.get("selection")
+    if not isinstance(inputs, dict) or not isinstance(selection, dict):
+        raise ConfigError(
+            "not the manifest of an 'llmbench run' (expected 'inputs' and 'selection')", path=path
+        )
+    base, agents_at = inputs.get("base_config"), inputs.get("agent_config")
+    agents, tests, repeats = (
+        selection.get("agents"),
+        selection.get("tests"),
+        selection.get("repeats"),
+    )
+    if not (
+        isinstance(base, str)
+        and isinstance(agents_at, str)
+        and _strings(agents)
+        and _strings(tests)
+        and isinstance(repeats, int)
+        and repeats > 0
+    ):
+        raise ConfigError(
+            "'inputs' or 'selection' is damaged (expected config paths, lists of agent and "
+            "test ids, and repeats >= 1)",
+            path=path,
+        )
+    return RecordedInputs(base, agents_at, agents, tests, repeats)
+
+
+def _strings(value: Any) -> TypeGuard[list[str]]:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def warn_on_drift(plan: RunPlan, manifest: dict[str, Any]) -> None:
+    """Warn when the suite or an agent changed since the run began (results would mix)."""
+    inputs = manifest.get("inputs") or {}
+    suite_path = Path(plan.base.benchmark.test_suite).resolve()
+    recorded = inputs.get("suite_sha256") if isinstance(inputs, dict) else None
+    if recorded and recorded != _sha256(suite_path):
+        log.warning(
+            "%s changed since this run began; its results will mix the two versions", suite_path
+        )
+    before = {a.get("id"): a for a in manifest.get("agents") or [] if isinstance(a, dict)}
+    for agent in plan.agents:
+        old = before.get(agent.id)
+        if old is not None and old != _agent(agent):
+            log.warning(
+                "agent %s: its config changed since this run began; its results will mix the two",
+                agent.id,
+            )

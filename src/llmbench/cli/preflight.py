@@ -1,0 +1,125 @@
+"""Before the first test: start the embedded model if anyone uses it, and check every endpoint.
+
+Each distinct endpoint gets one ``GET <base>/v1/models``. An endpoint that cannot be reached, or
+that refuses the credentials, stops the run at once with the ids of the agents (or the
+instructor / supervisor) that use it, instead of after many timeouts. A server that lists its
+models must list the configured one; a server without ``/v1/models`` is only checked for being
+reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from difflib import get_close_matches
+
+import aiohttp
+
+from llmbench import redact
+from llmbench.config.api import APIConfiguration
+from llmbench.errors import ConfigError, LlmbenchError
+from llmbench.providers.embedded import MODEL_ALIAS, EmbeddedServer
+
+log = logging.getLogger(__name__)
+
+
+class EndpointError(LlmbenchError):
+    """An endpoint cannot be used: unreachable, or it refuses the request. Exit code 1."""
+
+
+@dataclass(frozen=True)
+class Use:
+    """Who uses an API configuration: an agent id, ``instructor`` or ``supervisor``."""
+
+    who: str
+    api: APIConfiguration
+
+
+def resolve_embedded(uses: list[Use]) -> tuple[list[Use], EmbeddedServer | None]:
+    """Point every embedded use at one started embedded server (started only when needed)."""
+    if not any(u.api.is_embedded for u in uses):
+        return uses, None
+    server = EmbeddedServer().start()
+    resolved = [
+        Use(u.who, replace(u.api, endpoint=server.base_url, model=u.api.model or MODEL_ALIAS))
+        if u.api.is_embedded
+        else u
+        for u in uses
+    ]
+    return resolved, server
+
+
+def _models_url(api: APIConfiguration) -> str:
+    base, _ = api.base_and_type()
+    return base.rstrip("/") + "/models"
+
+
+async def _check_one(
+    session: aiohttp.ClientSession, api: APIConfiguration, users: list[str]
+) -> tuple[str | None, str | None]:
+    """(problem that stops the run, model-listing problem) for one endpoint."""
+    url = _models_url(api)
+    who = ", ".join(users)
+    shown = redact.strip_url(url)
+    timeout = aiohttp.ClientTimeout(total=None, connect=api.connect_timeout, sock_read=30)
+    try:
+        async with session.get(url, headers=api.request_headers(), timeout=timeout) as resp:
+            if resp.status in (401, 403):
+                return (
+                    f"{who}: {shown} refused the credentials (HTTP {resp.status}); "
+                    "check api_key_env and headers",
+                    None,
+                )
+            if resp.status != 200:
+                log.debug("%s answered HTTP %d; not checking the model name", shown, resp.status)
+                return None, None
+            try:
+                data = await resp.json(content_type=None)
+            except ValueError:
+                return None, None
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        reason = redact.scrub(str(exc) or type(exc).__name__)
+        return f"{who}: cannot reach {shown}: {reason}", None
+    listed = [
+        m["id"]
+        for m in (data.get("data") if isinstance(data, dict) else None) or []
+        if isinstance(m, dict) and isinstance(m.get("id"), str)
+    ]
+    if not api.model or not listed or api.model in listed:
+        return None, None
+    close = get_close_matches(api.model, listed, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown_models = ", ".join(listed[:10]) + (" ..." if len(listed) > 10 else "")
+    return None, (
+        f"{who}: model {api.model!r} is not served by {redact.strip_url(url)} "
+        f"(it lists {shown_models}){hint}"
+    )
+
+
+async def check_endpoints(uses: list[Use]) -> None:
+    """Check every distinct (endpoint, model, credentials) once, concurrently.
+
+    Raises :class:`EndpointError` naming every unreachable endpoint and its users, or
+    :class:`~llmbench.errors.ConfigError` for a model an endpoint does not list.
+    """
+    groups: dict[tuple[str, str, str | None, tuple[tuple[str, str], ...]], list[Use]] = {}
+    for u in uses:
+        key = (
+            u.api.base_and_type()[0],
+            u.api.model,
+            u.api.api_key_env,
+            tuple(sorted(u.api.headers.items())),
+        )
+        groups.setdefault(key, []).append(u)
+    async with aiohttp.ClientSession() as session:
+        checks = [
+            _check_one(session, group[0].api, [u.who for u in group]) for group in groups.values()
+        ]
+        found = await asyncio.gather(*checks)
+    unreachable = [p for p, _ in found if p]
+    unlisted = [m for _, m in found if m]
+    if unreachable:
+        raise EndpointError("; ".join(unreachable))
+    if unlisted:
+        raise ConfigError("; ".join(unlisted))

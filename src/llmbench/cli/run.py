@@ -1,0 +1,526 @@
+"""``llmbench run`` and ``python3 runner.py``: one suite against several agents at once.
+
+The run goes: load and cross-check every file (a mistake exits 2 before anything is written),
+start the embedded model if anyone uses it, check every endpoint, create (or reopen, with
+``--resume``) the run directory, run agents x tests x repeats in one scheduler while each
+finished test is journaled, then write ``summary.json``, mark the manifest and print a table.
+
+Exit codes: 0 every test ran (answers may still be wrong), 1 some tests could not run (errors,
+an unreachable endpoint, results that could not be saved), 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.console import Console
+
+from llmbench import redact
+from llmbench.cli import manifest as manifest_mod
+from llmbench.cli.live import LiveProgress, agent_table
+from llmbench.cli.plan import RunPlan, load_plan, narrow
+from llmbench.cli.preflight import EndpointError, Use, check_endpoints, resolve_embedded
+from llmbench.engine.calls import Caller
+from llmbench.engine.scheduler import Item, Lane, Scheduler
+from llmbench.engine.test_run import Helpers, Outcome, Target
+from llmbench.errors import ConfigError, EmbeddedModelError, InputError, ResultsError
+from llmbench.providers.embedded import EmbeddedServer
+from llmbench.store.files import dumps, write_atomic
+from llmbench.store.results import summarize
+from llmbench.store.run_dir import RUN_LOG, SUMMARY, EntryKey, JournalEntry, RunDirectory
+
+log = logging.getLogger("llmbench.run")
+
+EXIT_OK, EXIT_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _id_list(value: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list such as a,b")
+    return items
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
+    return n
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``runner.py`` and ``llmbench run``."""
+    parser.add_argument(
+        "--base_config", help="base config TOML (default: base_config.toml, or the resumed run's)"
+    )
+    parser.add_argument(
+        "--agent_config",
+        help="an agent TOML file or a directory of them "
+        "(default: agent_configs/, or the resumed run's)",
+    )
+    parser.add_argument(
+        "-l",
+        "--log_level",
+        default="INFO",
+        type=str.upper,
+        choices=LEVELS,
+        help="console log level (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue a run: run only what has no result yet"
+    )
+    parser.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="with --resume, also run again the tests that ended in error",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what would run, how many requests and against which endpoints; send nothing",
+    )
+    parser.add_argument("--agents", type=_id_list, metavar="ID,...", help="only these agents")
+    parser.add_argument("--tests", type=_id_list, metavar="ID,...", help="only these tests")
+    parser.add_argument(
+        "--categories", type=_id_list, metavar="NAME,...", help="only these categories"
+    )
+    parser.add_argument(
+        "--repeats", type=_positive, metavar="N", help="run each test N times per agent"
+    )
+
+
+def build_runner_parser(prog: str = "runner.py") -> argparse.ArgumentParser:
+    """The parser of ``python3 runner.py``."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Run one test suite against several agents (models) at once.",
+        epilog="exit codes: 0 all tests ran, 1 some could not run, 2 bad input, 130 interrupted",
+    )
+    add_run_arguments(parser)
+    return parser
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """A loaded plan and, when resuming, the run directory it continues."""
+
+    plan: RunPlan
+    run_dir: RunDirectory | None
+    manifest: dict[str, Any] | None
+
+
+def _prepare(args: argparse.Namespace) -> Prepared:
+    if args.retry_errors and not args.resume:
+        raise ConfigError("--retry-errors: only with --resume RUN_DIR")
+    if not args.resume:
+        plan = load_plan(
+            args.base_config or "base_config.toml", args.agent_config or "agent_configs/"
+        )
+        if args.agents or args.tests or args.categories or args.repeats:
+            plan = narrow(
+                plan,
+                agents=args.agents,
+                tests=args.tests,
+                categories=args.categories,
+                repeats=args.repeats,
+            )
+        return Prepared(plan, None, None)
+    if args.agents or args.tests or args.categories or args.repeats:
+        raise ConfigError(
+            "--resume: a resumed run keeps its own selection; "
+            "drop --agents / --tests / --categories / --repeats"
+        )
+    try:
+        run_dir = RunDirectory.open(args.resume)
+        manifest = run_dir.read_manifest()
+    except ResultsError as exc:
+        raise ConfigError(f"--resume: {exc}") from None
+    inputs = manifest_mod.recorded_inputs(manifest, run_dir.manifest_path)
+    plan = load_plan(
+        args.base_config or inputs.base_config, args.agent_config or inputs.agent_config
+    )
+    plan = narrow(
+        plan,
+        agents=inputs.agents,
+        tests=inputs.tests,
+        repeats=inputs.repeats,
+        source=f"{run_dir.manifest_path}",
+    )
+    manifest_mod.warn_on_drift(plan, manifest)
+    return Prepared(plan, run_dir, manifest)
+
+
+def _keys(plan: RunPlan) -> list[EntryKey]:
+    return [
+        (agent.id, test.id, repeat)
+        for agent in plan.agents
+        for repeat in range(plan.repeats)
+        for test in plan.tests
+    ]
+
+
+def _pending(prep: Prepared, retry_errors: bool) -> list[EntryKey]:
+    keys = _keys(prep.plan)
+    return prep.run_dir.pending(keys, retry_errors) if prep.run_dir is not None else keys
+
+
+# -- dry run --------------------------------------------------------------------------------
+
+
+def _dry_run(prep: Prepared, pending: list[EntryKey]) -> int:
+    plan = prep.plan
+    b = plan.base
+    per_agent: dict[str, int] = {}
+    for agent_id, _, _ in pending:
+        per_agent[agent_id] = per_agent.get(agent_id, 0) + 1
+    interactive = {t.id for t in plan.tests if t.is_interactive}
+    turns = b.instructor.max_turns
+    n_inter = sum(1 for _, t, _ in pending if t in interactive)
+    most = len(pending) - n_inter + n_inter * turns
+    print("dry run: nothing is sent and nothing is written")
+    print(
+        f"{len(plan.tests)} tests x {len(plan.agents)} agents x {plan.repeats} repeats = "
+        f"{plan.request_count} tests; {len(pending)} to run"
+        + (f" ({plan.request_count - len(pending)} already have results)" if prep.run_dir else "")
+    )
+    print(
+        f"agent requests: {most if n_inter else len(pending)}"
+        + (f" at most ({n_inter} interactive tests, up to {turns} turns each)" if n_inter else "")
+        + ", not counting retries"
+    )
+    for a in plan.agents:
+        limits = f"max_concurrency {a.max_concurrency}" + (f", rpm {a.rpm:g}" if a.rpm else "")
+        endpoint = redact.strip_url(a.endpoint)
+        print(
+            f"  {a.id}: {endpoint} model {a.model or '(server default)'}; {limits}; "
+            f"{per_agent.get(a.id, 0)} tests to run"
+        )
+    if n_inter:
+        i, s = b.instructor, b.supervisor
+        if i.mode == "scripted":
+            print("  instructor: scripted (the steps are sent verbatim); no supervisor")
+        else:
+            print(f"  instructor: {redact.strip_url(i.endpoint)} model {i.model or '-'}")
+            print(f"  supervisor: {redact.strip_url(s.endpoint)} model {s.model or '-'}")
+    where = prep.run_dir.path if prep.run_dir else Path(b.benchmark.results_dir) / "<new run id>"
+    print(f"max_workers {b.benchmark.max_workers}; results in {where}")
+    return EXIT_OK
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def _uses_helpers(plan: RunPlan) -> bool:
+    return plan.interactive_count > 0 and plan.base.instructor.mode == "llm"
+
+
+def _uses(plan: RunPlan) -> list[Use]:
+    uses = [Use(a.id, a.api_configuration()) for a in plan.agents]
+    if _uses_helpers(plan):
+        uses.append(Use("instructor", plan.base.instructor.api_configuration()))
+        uses.append(Use("supervisor", plan.base.supervisor.api_configuration()))
+    return uses
+
+
+def _helpers(plan: RunPlan, resolved: dict[str, Use]) -> Helpers:
+    i, s = plan.base.instructor, plan.base.supervisor
+    if "instructor" not in resolved:
+        return Helpers(max_turns=i.max_turns)
+    return Helpers(
+        instructor=Caller(resolved["instructor"].api),
+        supervisor=Caller(resolved["supervisor"].api),
+        max_turns=i.max_turns,
+        instructor_parameters={"temperature": i.temperature, "max_tokens": i.max_tokens},
+        instructor_format=i.structured_output,
+        supervisor_parameters={"temperature": s.temperature, "max_tokens": s.max_tokens},
+        supervisor_format=s.structured_output,
+    )
+
+
+def _lanes(plan: RunPlan, resolved: dict[str, Use], pending: list[EntryKey]) -> list[Lane]:
+    by_id = {t.id: t for t in plan.tests}
+    work: dict[str, list[Item]] = {a.id: [] for a in plan.agents}
+    for agent_id, test_id, repeat in pending:
+        work[agent_id].append((by_id[test_id], repeat))
+    lanes = []
+    for a in plan.agents:
+        target = Target(
+            Caller(resolved[a.id].api, rpm=a.rpm),
+            overrides=dict(a.parameters),
+            system_prompt=a.system_prompt,
+        )
+        lanes.append(Lane(a.id, target, a.max_concurrency, work[a.id], plan.base.benchmark.seed))
+    return lanes
+
+
+class _Interrupts:
+    """Ctrl-C (or SIGTERM) once: stop new work and cancel what is in flight. Twice: exit now."""
+
+    def __init__(self, scheduler: Scheduler, run_dir: RunDirectory) -> None:
+        self.scheduler = scheduler
+        self.run_dir = run_dir
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+        if self.count == 1:
+            print(
+                "\ninterrupted: finishing the tests in flight as cancelled "
+                "(press Ctrl-C again to exit at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.scheduler.request_cancel()
+            return
+        try:
+            self.run_dir.set_status("interrupted", ended_at=manifest_mod.now())
+        except (OSError, ValueError):
+            pass
+        print("interrupted again: exiting now", file=sys.stderr, flush=True)
+        os._exit(EXIT_INTERRUPTED)
+
+
+async def _run_scheduler(
+    scheduler: Scheduler, lanes: list[Lane], run_dir: RunDirectory, console: Console
+) -> bool:
+    """Run the scheduler with live progress; True when it was interrupted by a signal."""
+    loop = asyncio.get_running_loop()
+    interrupts = _Interrupts(scheduler, run_dir)
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, interrupts)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
+    live = LiveProgress({lane.agent_id: lane.progress for lane in lanes}, console)
+    workers = scheduler.max_workers
+    connector = aiohttp.TCPConnector(limit=workers + 4, limit_per_host=0)
+    try:
+        live.start()
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await scheduler.run(session)
+    finally:
+        await live.stop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    return interrupts.count > 0
+
+
+def _summary(plan: RunPlan, run_dir: RunDirectory, status: str) -> dict[str, Any]:
+    final = run_dir.final_entries()
+    agents = []
+    for a in plan.agents:
+        keys = [(a.id, t.id, r) for r in range(plan.repeats) for t in plan.tests]
+        results = [final[k].result for k in keys if k in final]
+        agents.append(
+            {
+                "agent_id": a.id,
+                "model": a.model or None,
+                "endpoint": redact.strip_url(a.endpoint),
+                "planned": len(keys),
+                "not_run": sum(k not in final for k in keys),
+                "summary": summarize(results),
+            }
+        )
+    return {"run_id": run_dir.run_id, "status": status, "repeats": plan.repeats, "agents": agents}
+
+
+def _exit_code(summary: dict[str, Any], status: str) -> int:
+    if status == "interrupted":
+        return EXIT_INTERRUPTED
+    if status == "failed":
+        return EXIT_ERRORS
+    for agent in summary["agents"]:
+        s = agent["summary"]
+        if agent["not_run"] or s["failed_tests"] or s["cancelled_tests"]:
+            return EXIT_ERRORS
+    return EXIT_OK
+
+
+def _execute(prep: Prepared, pending: list[EntryKey], args: argparse.Namespace) -> int:
+    plan = prep.plan
+    console = Console(stderr=True)
+    uses = _uses(plan)
+    server: EmbeddedServer | None = None
+    run_dir = prep.run_dir
+    try:
+        resolved_list, server = resolve_embedded(uses)
+        asyncio.run(check_endpoints(resolved_list))
+        resolved = {u.who: u for u in resolved_list}
+        if run_dir is None:
+            run_dir = RunDirectory.create(plan.base.benchmark.results_dir)
+            run_dir.write_manifest(manifest_mod.build(plan, run_dir, args))
+        else:
+            manifest_mod.mark_resumed(run_dir, args)
+        handlers = _start_logging(args.log_level, run_dir, plan, console)
+        try:
+            return _run(plan, run_dir, resolved, pending, console)
+        finally:
+            _stop_logging(handlers)
+    finally:
+        if run_dir is not None:
+            run_dir.close()
+        if server is not None:
+            server.stop()
+
+
+def _run(
+    plan: RunPlan,
+    run_dir: RunDirectory,
+    resolved: dict[str, Use],
+    pending: list[EntryKey],
+    console: Console,
+) -> int:
+    lanes = _lanes(plan, resolved, pending)
+
+    def on_result(agent_id: str, repeat: int, outcome: Outcome) -> None:
+        r = outcome.result
+        run_dir.append(JournalEntry(agent_id, r.test_id, repeat, r, outcome.transcript))
+        if r.status == "error":
+            log.warning("%s / %s (repeat %d): %s", agent_id, r.test_id, repeat, r.error_message)
+        else:
+            log.debug(
+                "%s / %s (repeat %d): %s in %.2fs",
+                agent_id,
+                r.test_id,
+                repeat,
+                r.status,
+                r.execution_time,
+            )
+
+    scheduler = Scheduler(
+        lanes,
+        max_workers=plan.base.benchmark.max_workers,
+        helpers=_helpers(plan, resolved),
+        on_result=on_result,
+    )
+    log.info(
+        "run %s: %d tests to run over %d agents, results in %s",
+        run_dir.run_id,
+        len(pending),
+        len(lanes),
+        run_dir.path,
+    )
+    status = "failed"
+    try:
+        interrupted = asyncio.run(_run_scheduler(scheduler, lanes, run_dir, console))
+        if scheduler.fatal is not None:
+            status = "failed"
+        elif interrupted:
+            status = "interrupted"
+        else:
+            status = "completed"
+    except KeyboardInterrupt:  # Ctrl-C before the handlers were installed
+        status = "interrupted"
+    finally:
+        summary = _summary(plan, run_dir, status)
+        try:
+            write_atomic(run_dir.path / SUMMARY, dumps(summary, pretty=True) + "\n")
+        finally:
+            run_dir.set_status(status, ended_at=manifest_mod.now())  # type: ignore[arg-type]
+    out = Console()
+    out.print(agent_table(summary["agents"]))
+    print(f"results: {run_dir.path}")
+    if scheduler.fatal is not None:
+        print(f"error: results could not be saved: {scheduler.fatal}", file=sys.stderr)
+    if status == "interrupted":
+        print(
+            f"interrupted; resume with: python3 runner.py --resume {run_dir.path}", file=sys.stderr
+        )
+    return _exit_code(summary, status)
+
+
+# -- logging --------------------------------------------------------------------------------
+
+
+def _start_logging(
+    level: str, run_dir: RunDirectory, plan: RunPlan, console: Console
+) -> list[logging.Handler]:
+    root = logging.getLogger("llmbench")
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = []
+    files = [run_dir.path / RUN_LOG]
+    if plan.base.benchmark.log_dir is not None:
+        log_dir = Path(plan.base.benchmark.log_dir)
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ResultsError(
+                f"{log_dir}: cannot create the log directory: {exc.strerror}"
+            ) from None
+        files.append(log_dir / f"{run_dir.run_id}.log")
+    for path in files:
+        fh = logging.FileHandler(path, encoding="utf-8")
+        fh.setLevel(min(logging.INFO, logging.getLevelName(level)))
+        fh.setFormatter(fmt)
+        handlers.append(fh)
+    if console.is_terminal:
+        from rich.logging import RichHandler
+
+        ch: logging.Handler = RichHandler(console=console, show_path=False)
+    else:
+        ch = logging.StreamHandler(sys.stderr)
+        ch.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    ch.setLevel(level)
+    handlers.append(ch)
+    for h in handlers:
+        h.addFilter(redact.RedactingFilter())
+        root.addHandler(h)
+    root.setLevel(min(h.level for h in handlers))
+    return handlers
+
+
+def _stop_logging(handlers: list[logging.Handler]) -> None:
+    root = logging.getLogger("llmbench")
+    for h in handlers:
+        root.removeHandler(h)
+        h.close()
+
+
+# -- entry point ----------------------------------------------------------------------------
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run ``args`` (from :func:`add_run_arguments`); returns the exit code."""
+    try:
+        prep = _prepare(args)
+        pending = _pending(prep, args.retry_errors)
+        if args.dry_run:
+            return _dry_run(prep, pending)
+        if not pending:
+            where = prep.run_dir.path if prep.run_dir else "the run"
+            print(f"nothing to run: every test of {where} has a result")
+            return EXIT_OK
+        return _execute(prep, pending, args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (EndpointError, EmbeddedModelError, ResultsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python3 runner.py``."""
+    return run_command(build_runner_parser().parse_args(argv))

@@ -1,0 +1,246 @@
+"""One test of one agent, from start to result: a single request or an interactive conversation.
+
+Used by the single-API :class:`~llmbench.engine.executor.Engine` (``TestRunner``) and by the
+multi-agent :class:`~llmbench.engine.scheduler.Scheduler`, so both record results the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import aiohttp
+
+from llmbench import redact
+from llmbench.engine.calls import Caller, CallLog
+from llmbench.errors import RequestFailure
+from llmbench.interactive.conversation import Conversation, ConversationSettings, run_conversation
+from llmbench.providers.openai_compatible import (
+    Completion,
+    build_request,
+    resolve_api_type,
+)
+from llmbench.result import TestResult
+from llmbench.suite.models import TestCase
+
+Transcript = list[dict[str, Any]]
+StructuredOutput = Literal["json_object", "json_schema", "none"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how tests are sent: one agent, or the one API of a ``TestRunner``."""
+
+    caller: Caller
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Request parameters that win over the test's (an agent's ``[parameters]``)."""
+    system_prompt: str | None = None
+    save_raw_responses: bool = True
+
+
+@dataclass(frozen=True)
+class Helpers:
+    """The instructor and supervisor of interactive tests.
+
+    ``instructor`` None means scripted mode: the test's steps are sent as they are.
+    ``supervisor`` None means instructor messages are not reviewed.
+    """
+
+    instructor: Caller | None = None
+    supervisor: Caller | None = None
+    max_turns: int = 6
+    instructor_parameters: dict[str, Any] = field(default_factory=dict)
+    instructor_format: StructuredOutput = "json_object"
+    supervisor_parameters: dict[str, Any] = field(default_factory=dict)
+    supervisor_format: StructuredOutput = "json_object"
+
+
+SCRIPTED = Helpers()
+"""Interactive tests with the steps sent verbatim and no supervisor (``TestRunner``'s way)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a test ended with: its result and, for an interactive test, its transcript."""
+
+    result: TestResult
+    transcript: Transcript | None = None
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class TestRun:
+    """One test of one target in flight: when it started and what its requests did."""
+
+    __test__ = False
+
+    def __init__(self, test: TestCase, target: Target) -> None:
+        self.test = test
+        self.target = target
+        api = target.caller.api
+        self.api_type = (
+            "chat" if test.is_interactive else resolve_api_type(test, api.default_api_type())
+        )
+        self.url = api.url_for(self.api_type)
+        self.started = time.perf_counter()
+        self.stamp = _stamp()
+        self.calls = CallLog()
+
+    async def execute(
+        self, session: aiohttp.ClientSession, helpers: Helpers, seed: int | None = None
+    ) -> Outcome:
+        """Run the test; a failed request becomes an error result (cancellation propagates).
+
+        ``seed`` is sent when neither the test nor the target sets one.
+        """
+        overrides = dict(self.target.overrides)
+        if seed is not None and "seed" not in overrides and self.test.parameters.seed is None:
+            overrides["seed"] = seed
+        if self.test.is_interactive:
+            return await self._converse(session, helpers, overrides)
+        api = self.target.caller.api
+        body = build_request(
+            self.test,
+            model=api.model,
+            api_type=self.api_type,
+            stream=api.stream,
+            overrides=overrides,
+            system_prompt=self.target.system_prompt,
+        )
+        try:
+            completion = await self.target.caller.send(
+                session,
+                body,
+                api_type=self.api_type,
+                read_timeout_s=self.test.timeout_s,
+                calls=self.calls,
+                label=f"test {self.test.id}",
+            )
+        except RequestFailure as failure:
+            return self.failed(failure.kind, failure.message)
+        return Outcome(self._succeeded([completion], completion.text))
+
+    async def _converse(
+        self, session: aiohttp.ClientSession, helpers: Helpers, overrides: dict[str, Any]
+    ) -> Outcome:
+        test = self.test
+        params = {
+            k: v
+            for k, v in test.parameters.model_dump(exclude_none=True).items()
+            if k not in ("stream", "stream_options", "model", "messages", "prompt")
+        }
+        params.update(overrides)
+        helper_log = CallLog()  # the helpers' attempts are not the agent's
+        settings = ConversationSettings(
+            max_turns=helpers.max_turns,
+            mode="scripted" if helpers.instructor is None else "llm",
+            instructor_parameters=dict(helpers.instructor_parameters),
+            instructor_format=helpers.instructor_format,
+            supervisor_parameters=dict(helpers.supervisor_parameters),
+            supervisor_format=helpers.supervisor_format,
+            agent_system_prompt=self.target.system_prompt,
+            agent_parameters=params,
+        )
+        agent = self.target.caller.chat_fn(
+            session, calls=self.calls, label=f"test {test.id}", read_timeout_s=test.timeout_s
+        )
+        instructor = (
+            helpers.instructor.chat_fn(session, calls=helper_log, label=f"instructor for {test.id}")
+            if helpers.instructor is not None
+            else None
+        )
+        supervisor = (
+            helpers.supervisor.chat_fn(session, calls=helper_log, label=f"supervisor for {test.id}")
+            if helpers.supervisor is not None and helpers.instructor is not None
+            else None
+        )
+        conv = await run_conversation(
+            test, agent=agent, instructor=instructor, supervisor=supervisor, settings=settings
+        )
+        return self._conversation_outcome(conv)
+
+    def _conversation_outcome(self, conv: Conversation) -> Outcome:
+        transcript = [dict(turn) for turn in conv.transcript]
+        if conv.error is not None:
+            party = conv.failed_party or "agent"
+            msg = conv.error.message if party == "agent" else f"{party}: {conv.error.message}"
+            failed = self.failed(conv.error.kind, msg)
+            return Outcome(failed.result, transcript)
+        return Outcome(self._succeeded(conv.agent_completions, conv.final_answer), transcript)
+
+    # results
+
+    def _base(self) -> dict[str, Any]:
+        api = self.target.caller.api
+        return {
+            "test_id": self.test.id,
+            "test_name": self.test.name,
+            "category": self.test.category,
+            "execution_time": time.perf_counter() - self.started,
+            "timestamp": self.stamp,
+            "attempts": self.calls.attempts,
+            "http_status": self.calls.status,
+            "model": api.model,
+            "endpoint": redact.strip_url(self.url),
+        }
+
+    def _succeeded(self, completions: list[Completion], text: str) -> TestResult:
+        first, last = completions[0], completions[-1]
+        return TestResult(
+            **self._base(),
+            success=True,
+            status="ok",
+            response_text=text,
+            prompt_tokens=_total(c.prompt_tokens for c in completions),
+            completion_tokens=_total(c.completion_tokens for c in completions),
+            tokens_per_second=_tokens_per_second(completions),
+            time_to_first_token=first.time_to_first_token,
+            finish_reason=last.finish_reason,
+            tokens_estimated=any(c.tokens_estimated for c in completions),
+            api_response=(
+                last.response if self.target.save_raw_responses and len(completions) == 1 else None
+            ),
+        )
+
+    def failed(self, kind: str, msg: str) -> Outcome:
+        """An error result (``kind`` ``cancelled`` makes a cancelled one)."""
+        return Outcome(
+            TestResult(
+                **self._base(),
+                success=False,
+                status="cancelled" if kind == "cancelled" else "error",
+                response_text="",
+                error_message=redact.scrub(msg),
+                error_kind=kind,
+            )
+        )
+
+    def cancelled(self) -> Outcome:
+        """The result of a test cancelled in flight."""
+        return self.failed("cancelled", "cancelled: the run was cancelled")
+
+
+def _total(counts: Iterable[int | None]) -> int | None:
+    """The sum of the known counts; None when none is known."""
+    known = [n for n in counts if n is not None]
+    return sum(known) if known else None
+
+
+def _tokens_per_second(completions: list[Completion]) -> float | None:
+    """One completion's rate; over several turns, all decoded tokens over all decode time."""
+    if len(completions) == 1:
+        return completions[0].tokens_per_second
+    tokens = 0
+    seconds = 0.0
+    for c in completions:
+        n = c.completion_tokens
+        if not n or c.generation_time is None or c.generation_time <= 0 or n < 2:
+            continue
+        tokens += n - 1
+        seconds += c.generation_time
+    return tokens / seconds if seconds > 0 else None
