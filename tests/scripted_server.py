@@ -280,6 +280,9 @@ class ScriptedServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._port: int | None = None
+        self._in_flight: dict[str, int] = {}
+        self._peak: dict[str, int] = {}
+        self._peak_total = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -396,6 +399,14 @@ class ScriptedServer:
             self._marker_queues.clear()
             self._requests.clear()
             self._default = Answer()
+            self._peak.clear()
+            self._peak_total = 0
+
+    def peak_in_flight(self, model: str | None = None) -> int:
+        """The most completion requests in progress at once since the last reset (for the
+        requests naming ``model`` only, when given)."""
+        with self._lock:
+            return self._peak_total if model is None else self._peak.get(model, 0)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -483,10 +494,19 @@ class ScriptedServer:
         )
         ident = f"{'chatcmpl' if chat else 'cmpl'}-scripted-{next(self._ids)}"
         shape = _Shape(chat, str(model), ident, include_usage)
+        model_key = str(model)
+        with self._lock:
+            self._in_flight[model_key] = self._in_flight.get(model_key, 0) + 1
+            total = sum(self._in_flight.values())
+            self._peak_total = max(self._peak_total, total)
+            self._peak[model_key] = max(self._peak.get(model_key, 0), self._in_flight[model_key])
         try:
             return await self._perform(request, behaviour, body, shape)
         except ConnectionError:  # the client went away; nothing left to send
             return self._close(request)
+        finally:
+            with self._lock:
+                self._in_flight[model_key] -= 1
 
     async def _perform(
         self, request: web.Request, b: Behaviour, body: dict[str, Any], shape: _Shape
