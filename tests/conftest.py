@@ -27,6 +27,20 @@ def server(_session_server: ScriptedServer) -> Iterator[ScriptedServer]:
     _session_server.reset()
 
 
+@pytest.fixture(scope="session")
+def _session_server2() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server2(_session_server2: ScriptedServer) -> Iterator[ScriptedServer]:
+    """A second scripted server (a second agent's endpoint), empty script for each test."""
+    _session_server2.reset()
+    yield _session_server2
+    _session_server2.reset()
+
+
 def make_test(test_id: str, **fields: Any) -> dict[str, Any]:
     """A valid suite test; ``fields`` override or add keys."""
     test: dict[str, Any] = {

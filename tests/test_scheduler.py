@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from typing import Any
@@ -103,7 +104,7 @@ def test_rpm_spaces_request_starts(server: ScriptedServer) -> None:
     recorded = _run([_lane(server, "limited", tests, rpm=600)], max_workers=8)  # 0.1 s apart
     assert len(recorded) == 4
     starts = sorted(r.received_at for r in server.requests if r.path.endswith("completions"))
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) == 3 and min(gaps) >= 0.09, gaps
 
 
