@@ -280,7 +280,8 @@ class ScriptedServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._port: int | None = None
-        self._in_flight: dict[str, int] = {}
+        self._in_flight: dict[tuple[int, str], int] = {}
+        self._generation = 0
         self._peak: dict[str, int] = {}
         self._peak_total = 0
 
@@ -401,6 +402,7 @@ class ScriptedServer:
             self._default = Answer()
             self._peak.clear()
             self._peak_total = 0
+            self._generation += 1
 
     def peak_in_flight(self, model: str | None = None) -> int:
         """The most completion requests in progress at once since the last reset (for the
@@ -494,12 +496,15 @@ class ScriptedServer:
         )
         ident = f"{'chatcmpl' if chat else 'cmpl'}-scripted-{next(self._ids)}"
         shape = _Shape(chat, str(model), ident, include_usage)
-        model_key = str(model)
         with self._lock:
+            # requests still running from before the last reset() are not counted
+            model_key = (self._generation, str(model))
             self._in_flight[model_key] = self._in_flight.get(model_key, 0) + 1
-            total = sum(self._in_flight.values())
+            total = sum(n for (g, _), n in self._in_flight.items() if g == self._generation)
             self._peak_total = max(self._peak_total, total)
-            self._peak[model_key] = max(self._peak.get(model_key, 0), self._in_flight[model_key])
+            self._peak[model_key[1]] = max(
+                self._peak.get(model_key[1], 0), self._in_flight[model_key]
+            )
         try:
             return await self._perform(request, behaviour, body, shape)
         except ConnectionError:  # the client went away; nothing left to send
@@ -507,6 +512,8 @@ class ScriptedServer:
         finally:
             with self._lock:
                 self._in_flight[model_key] -= 1
+                if not self._in_flight[model_key]:
+                    del self._in_flight[model_key]
 
     async def _perform(
         self, request: web.Request, b: Behaviour, body: dict[str, Any], shape: _Shape

@@ -140,3 +140,45 @@ def test_server_does_not_outlive_its_runner(sig: signal.Signals) -> None:
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid)
+
+
+def test_the_shipped_configs_run_both_agents_on_the_embedded_model(tmp_path: Path) -> None:
+    """README command 1 on a subset: runner.py with base_config.toml and agent_configs/."""
+    import json
+    import shutil
+
+    for name in ("base_config.toml", "agent_configs", "test_definitions"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / name)
+        else:
+            shutil.copy(src, tmp_path / name)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "runner.py"), "--tests", "arith_01,knowledge_01,dialog_02"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (tmp_path / "results").iterdir()
+    lines = (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert sorted((e["agent_id"], e["test_id"]) for e in entries) == sorted(
+        (a, t)
+        for a in ("smollm2-greedy", "smollm2-warm")
+        for t in ("arith_01", "knowledge_01", "dialog_02")
+    )
+    assert all(e["status"] == "ok" and e["response_text"] for e in entries)
+    assert all(e["model"] == embedded.MODEL_ALIAS for e in entries)
+    chat = next(e for e in entries if e["test_id"] == "dialog_02")
+    users = [t["content"] for t in chat["transcript"] if t["role"] == "user"]
+    assert users[0].startswith("Introduce yourself: your name is Marta")  # scripted mode
+    assert len(users) == 3
+    greedy = next(
+        e for e in entries if e["agent_id"] == "smollm2-greedy" and e["test_id"] == "arith_01"
+    )
+    assert greedy["api_response"] is not None or greedy["finish_reason"]
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert [a["summary"]["successful_tests"] for a in summary["agents"]] == [3, 3]
+    assert "smollm2-greedy" in done.stdout and "smollm2-warm" in done.stdout

@@ -76,6 +76,17 @@ def _select(
     return [by_id[t] for t in dict.fromkeys(chosen)]
 
 
+def _with_defaults(agent: AgentConfig, metadata: SuiteMetadata) -> AgentConfig:
+    """The suite metadata's global settings fill in what the agent file leaves unset."""
+    g = metadata.global_settings
+    update: dict[str, object] = {}
+    if "timeout" not in agent.model_fields_set and g.default_timeout_seconds is not None:
+        update["timeout"] = float(g.default_timeout_seconds)
+    if "retry_attempts" not in agent.model_fields_set and g.default_retry_attempts is not None:
+        update["retry_attempts"] = g.default_retry_attempts
+    return agent.model_copy(update=update) if update else agent
+
+
 def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
     """Load and cross-check the base config, the agents, the suite and its companions."""
     bp = Path(base_path)
@@ -85,6 +96,8 @@ def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
     suite = load_suite(b.test_suite)
     metadata = load_metadata(b.test_metadata) if b.test_metadata else None
     cats = load_categories(b.categories_file, suite.by_id()) if b.categories_file else {}
+    if metadata is not None:
+        agents = [_with_defaults(a, metadata) for a in agents]
     tests = _select(
         suite.tests,
         cats,

@@ -324,7 +324,9 @@ async def _run_scheduler(
     return interrupts.count > 0
 
 
-def _summary(plan: RunPlan, run_dir: RunDirectory, status: str) -> dict[str, Any]:
+def _summary(
+    plan: RunPlan, run_dir: RunDirectory, status: str, resolved: dict[str, Use]
+) -> dict[str, Any]:
     final = run_dir.final_entries()
     agents = []
     for a in plan.agents:
@@ -333,7 +335,7 @@ def _summary(plan: RunPlan, run_dir: RunDirectory, status: str) -> dict[str, Any
         agents.append(
             {
                 "agent_id": a.id,
-                "model": a.model or None,
+                "model": resolved[a.id].api.model or None,
                 "endpoint": redact.strip_url(a.endpoint),
                 "planned": len(keys),
                 "not_run": sum(k not in final for k in keys),
@@ -431,12 +433,12 @@ def _run(
     except KeyboardInterrupt:  # Ctrl-C before the handlers were installed
         status = "interrupted"
     finally:
-        summary = _summary(plan, run_dir, status)
+        summary = _summary(plan, run_dir, status, resolved)
         try:
             write_atomic(run_dir.path / SUMMARY, dumps(summary, pretty=True) + "\n")
         finally:
             run_dir.set_status(status, ended_at=manifest_mod.now())  # type: ignore[arg-type]
-    out = Console()
+    out = Console(width=None if sys.stdout.isatty() else 120)
     out.print(agent_table(summary["agents"]))
     print(f"results: {run_dir.path}")
     if scheduler.fatal is not None:

@@ -46,7 +46,8 @@ class BenchmarkSection(_Strict):
     repeats: int = Field(1, gt=0)
     """How many times each test runs per agent."""
     seed: int | None = None
-    """Sent as ``seed`` to every agent that has none of its own."""
+    """Sent as ``seed + repeat`` with every test where neither the test nor the agent sets a
+    seed."""
 
 
 class HelperSection(_Strict):
