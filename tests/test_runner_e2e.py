@@ -212,7 +212,7 @@ def test_errors_exit_1_and_are_saved_with_their_message(
     tmp_path: Path, server: ScriptedServer, run: Run
 ) -> None:
     _suite(tmp_path, [make_test("good"), make_test("bad")])
-    _base_config(tmp_path, server.url + "/v1", server.url + "/v1")
+    _base_config(tmp_path, server.url + "/v1", server.url + "/v1", extra='log_dir = "logs"')
     _agent(tmp_path, "alpha", server.url + "/v1")
     server.script(Status(400, "context length exceeded"), marker="question bad")
     done = run("--base_config", "base_config.toml", "--agent_config", "agents")
@@ -223,6 +223,10 @@ def test_errors_exit_1_and_are_saved_with_their_message(
     assert "HTTP 400" in entries["bad"]["error_message"]
     assert "context length exceeded" in entries["bad"]["error_message"]
     assert "alpha / bad (repeat 0): HTTP 400" in done.stderr
+    run_dir = _run_dir(tmp_path)
+    copy = (tmp_path / "logs" / f"{run_dir.name}.log").read_text()
+    assert "alpha / bad (repeat 0): HTTP 400" in copy
+    assert copy == (run_dir / "run.log").read_text()
 
 
 def _wait_for_lines(run_dir_parent: Path, n: int, proc: subprocess.Popen[str]) -> Path:

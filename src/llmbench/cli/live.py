@@ -118,18 +118,10 @@ def _num(value: Any, fmt: str) -> str:
 def agent_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     """The end-of-run table: one row per agent from its ``summary.json`` entry."""
     table = Table(title="llmbench run", title_justify="left")
-    for name, justify in (
-        ("agent", "left"),
-        ("model", "left"),
-        ("tests", "right"),
-        ("ok", "right"),
-        ("errors", "right"),
-        ("cancelled", "right"),
-        ("not run", "right"),
-        ("mean latency s", "right"),
-        ("median tok/s", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("agent", no_wrap=True)
+    table.add_column("model", overflow="ellipsis", max_width=28)
+    for name in ("tests", "ok", "errors", "cancelled", "not run", "mean latency", "tok/s p50"):
+        table.add_column(name, justify="right")
     for row in rows:
         s = row["summary"]
         table.add_row(
@@ -140,7 +132,7 @@ def agent_table(rows: Sequence[Mapping[str, Any]]) -> Table:
             str(s["failed_tests"]),
             str(s["cancelled_tests"]),
             str(row["not_run"]),
-            _num(s["latency_s"]["mean"], ".2f"),
+            _num(s["latency_s"]["mean"], ".2f") + ("s" if s["latency_s"]["mean"] else ""),
             _num(s["tokens_per_second"]["median"], ".1f"),
         )
     return table
