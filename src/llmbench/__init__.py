@@ -12,6 +12,7 @@ from llmbench.errors import (
     ResultsError,
     SuiteError,
 )
+from llmbench.report.frame import load_results
 from llmbench.result import ExecutionProgress, TestResult
 from llmbench.test_runner import TestRunner
 
@@ -29,4 +30,5 @@ __all__ = [
     "TestResult",
     "TestRunner",
     "__version__",
+    "load_results",
 ]

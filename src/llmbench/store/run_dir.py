@@ -7,6 +7,8 @@ A run directory holds::
     results.jsonl                   the journal: one JSON line per finished test, appended and
                                     fsynced as each test ends; the source of truth on resume
     <agent>/<test>-r<repeat>.json   the latest result of one test for one agent and repeat
+    scores.jsonl                    the scoring journal: one line per scored result (agent_id,
+                                    test_id, repeat, scoring); a later line supersedes
     summary.json                    the run's summary (written by the reporting code)
     run.log                         the run's log (written by the logging set-up)
 
@@ -47,7 +49,8 @@ MANIFEST = "manifest.json"
 JOURNAL = "results.jsonl"
 SUMMARY = "summary.json"
 RUN_LOG = "run.log"
-_RESERVED = frozenset({MANIFEST, JOURNAL, SUMMARY, RUN_LOG})
+SCORES = "scores.jsonl"
+_RESERVED = frozenset({MANIFEST, JOURNAL, SUMMARY, RUN_LOG, SCORES, "report.md", "report.html"})
 
 RunStatus = Literal["running", "completed", "interrupted", "failed"]
 EntryKey = tuple[str, str, int]
@@ -382,6 +385,56 @@ class RunDirectory:
             ):
                 to_run.append(key)
         return to_run
+
+    # scores
+
+    def write_scores(self, scored: Iterable[tuple[EntryKey, dict[str, Any] | None]]) -> None:
+        """Append one ``scores.jsonl`` line per key and add ``scoring`` to its per-test file."""
+        lines = []
+        with self._lock:
+            for key, scoring in scored:
+                agent_id, test_id, repeat = key
+                line = {"agent_id": agent_id, "test_id": test_id, "repeat": repeat}
+                line["scoring"] = scoring
+                lines.append(_encodable(dumps(line, pretty=False) + "\n"))
+                target = self.result_file(*key)
+                try:
+                    data = json.loads(target.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue  # the result file is gone or damaged; the journal still has it
+                data["scoring"] = scoring
+                write_atomic(target, _encodable(dumps(data, pretty=True) + "\n"))
+            path = self._path / SCORES
+            try:
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write("".join(lines))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise ResultsError(f"{path}: cannot append: {exc.strerror or exc}") from None
+
+    def read_scores(self) -> dict[EntryKey, dict[str, Any] | None]:
+        """The latest scoring of each key from ``scores.jsonl`` (a torn last line ignored)."""
+        path = self._path / SCORES
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise ResultsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        found: dict[EntryKey, dict[str, Any] | None] = {}
+        lines = _lines(data)
+        for index, (number, _offset, raw) in enumerate(lines):
+            try:
+                line = json.loads(raw.decode("utf-8"))
+                key = (str(line["agent_id"]), str(line["test_id"]), int(line["repeat"]))
+                scoring = line["scoring"]
+            except (ValueError, KeyError, TypeError):
+                if index == len(lines) - 1:
+                    break
+                raise ResultsError(f"{path}: line {number}: not a scoring line") from None
+            found[key] = scoring if isinstance(scoring, dict) else None
+        return found
 
     def close(self) -> None:
         """Close the journal; a later :meth:`append` opens it again."""

@@ -1,0 +1,265 @@
+"""``analyse``: scored records in, the ``summary.json`` dict of docs/summary-format.md out.
+
+Per agent: quality over all its records and per category, consistency over repeats, speed; then
+a paired comparison of every two agents. A record that could not be scored (the request failed,
+or a scorer could not reach a verdict) is counted under ``errors`` and left out of every mean,
+never counted as a zero. A record with ``"scoring": null`` (its test has nothing to score)
+is left out of quality, repeats and comparisons but still counts for speed. Everything is
+deterministic: the bootstrap is seeded and pairs are taken in (test, repeat) order, so the same
+records give the same summary.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from llmbench.result import TestResult
+from llmbench.scoring.statistics import (
+    agreement,
+    bootstrap_mean_interval,
+    mcnemar_exact,
+    mean_se,
+    min_detectable_difference,
+    paired_bootstrap_diff,
+    pass_at_k,
+    pass_hat_k,
+    percentile,
+    wilson_interval,
+)
+from llmbench.store.results import summarize
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One scored record, reduced to what the quality figures use."""
+
+    test_id: str
+    repeat: int
+    category: str
+    status: str
+    """The request's status: ``ok``, ``error`` or ``cancelled``."""
+    score: float | None
+    """``scoring.score``; None when the record was not scored."""
+    passed: bool
+    """``scoring.passed``; False when the record was not scored."""
+    reasoning: float | None
+    """``scoring.reasoning`` (the secondary reasoning scorer), None when absent."""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.test_id, self.repeat
+
+
+def _outcome(record: Mapping[str, Any]) -> _Outcome | None:
+    """The record's outcome; None when its test has nothing to score (``"scoring": null``)."""
+    scoring = record.get("scoring")
+    if scoring is None:
+        return None
+    score = scoring.get("score")
+    return _Outcome(
+        test_id=str(record["test_id"]),
+        repeat=int(record.get("repeat", 0)),
+        category=str(record.get("category", "")),
+        status=str(record.get("status", "ok")),
+        score=None if score is None else float(score),
+        passed=score is not None and scoring.get("passed") is True,
+        reasoning=None if scoring.get("reasoning") is None else float(scoring["reasoning"]),
+    )
+
+
+def _interval(bounds: tuple[float, float] | None) -> list[float] | None:
+    return None if bounds is None else [bounds[0], bounds[1]]
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def _quality(outcomes: Sequence[_Outcome]) -> dict[str, Any]:
+    """The QUALITY block over ``outcomes`` (all of one agent's records, or one category's)."""
+    scored = [o for o in outcomes if o.score is not None]
+    scores = [o.score for o in scored if o.score is not None]
+    passes = sum(o.passed for o in scored)
+    return {
+        "n": len(outcomes),
+        "scored": len(scored),
+        "errors": len(outcomes) - len(scored),
+        "scorer_errors": sum(o.score is None and o.status == "ok" for o in outcomes),
+        "mean_score": _mean(scores),
+        "score_se": mean_se(scores),
+        "score_ci": _interval(bootstrap_mean_interval(scores)),
+        "pass_rate": passes / len(scored) if scored else None,
+        "pass_ci": _interval(wilson_interval(passes, len(scored))),
+        "reasoning_mean": _mean([o.reasoning for o in scored if o.reasoning is not None]),
+    }
+
+
+def _repeats(outcomes: Sequence[_Outcome], repeats: int) -> dict[str, Any] | None:
+    """The ``repeats`` block: pass@k, pass^k and agreement per test, averaged over tests.
+
+    Only tests with at least ``repeats`` scored repeats take part, so that pass@1 and
+    pass@``repeats`` are averaged over the same tests and an error is never read as a fail;
+    ``tests`` and ``excluded_tests`` say how many were used and left out.
+    """
+    if repeats <= 1:
+        return None
+    by_test: dict[str, dict[int, bool]] = {}
+    for o in outcomes:
+        verdicts = by_test.setdefault(o.test_id, {})
+        if o.score is not None:
+            verdicts[o.repeat] = o.passed
+    complete = [list(v.values()) for v in by_test.values() if len(v) >= repeats]
+    block: dict[str, Any] = {
+        "k": repeats,
+        "tests": len(complete),
+        "excluded_tests": len(by_test) - len(complete),
+        "pass_at_k": {},
+        "pass_hat_k": {},
+    }
+    for k in (1, repeats):
+        at = [pass_at_k(len(v), sum(v), k) for v in complete]
+        hat = [pass_hat_k(len(v), sum(v), k) for v in complete]
+        block["pass_at_k"][str(k)] = _mean(at)
+        block["pass_hat_k"][str(k)] = _mean(hat)
+    shares = [agreement(v) for v in complete]
+    block["agreement"] = _mean([s for s in shares if s is not None])
+    return block
+
+
+def _has(record: Mapping[str, Any], field: str) -> bool:
+    return record.get(field) is not None
+
+
+def _speed(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``speed`` block: figures over requests that succeeded and were not served from cache."""
+    timed = [r for r in records if r.get("status") == "ok" and not r.get("cached")]
+    latency = [float(r["execution_time"]) for r in timed if _has(r, "execution_time")]
+    ttft = [float(r["time_to_first_token"]) for r in timed if _has(r, "time_to_first_token")]
+    tps = [float(r["tokens_per_second"]) for r in timed if _has(r, "tokens_per_second")]
+    kinds = Counter(str(r["error_kind"]) for r in records if r.get("error_kind"))
+    return {
+        "n": len(timed),
+        "cached": sum(1 for r in records if r.get("status") == "ok" and r.get("cached")),
+        "latency_s": {f"p{q}": percentile(latency, q) for q in (50, 95, 99)},
+        "time_to_first_token_s": {f"p{q}": percentile(ttft, q) for q in (50, 95)},
+        "tokens_per_second": {"p50": percentile(tps, 50)},
+        "prompt_tokens": sum(int(r.get("prompt_tokens") or 0) for r in timed),
+        "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in timed),
+        "errors_by_kind": dict(sorted(kinds.items())),
+    }
+
+
+def _compare(a_id: str, a: Sequence[_Outcome], b_id: str, b: Sequence[_Outcome]) -> dict[str, Any]:
+    """One entry of ``comparisons``: agent ``a`` against ``b`` on the keys both scored."""
+    a_by_key = {o.key: o for o in a if o.score is not None}
+    b_by_key = {o.key: o for o in b if o.score is not None}
+    keys = sorted(a_by_key.keys() & b_by_key.keys())
+    pairs = [(a_by_key[k], b_by_key[k]) for k in keys]
+    a_only = sum(x.passed and not y.passed for x, y in pairs)
+    b_only = sum(y.passed and not x.passed for x, y in pairs)
+    entry: dict[str, Any] = {
+        "a": a_id,
+        "b": b_id,
+        "n_pairs": len(pairs),
+        "mean_a": None,
+        "mean_b": None,
+        "mean_diff": None,
+        "diff_ci": None,
+        "mcnemar": {"a_only": a_only, "b_only": b_only, "p_value": mcnemar_exact(a_only, b_only)},
+        "significant": False,
+        "min_detectable_diff": None,
+    }
+    if not pairs:
+        return entry
+    a_scores = [x.score for x, _ in pairs if x.score is not None]
+    b_scores = [y.score for _, y in pairs if y.score is not None]
+    diff, ci = paired_bootstrap_diff(a_scores, b_scores)
+    diffs = [x - y for x, y in zip(a_scores, b_scores, strict=True)]
+    sd_diff = statistics.stdev(diffs) if len(diffs) >= 2 else None
+    excludes_zero = ci is not None and (ci[0] > 0 or ci[1] < 0)
+    # a percentile bootstrap is too optimistic on a handful of pass/fail pairs (two pairs that
+    # differ the same way give [1, 1]); for 0/1 scores the exact McNemar test must agree too
+    binary = all(v in (0.0, 1.0) for v in (*a_scores, *b_scores))
+    p_value = entry["mcnemar"]["p_value"]
+    entry.update(
+        mean_a=statistics.fmean(a_scores),
+        mean_b=statistics.fmean(b_scores),
+        mean_diff=diff,
+        diff_ci=_interval(ci),
+        significant=excludes_zero and (not binary or p_value < 0.05),
+        min_detectable_diff=min_detectable_difference(len(pairs), sd_diff),
+    )
+    return entry
+
+
+def _agent(
+    agent: Mapping[str, Any],
+    records: Sequence[Mapping[str, Any]],
+    outcomes: Sequence[_Outcome],
+    repeats: int,
+    results: Sequence[TestResult],
+) -> dict[str, Any]:
+    categories = sorted({o.category for o in outcomes})
+    return {
+        "agent_id": agent["agent_id"],
+        "model": agent.get("model"),
+        "endpoint": agent.get("endpoint"),
+        "planned": agent.get("planned"),
+        "not_run": agent.get("not_run"),
+        "summary": summarize(results),
+        "quality": _quality(outcomes),
+        "categories": {c: _quality([o for o in outcomes if o.category == c]) for c in categories},
+        "repeats": _repeats(outcomes, repeats),
+        "speed": _speed(records),
+    }
+
+
+def analyse(
+    records: Sequence[Mapping[str, Any]],
+    agents: Sequence[Mapping[str, Any]],
+    *,
+    run_id: str,
+    status: str,
+    repeats: int,
+    results_by_agent: Mapping[str, Sequence[TestResult]],
+    generated_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Build the ``summary.json`` dict (docs/summary-format.md) of one run.
+
+    ``records`` are the scored records of every agent (one per agent, test and repeat);
+    ``agents`` gives each agent's ``agent_id``, ``model``, ``endpoint``, ``planned`` and
+    ``not_run``, in the order the summary lists them and compares them (a before b);
+    ``results_by_agent`` holds each agent's final TestResults, for its ``summary`` field.
+    ``generated_at`` (timezone-aware) defaults to now in UTC. Records of agents not in
+    ``agents`` are ignored; an ``agent_id`` listed twice is a ``ValueError``.
+    """
+    ids = [str(a["agent_id"]) for a in agents]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"analyse: agent_id listed more than once: {', '.join(repeated)}")
+    stamp = (generated_at or datetime.now(UTC)).isoformat(timespec="milliseconds")
+    own: dict[str, list[Mapping[str, Any]]] = {i: [] for i in ids}
+    for record in records:
+        if record.get("agent_id") in own:
+            own[record["agent_id"]].append(record)
+    outcomes = {i: [o for o in map(_outcome, rs) if o is not None] for i, rs in own.items()}
+    return {
+        "run_id": run_id,
+        "status": status,
+        "repeats": repeats,
+        "generated_at": stamp,
+        "agents": [
+            _agent(a, own[i], outcomes[i], repeats, results_by_agent.get(i, ()))
+            for a, i in zip(agents, ids, strict=True)
+        ],
+        "comparisons": [
+            _compare(a, outcomes[a], b, outcomes[b])
+            for n, a in enumerate(ids)
+            for b in ids[n + 1 :]
+        ],
+    }
