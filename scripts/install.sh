@@ -2,7 +2,8 @@
 # Create .venv and install llmbench with the embedded model (and the dev tools with "dev").
 #
 #   bash scripts/install.sh        # llmbench + embedded model
-#   bash scripts/install.sh dev    # ... + pytest, ruff, mypy
+#   bash scripts/install.sh dev    # ... + pytest, ruff, mypy, and Chromium (apt) for the
+#                                  #     HTML report's browser test
 #
 # llama-cpp-python builds from source (several minutes on 2 cores; pip caches the wheel).
 # A native build has crashed with SIGSEGV on the first generation on CPUs with AVX-512/AMX
@@ -20,6 +21,17 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "dev" ]; then
     .venv/bin/python -m pip install --quiet -e '.[embedded,dev]'
+    # The HTML report's browser test drives the system Chromium (Debian's package) through
+    # Playwright; Playwright's own browser download is never used (no downloads at run time).
+    if [ -z "${LLMBENCH_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+        SUDO=""
+        if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+        if command -v apt-get >/dev/null 2>&1; then
+            $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+        else
+            echo "install Chromium (or set LLMBENCH_CHROMIUM=/path/to/chrome) for the browser test" >&2
+        fi
+    fi
 else
     .venv/bin/python -m pip install --quiet '.[embedded]'
 fi

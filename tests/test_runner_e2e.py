@@ -101,7 +101,7 @@ def run(tmp_path: Path) -> Run:
 
 
 def _run_dir(tmp: Path) -> Path:
-    dirs = [p for p in (tmp / "results").iterdir() if p.is_dir()]
+    dirs = [p for p in (tmp / "results").iterdir() if (p / "manifest.json").exists()]
     assert len(dirs) == 1, dirs
     return dirs[0]
 
@@ -150,6 +150,9 @@ def test_two_agents_with_instructor_and_supervisor_write_a_complete_run_director
         "results.jsonl",
         "summary.json",
         "run.log",
+        "scores.jsonl",
+        "report.md",
+        "report.html",
         "alpha",
         "beta",
     }
@@ -174,7 +177,8 @@ def test_two_agents_with_instructor_and_supervisor_write_a_complete_run_director
     assert by_key[("beta", "q2")]["response_text"] == "beta says: question q2"
 
     chat = json.loads((run_dir / "beta" / "chat_01-r0.json").read_text())
-    assert chat == by_key[("beta", "chat_01")]
+    assert {k: v for k, v in chat.items() if k != "scoring"} == by_key[("beta", "chat_01")]
+    assert chat["scoring"]["scores"][0]["scorer"] == "numeric"  # expected 30
     users = [t for t in chat["transcript"] if t["role"] == "user"]
     assert len(users) == 2  # max_turns
     assert all(
@@ -470,3 +474,121 @@ def test_llmbench_run_is_the_same_command(tmp_path: Path, server: ScriptedServer
     )
     assert done.returncode == 0, done.stderr
     assert "1 tests x 1 agents x 1 repeats = 1 tests; 1 to run" in done.stdout
+
+
+JUDGE = "You grade one answer"  # opens the judge's system prompt
+
+
+def test_a_run_is_scored_and_rescoring_uses_the_judge_cache(
+    tmp_path: Path, server: ScriptedServer, server2: ScriptedServer, run: Run
+) -> None:
+    tests = [
+        make_test("q1", expected="question q1", scoring=[{"type": "contains"}]),
+        make_test("q2", expected=42, prompt="what is 6 times 7? say 41"),
+        make_test("q3", expected="anything", scoring=[{"type": "judge", "rubric": "be kind"}]),
+        make_test("q4"),  # nothing to score
+    ]
+    _suite(tmp_path, tests)
+    _base_config(tmp_path, server.url + "/v1", server2.url + "/v1")
+    _agent(tmp_path, "alpha", server.url + "/v1")
+    _agent(tmp_path, "beta", server2.url + "/v1")
+    server.set_default(Echo())
+    server2.set_default(Echo(prefix="beta: "))
+    server2.script(
+        *[Answer(json.dumps({"score": 8, "reason": "matches the rubric"}))] * 2, marker=JUDGE
+    )
+    done = run("--base_config", "base_config.toml", "--agent_config", "agents")
+    assert done.returncode == 0, done.stderr
+    run_dir = _run_dir(tmp_path)
+    assert server2.request_count(JUDGE) == 2
+
+    q = {
+        (r["agent_id"], r["test_id"]): r["scoring"]
+        for r in map(json.loads, (run_dir / "scores.jsonl").read_text().splitlines())
+    }
+    assert q[("alpha", "q1")]["score"] == 1.0 and q[("alpha", "q1")]["passed"] is True
+    assert q[("alpha", "q2")]["passed"] is False
+    assert "expected 42" in q[("alpha", "q2")]["scores"][0]["reason"]
+    assert q[("beta", "q3")]["score"] == 0.8
+    assert q[("beta", "q3")]["scores"][0]["reason"] == "judge 8/10: matches the rubric"
+    assert q[("alpha", "q4")] is None
+    per_test = json.loads((run_dir / "alpha" / "q3-r0.json").read_text())
+    assert per_test["scoring"] == q[("alpha", "q3")]
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    alpha = summary["agents"][0]
+    # q1 1.0, q2 0.0, q3 0.8: mean 0.6, two of three pass; q4 is not scored
+    assert alpha["quality"]["n"] == 3 and alpha["quality"]["errors"] == 0
+    assert abs(alpha["quality"]["mean_score"] - 0.6) < 1e-9
+    assert abs(alpha["quality"]["pass_rate"] - 2 / 3) < 1e-9
+    assert summary["comparisons"][0]["n_pairs"] == 3
+    html = (run_dir / "report.html").read_text()
+    assert "alpha" in html and "http://" not in html.split("<body", 1)[0].replace(server.url, "")
+    assert "| alpha |" in (run_dir / "report.md").read_text()
+
+    # the scoring spec changes: score again without calling any agent; the judge is cached
+    agent_requests = server.request_count() + server2.request_count()
+    tests[1]["expected"] = 41
+    _suite(tmp_path, tests)
+    again = subprocess.run(
+        [sys.executable, "-m", "llmbench.cli.main", "score", str(run_dir)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert server.request_count() + server2.request_count() == agent_requests
+    rescored = json.loads((run_dir / "alpha" / "q2-r0.json").read_text())["scoring"]
+    assert rescored["passed"] is True
+    assert (
+        "(cached)"
+        in json.loads((run_dir / "alpha" / "q3-r0.json").read_text())["scoring"]["scores"][0][
+            "reason"
+        ]
+    )
+
+    second = run(
+        "--base_config", "base_config.toml", "--agent_config", "agents", "--tests", "q1,q3"
+    )
+    assert second.returncode == 0, second.stderr
+    (other,) = {p for p in (tmp_path / "results").glob("2*") if p != run_dir}
+    rebuilt = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmbench.cli.main",
+            "report",
+            str(run_dir),
+            str(other),
+            str(run_dir),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    (compare,) = (tmp_path / "results").glob("compare-*")
+    agents = json.loads((compare / "summary.json").read_text())["agents"]
+    assert [a["agent_id"] for a in agents] == [
+        f"alpha@{run_dir.name}",
+        f"beta@{run_dir.name}",
+        f"alpha@{other.name}",
+        f"beta@{other.name}",
+    ]
+    assert [a["planned"] for a in agents] == [4, 4, 2, 2]
+
+
+def test_load_results_gives_a_dataframe(tmp_path: Path, server: ScriptedServer, run: Run) -> None:
+    import llmbench
+
+    _suite(tmp_path, [make_test("q1", expected="question q1", scoring=[{"type": "contains"}])])
+    _base_config(tmp_path, server.url + "/v1", server.url + "/v1", extra="repeats = 2")
+    _agent(tmp_path, "alpha", server.url + "/v1")
+    server.set_default(Echo())
+    assert run("--base_config", "base_config.toml", "--agent_config", "agents").returncode == 0
+    frame = llmbench.load_results(_run_dir(tmp_path))
+    assert list(frame["repeat"]) == [0, 1]
+    assert list(frame["score"]) == [1.0, 1.0] and list(frame["passed"]) == [True, True]
+    assert set(frame["agent_id"]) == {"alpha"} and frame["response_text"][0] == "question q1"

@@ -1,4 +1,4 @@
-"""What a person watches during and after a run: live progress per agent, and the end table.
+"""What a person watches during a run: live progress per agent.
 
 On a terminal the progress is a rich display (one bar per agent with counts, errors and an
 ETA); otherwise (a pipe, CI, a log file) it is a plain log line per agent every few seconds.
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.progress import (
@@ -20,7 +19,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from llmbench.engine.progress import ProgressTracker
 from llmbench.result import ExecutionProgress
@@ -109,30 +107,3 @@ class LiveProgress:
             self.update()
             self._progress.stop()
             self._progress = None
-
-
-def _num(value: Any, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
-
-
-def agent_table(rows: Sequence[Mapping[str, Any]]) -> Table:
-    """The end-of-run table: one row per agent from its ``summary.json`` entry."""
-    table = Table(title="llmbench run", title_justify="left")
-    table.add_column("agent", no_wrap=True)
-    table.add_column("model", overflow="ellipsis", max_width=28)
-    for name in ("tests", "ok", "errors", "cancelled", "not run", "mean latency", "tok/s p50"):
-        table.add_column(name, justify="right")
-    for row in rows:
-        s = row["summary"]
-        table.add_row(
-            row["agent_id"],
-            row.get("model") or "-",
-            str(row["planned"]),
-            str(s["successful_tests"]),
-            str(s["failed_tests"]),
-            str(s["cancelled_tests"]),
-            str(row["not_run"]),
-            _num(s["latency_s"]["mean"], ".2f") + ("s" if s["latency_s"]["mean"] else ""),
-            _num(s["tokens_per_second"]["median"], ".1f"),
-        )
-    return table

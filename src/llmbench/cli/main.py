@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from llmbench.cli.plan import RunPlan, load_plan
 from llmbench.cli.run import add_run_arguments, run_command
+from llmbench.cli.score import add_score_arguments, run_scoring_command
 from llmbench.errors import InputError
 
 EXIT_OK, EXIT_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -40,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 all tests ran, 1 some could not run, 2 bad input, 130 interrupted",
     )
     add_run_arguments(run)
+    score = sub.add_parser(
+        "score", help="score a finished run again (after its scoring spec changed); no agent calls"
+    )
+    report = sub.add_parser(
+        "report", help="rebuild the reports of a run, or compare several runs in one report"
+    )
+    add_score_arguments(score, report)
     validate = sub.add_parser(
         "validate", help="check every file of a run without calling any model"
     )
@@ -87,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return run_command(args)
+    if args.command in ("score", "report"):
+        return run_scoring_command(args)
     try:
         plan = load_plan(args.base_config, args.agent_config)
         if args.command == "validate":

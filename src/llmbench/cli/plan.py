@@ -11,6 +11,7 @@ from llmbench.config.base_config import BaseConfig, load_base_config
 from llmbench.config.metadata import SuiteMetadata, load_metadata
 from llmbench.config.validation import did_you_mean
 from llmbench.errors import ConfigError
+from llmbench.scoring.specs import check_suite_scoring
 from llmbench.suite.loader import load_categories, load_suite, unknown_id_message
 from llmbench.suite.models import Category, Suite, TestCase
 
@@ -94,6 +95,7 @@ def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
     agents = load_agents(agent_path)
     b = base.benchmark
     suite = load_suite(b.test_suite)
+    check_suite_scoring(suite, b.test_suite)
     metadata = load_metadata(b.test_metadata) if b.test_metadata else None
     cats = load_categories(b.categories_file, suite.by_id()) if b.categories_file else {}
     if metadata is not None:

@@ -27,7 +27,8 @@ from rich.console import Console
 
 from llmbench import redact
 from llmbench.cli import manifest as manifest_mod
-from llmbench.cli.live import LiveProgress, agent_table
+from llmbench.cli.finish import AgentInfo, finish, needs_judge
+from llmbench.cli.live import LiveProgress
 from llmbench.cli.plan import RunPlan, load_plan, narrow
 from llmbench.cli.preflight import EndpointError, Use, check_endpoints, resolve_embedded
 from llmbench.engine.calls import Caller
@@ -35,9 +36,8 @@ from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ConfigError, EmbeddedModelError, InputError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
-from llmbench.store.files import dumps, write_atomic
-from llmbench.store.results import summarize
-from llmbench.store.run_dir import RUN_LOG, SUMMARY, EntryKey, JournalEntry, RunDirectory
+from llmbench.report.terminal import print_report
+from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory
 
 log = logging.getLogger("llmbench.run")
 
@@ -235,13 +235,14 @@ def _uses(plan: RunPlan) -> list[Use]:
     uses = [Use(a.id, a.api_configuration()) for a in plan.agents]
     if _uses_helpers(plan):
         uses.append(Use("instructor", plan.base.instructor.api_configuration()))
+    if _uses_helpers(plan) or needs_judge(plan.tests):
         uses.append(Use("supervisor", plan.base.supervisor.api_configuration()))
     return uses
 
 
 def _helpers(plan: RunPlan, resolved: dict[str, Use]) -> Helpers:
     i, s = plan.base.instructor, plan.base.supervisor
-    if "instructor" not in resolved:
+    if "instructor" not in resolved or "supervisor" not in resolved:
         return Helpers(max_turns=i.max_turns)
     return Helpers(
         instructor=Caller(resolved["instructor"].api),
@@ -322,27 +323,6 @@ async def _run_scheduler(
         for sig in installed:
             loop.remove_signal_handler(sig)
     return interrupts.count > 0
-
-
-def _summary(
-    plan: RunPlan, run_dir: RunDirectory, status: str, resolved: dict[str, Use]
-) -> dict[str, Any]:
-    final = run_dir.final_entries()
-    agents = []
-    for a in plan.agents:
-        keys = [(a.id, t.id, r) for r in range(plan.repeats) for t in plan.tests]
-        results = [final[k].result for k in keys if k in final]
-        agents.append(
-            {
-                "agent_id": a.id,
-                "model": resolved[a.id].api.model or None,
-                "endpoint": redact.strip_url(a.endpoint),
-                "planned": len(keys),
-                "not_run": sum(k not in final for k in keys),
-                "summary": summarize(results),
-            }
-        )
-    return {"run_id": run_dir.run_id, "status": status, "repeats": plan.repeats, "agents": agents}
 
 
 def _exit_code(summary: dict[str, Any], status: str) -> int:
@@ -433,13 +413,23 @@ def _run(
     except KeyboardInterrupt:  # Ctrl-C before the handlers were installed
         status = "interrupted"
     finally:
-        summary = _summary(plan, run_dir, status, resolved)
         try:
-            write_atomic(run_dir.path / SUMMARY, dumps(summary, pretty=True) + "\n")
+            summary = finish(
+                run_dir,
+                tests=plan.tests,
+                agents=[
+                    AgentInfo(a.id, resolved[a.id].api.model or None, redact.strip_url(a.endpoint))
+                    for a in plan.agents
+                ],
+                repeats=plan.repeats,
+                status=status,
+                judge_api=resolved["supervisor"].api if "supervisor" in resolved else None,
+                supervisor=plan.base.supervisor,
+            )
         finally:
             run_dir.set_status(status, ended_at=manifest_mod.now())  # type: ignore[arg-type]
     out = Console(width=None if sys.stdout.isatty() else 120)
-    out.print(agent_table(summary["agents"]))
+    print_report(summary, out)
     print(f"results: {run_dir.path}")
     if scheduler.fatal is not None:
         print(f"error: results could not be saved: {scheduler.fatal}", file=sys.stderr)

@@ -1,0 +1,217 @@
+"""``llmbench score RUN_DIR`` and ``llmbench report RUN_DIR [RUN_DIR ...]``.
+
+``score`` re-scores a finished run without calling any agent (after a scoring spec changed): it
+re-reads the suite the run was made from (or the one ``--base_config`` names), scores every
+final result (the judge's cached replies make an unchanged judgement free), and rebuilds the
+summary and the reports. ``report`` rebuilds the reports from the scores already stored; with
+several run directories it compares them in one report (an agent that appears in more than one
+run is shown as ``agent@run_id``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from llmbench.cli.finish import AgentInfo, finish, needs_judge, summarize_records
+from llmbench.cli.manifest import recorded_inputs
+from llmbench.cli.preflight import EndpointError, Use, check_endpoints, resolve_embedded
+from llmbench.config.base_config import BaseConfig, load_base_config
+from llmbench.errors import ConfigError, EmbeddedModelError, InputError, ResultsError
+from llmbench.providers.embedded import EmbeddedServer
+from llmbench.report.terminal import print_report
+from llmbench.report.write import write_reports
+from llmbench.scoring.run_scoring import record
+from llmbench.scoring.specs import check_suite_scoring
+from llmbench.store.files import dumps, ensure_directory, write_atomic
+from llmbench.store.run_dir import SUMMARY, EntryKey, JournalEntry, RunDirectory, new_run_id
+from llmbench.suite.loader import load_suite
+from llmbench.suite.models import TestCase
+
+
+@dataclass
+class StoredRun:
+    """A run directory read back: what it was meant to run and what it holds."""
+
+    run_dir: RunDirectory
+    base: BaseConfig
+    tests: list[TestCase]
+    agents: list[AgentInfo]
+    repeats: int
+    status: str
+
+    @property
+    def keys(self) -> list[EntryKey]:
+        return [
+            (a.agent_id, t.id, r)
+            for a in self.agents
+            for r in range(self.repeats)
+            for t in self.tests
+        ]
+
+
+def open_run(path: str, base_config: str | None = None) -> StoredRun:
+    """Read a run directory and the suite it was made from (InputError when unusable)."""
+    try:
+        run_dir = RunDirectory.open(path)
+        manifest = run_dir.read_manifest()
+    except ResultsError as exc:
+        raise ConfigError(str(exc)) from None
+    inputs = recorded_inputs(manifest, run_dir.manifest_path)
+    base = load_base_config(base_config or inputs.base_config)
+    suite = load_suite(base.benchmark.test_suite)
+    check_suite_scoring(suite, base.benchmark.test_suite)
+    by_id = suite.by_id()
+    tests = [by_id[t] for t in inputs.tests if t in by_id]
+    missing = [t for t in inputs.tests if t not in by_id]
+    if missing:
+        raise ConfigError(
+            f"{base.benchmark.test_suite}: tests of the run are no longer in the suite: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
+    recorded = {a.get("id"): a for a in manifest.get("agents") or [] if isinstance(a, dict)}
+    agents = [
+        AgentInfo(
+            a,
+            (recorded.get(a) or {}).get("model") or None,
+            str((recorded.get(a) or {}).get("endpoint") or ""),
+        )
+        for a in inputs.agents
+    ]
+    status = str(manifest.get("status") or "completed")
+    return StoredRun(run_dir, base, tests, agents, inputs.repeats, status)
+
+
+def _served_models(stored: StoredRun) -> list[AgentInfo]:
+    """Agents with the model name their results were served by (the embedded alias)."""
+    final = stored.run_dir.final_entries()
+    out = []
+    for a in stored.agents:
+        served = next((e.result.model for k, e in final.items() if k[0] == a.agent_id), None)
+        out.append(AgentInfo(a.agent_id, served or a.model, a.endpoint))
+    return out
+
+
+def score_command(args: argparse.Namespace) -> int:
+    """``llmbench score RUN_DIR``."""
+    stored = open_run(args.run_dir, args.base_config)
+    server: EmbeddedServer | None = None
+    judge_api = None
+    try:
+        if needs_judge(stored.tests):
+            uses, server = resolve_embedded(
+                [Use("supervisor", stored.base.supervisor.api_configuration())]
+            )
+            asyncio.run(check_endpoints(uses))
+            judge_api = uses[0].api
+        summary = finish(
+            stored.run_dir,
+            tests=stored.tests,
+            agents=_served_models(stored),
+            repeats=stored.repeats,
+            status=stored.status,
+            judge_api=judge_api,
+            supervisor=stored.base.supervisor,
+            rescore=True,
+        )
+    finally:
+        stored.run_dir.close()
+        if server is not None:
+            server.stop()
+    print_report(summary, Console(width=None if sys.stdout.isatty() else 120))
+    print(f"scored: {stored.run_dir.path}")
+    return 0
+
+
+def _records(
+    stored: StoredRun, rename: dict[str, str]
+) -> tuple[list[dict[str, Any]], dict[EntryKey, JournalEntry]]:
+    final = stored.run_dir.final_entries()
+    scores = stored.run_dir.read_scores()
+    by_id = {t.id: t for t in stored.tests}
+    records = []
+    for k in stored.keys:
+        if k in final:
+            rec = record(final[k], by_id.get(k[1]), scores.get(k))
+            rec["agent_id"] = rename.get(k[0], k[0])
+            rec["run_id"] = stored.run_dir.run_id
+            records.append(rec)
+    renamed = {(rename.get(k[0], k[0]), k[1], k[2]): e for k, e in final.items()}
+    return records, renamed
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """``llmbench report RUN_DIR [RUN_DIR ...]``."""
+    paths = list(dict.fromkeys(str(Path(p).resolve()) for p in args.run_dirs))  # each once
+    runs = [open_run(p) for p in paths]
+    seen: dict[str, int] = {}
+    for run in runs:
+        for a in run.agents:
+            seen[a.agent_id] = seen.get(a.agent_id, 0) + 1
+    records: list[dict[str, Any]] = []
+    final: dict[EntryKey, JournalEntry] = {}
+    agents: list[AgentInfo] = []
+    keys: list[EntryKey] = []
+    tests: dict[str, TestCase] = {}
+    for run in runs:
+        rename = {
+            a.agent_id: f"{a.agent_id}@{run.run_dir.run_id}"
+            for a in run.agents
+            if seen[a.agent_id] > 1
+        }
+        recs, fin = _records(run, rename)
+        records += recs
+        final.update(fin)
+        for a in _served_models(run):
+            agents.append(AgentInfo(rename.get(a.agent_id, a.agent_id), a.model, a.endpoint))
+        keys += [(rename.get(k[0], k[0]), k[1], k[2]) for k in run.keys]
+        tests.update({t.id: t for t in run.tests})
+    repeats = max(run.repeats for run in runs)
+    if len(runs) == 1:
+        out_dir = runs[0].run_dir.path
+        run_id, status = runs[0].run_dir.run_id, runs[0].status
+    else:
+        out_dir = (
+            Path(args.out) if args.out else runs[0].run_dir.path.parent / f"compare-{new_run_id()}"
+        )
+        ensure_directory(out_dir)
+        run_id, status = f"compare of {', '.join(r.run_dir.run_id for r in runs)}", "compare"
+    summary = summarize_records(run_id, status, repeats, agents, keys, final, records)
+    write_atomic(out_dir / SUMMARY, dumps(summary, pretty=True) + "\n")
+    write_reports(out_dir, summary, records)
+    for run in runs:
+        run.run_dir.close()
+    print_report(summary, Console(width=None if sys.stdout.isatty() else 120))
+    print(f"reports: {out_dir / 'report.html'}, {out_dir / 'report.md'}")
+    return 0
+
+
+def add_score_arguments(score: argparse.ArgumentParser, report: argparse.ArgumentParser) -> None:
+    """The options of ``score`` and ``report``."""
+    score.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (results/<run_id>)")
+    score.add_argument(
+        "--base_config",
+        help="read the suite and [supervisor] from this config instead of the run's",
+    )
+    report.add_argument(
+        "run_dirs", nargs="+", metavar="RUN_DIR", help="one or more run directories"
+    )
+    report.add_argument("--out", help="where a comparison of several runs goes")
+
+
+def run_scoring_command(args: argparse.Namespace) -> int:
+    """Dispatch ``score`` / ``report`` with the CLI's error handling."""
+    try:
+        return score_command(args) if args.command == "score" else report_command(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (EndpointError, EmbeddedModelError, ResultsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,260 @@
+"""``report.md``: the run's results as GitHub-flavoured Markdown tables.
+
+Sections: title, leaderboard, score by category, speed, pairwise comparisons, repeats (when a
+run has them), errors by kind and the failed tests of each agent. Text from a model, a test
+file or an error goes into cells through :func:`cell`, which escapes ``|``, newlines and HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from llmbench.report.terminal import (
+    LEADERBOARD_COLUMNS,
+    MISSING,
+    Summary,
+    detectable,
+    interval,
+    leaderboard_row,
+    number,
+    p_value,
+    pick,
+    ranked_agents,
+    seconds,
+    significant_differences,
+)
+
+Record = Mapping[str, Any]
+"""One scored record (docs/summary-format.md)."""
+
+MAX_CELL = 200
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+def cell(value: Any, max_len: int = MAX_CELL) -> str:
+    """``value`` as one table cell: ``|`` escaped, newlines as ``<br>``, HTML escaped, shortened."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) > max_len:
+        text = text[: max_len - 1] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _NEWLINES.sub("<br>", text.replace("|", "\\|"))
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """A Markdown table; every header and value goes through :func:`cell`."""
+    lines = [
+        "| " + " | ".join(cell(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _leaderboard(summary: Summary) -> list[str]:
+    rows = [[rank, *leaderboard_row(agent)] for rank, agent in enumerate(ranked_agents(summary), 1)]
+    return ["## Leaderboard", "", *table(["#", *LEADERBOARD_COLUMNS], rows)]
+
+
+def _categories(summary: Summary) -> list[str]:
+    agents = ranked_agents(summary)
+    names = sorted({name for agent in agents for name in agent.get("categories") or {}})
+    rows = []
+    for name in names:
+        row: list[str] = [name]
+        for agent in agents:
+            quality = (agent.get("categories") or {}).get(name)
+            row.append(
+                interval(quality["mean_score"], quality.get("score_ci")) if quality else MISSING
+            )
+        rows.append(row)
+    header = ["Category", *(str(a["agent_id"]) for a in agents)]
+    return ["## Score by category", "", "Mean score [95% CI].", "", *table(header, rows)]
+
+
+def _speed(summary: Summary) -> list[str]:
+    header = [
+        "Agent",
+        "Latency p50 (s)",
+        "p95",
+        "p99",
+        "TTFT p50 (s)",
+        "TTFT p95",
+        "Tokens/s p50",
+        "Prompt tokens",
+        "Completion tokens",
+    ]
+    rows = []
+    for agent in ranked_agents(summary):
+        speed = agent.get("speed")
+        rows.append(
+            [
+                agent["agent_id"],
+                *(seconds(pick(speed, "latency_s", q)) for q in ("p50", "p95", "p99")),
+                *(seconds(pick(speed, "time_to_first_token_s", q)) for q in ("p50", "p95")),
+                number(pick(speed, "tokens_per_second", "p50"), 1),
+                str(pick(speed, "prompt_tokens") or 0),
+                str(pick(speed, "completion_tokens") or 0),
+            ]
+        )
+    return ["## Speed", "", *table(header, rows)]
+
+
+def _verdict(comparison: Mapping[str, Any]) -> str:
+    if not comparison.get("significant"):
+        return "not significant"
+    diff = comparison["mean_diff"] or 0.0
+    return f"significant: {comparison['a'] if diff > 0 else comparison['b']} better"
+
+
+def _comparisons(summary: Summary) -> list[str]:
+    comparisons = summary.get("comparisons") or []
+    if not comparisons:
+        return []
+    header = [
+        "A",
+        "B",
+        "Pairs",
+        "Mean A",
+        "Mean B",
+        "A − B [95% CI]",
+        "A only / B only passed",
+        "McNemar p",
+        "Verdict",
+        "Min detectable",
+    ]
+    rows = [
+        [
+            c["a"],
+            c["b"],
+            c["n_pairs"],
+            number(c["mean_a"]),
+            number(c["mean_b"]),
+            interval(c["mean_diff"], c.get("diff_ci")),
+            f"{pick(c, 'mcnemar', 'a_only')} / {pick(c, 'mcnemar', 'b_only')}",
+            p_value(pick(c, "mcnemar", "p_value")).removeprefix("= "),
+            _verdict(c),
+            number(c.get("min_detectable_diff")),
+        ]
+        for c in comparisons
+    ]
+    notes = [f"- {line}" for line in significant_differences(summary)]
+    intro = (
+        "Paired over the (test, repeat) pairs both agents scored; significant when the "
+        "bootstrap 95% interval of the difference excludes 0. With these pairs a difference "
+        f"smaller than about {detectable(comparisons)} cannot be told from noise."
+    )
+    return ["## Comparisons", "", intro, "", *table(header, rows), *notes, ""]
+
+
+def _repeats(summary: Summary) -> list[str]:
+    agents = [a for a in ranked_agents(summary) if a.get("repeats")]
+    if not agents:
+        return []
+    ks = sorted({int(k) for a in agents for k in a["repeats"]["pass_at_k"]})
+    header = [
+        "Agent",
+        *(f"pass@{k}" for k in ks),
+        *(f"pass^{k}" for k in ks),
+        "Agreement",
+    ]
+    rows = [
+        [
+            a["agent_id"],
+            *(number(a["repeats"]["pass_at_k"].get(str(k))) for k in ks),
+            *(number(a["repeats"]["pass_hat_k"].get(str(k))) for k in ks),
+            number(a["repeats"]["agreement"]),
+        ]
+        for a in agents
+    ]
+    intro = (
+        f"{summary.get('repeats')} repeats per test. pass@k: at least one of k samples passes; "
+        "pass^k: all k pass; agreement: share of repeats agreeing with the majority."
+    )
+    return ["## Repeats", "", intro, "", *table(header, rows)]
+
+
+def _scoring_errors(records: Sequence[Record]) -> Counter[str]:
+    return Counter(
+        str(r["agent_id"])
+        for r in records
+        if r["status"] == "ok" and (r.get("scoring") or {}).get("error")
+    )
+
+
+def _errors(summary: Summary, records: Sequence[Record]) -> list[str]:
+    scoring = _scoring_errors(records)
+    rows = []
+    for agent in ranked_agents(summary):
+        kinds = dict(pick(agent, "speed", "errors_by_kind") or {})
+        if scoring[agent["agent_id"]]:
+            kinds["scoring"] = scoring[agent["agent_id"]]
+        rows += [[agent["agent_id"], kind, count] for kind, count in sorted(kinds.items())]
+    if not rows:
+        return ["## Errors", "", "None.", ""]
+    return ["## Errors", "", *table(["Agent", "Kind", "Count"], rows)]
+
+
+def failure_reason(record: Record) -> str | None:
+    """Why ``record`` did not pass (its request error, scoring error or first failing
+    scorer's reason), or ``None`` when it passed."""
+    scoring = record.get("scoring") or {}
+    if record["status"] != "ok":
+        kind = record.get("error_kind") or record["status"]
+        message = record.get("error_message")
+        return f"{kind}: {message}" if message else str(kind)
+    if scoring.get("error"):
+        return f"scoring error: {scoring['error']}"
+    if scoring.get("passed") is not False:
+        return None
+    for score in scoring.get("scores") or []:
+        if not score.get("secondary") and score.get("passed") is False:
+            return f"{score['scorer']}: {score.get('reason') or ''}"
+    return "failed"
+
+
+def _failures(summary: Summary, records: Sequence[Record]) -> list[str]:
+    lines = [
+        "## Failed tests",
+        "",
+        "Failed, errored or not scored; the reason is the request error, the scoring error or "
+        "the first failing scorer's.",
+        "",
+    ]
+    for agent in ranked_agents(summary):
+        rows = [
+            [r["test_id"], r["repeat"], r["category"], reason]
+            for r in records
+            if r["agent_id"] == agent["agent_id"] and (reason := failure_reason(r)) is not None
+        ]
+        lines += [f"### {cell(agent['agent_id'])}", ""]
+        if rows:
+            lines += table(["Test", "Repeat", "Category", "Reason"], rows)
+        else:
+            lines += ["None.", ""]
+    return lines
+
+
+def render_markdown(summary: Summary, records: Sequence[Record]) -> str:
+    """The whole ``report.md`` text."""
+    title = [
+        f"# llmbench report: {cell(summary['run_id'])}",
+        "",
+        f"Status: **{cell(summary['status'])}** · repeats: {summary.get('repeats', 1)} · "
+        f"generated {cell(summary.get('generated_at') or MISSING)}",
+        "",
+    ]
+    sections = [
+        title,
+        _leaderboard(summary),
+        _categories(summary),
+        _speed(summary),
+        _comparisons(summary),
+        _repeats(summary),
+        _errors(summary, records),
+        _failures(summary, records),
+    ]
+    return "\n".join(line for section in sections for line in section).rstrip() + "\n"

@@ -1,0 +1,156 @@
+"""The terminal report: a leaderboard table and the differences that are real.
+
+Also home of the number formats that the Markdown and HTML reports share, so that a score
+reads ``0.70 [0.55, 0.84]`` everywhere. Every value may be ``null`` in ``summary.json``; a
+missing value prints as ``n/a``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+MISSING = "n/a"
+
+Summary = Mapping[str, Any]
+"""The ``summary.json`` dict (docs/summary-format.md)."""
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    """``value`` with ``digits`` decimals, or ``n/a``."""
+    return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def interval(value: float | None, ci: Sequence[float | None] | None, digits: int = 2) -> str:
+    """``0.70 [0.55, 0.84]``: a value and its 95% interval (the interval left out if unknown)."""
+    if value is None:
+        return MISSING
+    if not ci or ci[0] is None or ci[1] is None:
+        return number(value, digits)
+    return f"{number(value, digits)} [{number(ci[0], digits)}, {number(ci[1], digits)}]"
+
+
+def p_value(p: float | None) -> str:
+    """``= 0.03``, ``= 0.004`` or ``< 0.001``: a p value after ``p``."""
+    if p is None:
+        return f"= {MISSING}"
+    if p < 0.001:
+        return "< 0.001"
+    return f"= {p:.2f}" if p >= 0.01 else f"= {p:.3f}"
+
+
+def seconds(value: float | None) -> str:
+    """A duration in seconds, two decimals."""
+    return number(value, 2)
+
+
+def ranked_agents(summary: Summary) -> list[Mapping[str, Any]]:
+    """The agents, best mean score first; agents without a score last, then by id."""
+
+    def key(agent: Mapping[str, Any]) -> tuple[bool, float, str]:
+        mean = agent["quality"]["mean_score"]
+        return (mean is None, -(mean or 0.0), agent["agent_id"])
+
+    return sorted(summary["agents"], key=key)
+
+
+def pick(data: Mapping[str, Any] | None, *path: str) -> Any:
+    """``data[path[0]][path[1]]...``, or ``None`` as soon as a step is missing or null."""
+    value: Any = data
+    for step in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+    return value
+
+
+def leaderboard_row(agent: Mapping[str, Any]) -> list[str]:
+    """One agent's leaderboard cells, in the order of :data:`LEADERBOARD_COLUMNS`."""
+    quality = agent["quality"]
+    speed = agent.get("speed")
+    latency = (
+        f"{seconds(pick(speed, 'latency_s', 'p50'))} / {seconds(pick(speed, 'latency_s', 'p95'))}"
+    )
+    return [
+        str(agent["agent_id"]),
+        str(agent.get("model") or MISSING),
+        interval(quality["mean_score"], quality.get("score_ci")),
+        interval(quality["pass_rate"], quality.get("pass_ci")),
+        f"{quality['n']} / {quality['errors']}",
+        latency,
+        number(pick(speed, "tokens_per_second", "p50"), 1),
+    ]
+
+
+LEADERBOARD_COLUMNS = (
+    "Agent",
+    "Model",
+    "Score [95% CI]",
+    "Pass rate [95% CI]",
+    "n / errors",
+    "Latency p50 / p95 (s)",
+    "Tokens/s p50",
+)
+
+
+def leaderboard(summary: Summary) -> Table:
+    """One row per agent, best mean score first."""
+    # Text, not str: an agent id or model name is never read as rich markup
+    table = Table(title=Text(f"Run {summary['run_id']} ({summary['status']})"))
+    for column in LEADERBOARD_COLUMNS:
+        table.add_column(column, justify="left" if column in ("Agent", "Model") else "right")
+    for agent in ranked_agents(summary):
+        table.add_row(*(Text(cell) for cell in leaderboard_row(agent)))
+    return table
+
+
+def difference_line(comparison: Mapping[str, Any]) -> str:
+    """``qwen-7b > llama-8b by 0.08 [0.01, 0.15], McNemar p = 0.03, n = 33``, better agent first."""
+    a, b = comparison["a"], comparison["b"]
+    diff = comparison["mean_diff"]
+    lo, hi = comparison.get("diff_ci") or (None, None)
+    if diff is not None and diff < 0:
+        a, b = b, a
+        diff = -diff
+        lo, hi = (None if hi is None else -hi), (None if lo is None else -lo)
+    p = pick(comparison, "mcnemar", "p_value")
+    return (
+        f"{a} > {b} by {interval(diff, (lo, hi))}, McNemar p {p_value(p)}, "
+        f"n = {comparison['n_pairs']}"
+    )
+
+
+def detectable(comparisons: Sequence[Mapping[str, Any]]) -> str:
+    """The smallest detectable difference: one value, or the range over the comparisons."""
+    values = sorted(
+        c["min_detectable_diff"] for c in comparisons if c.get("min_detectable_diff") is not None
+    )
+    if not values:
+        return MISSING
+    low, high = number(values[0]), number(values[-1])
+    return low if low == high else f"{low}–{high}"
+
+
+def significant_differences(summary: Summary) -> list[str]:
+    """A line per significant comparison, or one line saying none is and what could be seen.
+
+    Empty when there is nothing to compare (a single agent).
+    """
+    comparisons = summary.get("comparisons") or []
+    lines = [difference_line(c) for c in comparisons if c.get("significant")]
+    if comparisons and not lines:
+        lines.append(
+            f"no significant difference; this suite can detect about {detectable(comparisons)}"
+        )
+    return lines
+
+
+def print_report(summary: Summary, console: Console) -> None:
+    """Print the leaderboard and the significant differences."""
+    console.print(leaderboard(summary))
+    for line in significant_differences(summary):
+        console.print(line, markup=False, highlight=False)

@@ -1,0 +1,124 @@
+"""The ``python`` scorer: run the answer's code and the test's assertions in a sandbox.
+
+The code is the first fenced block of the answer tagged ``python`` / ``py`` / ``python3`` or
+untagged (an unclosed block runs to the end of the answer), else the whole answer. It runs in
+a separate process (:mod:`llmbench.scoring.sandbox`) as a module named ``solution`` (so an
+``if __name__ == "__main__":`` demo does not run), then each assertion runs in its namespace:
+an expression (``add(2, 3) == 5``) must be truthy, a statement (``assert add(2, 3) == 5``)
+must not raise.
+
+The value is the fraction of assertions that passed; it passes when all did. Without
+assertions, the code passes when it runs without error. A syntax error, an exception, a
+time-out, a crash, an exit before the assertions, or exceeding a limit makes the assertions
+that did not run count as failed; any refused action (network, processes, files outside the
+scratch directory) fails the answer with value 0, even if the code caught the error. The
+reason names the first problem: ``timed out after 10s``, ``AssertionError: add(2, 3) == 5``,
+``blocked: network access (socket.__new__)``, ``memory limit 512 MB exceeded``.
+A Score carries ``error`` only when the sandbox itself could not run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import signal
+import sys
+import textwrap
+from dataclasses import dataclass, field
+
+from llmbench.scoring.base import Score, ScoreInput
+from llmbench.scoring.normalize import shorten
+from llmbench.scoring.sandbox import Check, SandboxLimits, SandboxOutcome, run_python
+
+NAME = "python"
+_FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.M | re.S)
+_PYTHON_TAGS = frozenset(("", "python", "py", "python3", "py3"))
+_CODE_PREFIX = {"memory": "", "file_size": "", "syntax": "", "exit": "the code exited early: "}
+
+
+def extract_code(answer: str) -> str:
+    """The code to run: the first python or untagged fenced block, else the whole answer."""
+    for m in _FENCE.finditer(answer):
+        if m.group(1).lower() in _PYTHON_TAGS:
+            return textwrap.dedent(m.group(2))
+    return answer
+
+
+def _signal_name(returncode: int) -> str:
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def _problem(check: Check, limits: SandboxLimits) -> str:
+    if check.kind == "memory":
+        return f"memory limit {limits.memory_mb} MB exceeded"
+    if check.kind == "file_size":
+        return f"file size limit exceeded (output or a file over {limits.file_size_bytes} bytes)"
+    return check.error or "failed"
+
+
+def _process_problem(out: SandboxOutcome, limits: SandboxLimits) -> str | None:
+    """Why the run did not finish, or None when it did."""
+    if out.timed_out or out.returncode == -signal.SIGALRM:
+        return f"timed out after {limits.timeout_s:g}s"
+    if out.returncode == -signal.SIGXCPU:
+        return f"CPU time limit exceeded ({math.ceil(limits.timeout_s) + 1} CPU seconds)"
+    if out.returncode == -signal.SIGKILL:
+        return "killed (SIGKILL; out of memory?)"
+    if out.returncode < 0:
+        return f"crashed ({_signal_name(out.returncode)})"
+    if not out.finished:
+        stage = "the code finished" if out.code is None else "the assertions finished"
+        return f"exited with status {out.returncode} before {stage}"
+    return None
+
+
+def outcome_score(name: str, out: SandboxOutcome, n: int, limits: SandboxLimits) -> Score:
+    """The Score of one sandbox run with ``n`` assertions (rules in the module docstring)."""
+    if out.violations:
+        return Score(name, 0.0, False, f"blocked: {out.violations[0]}")
+    if not out.started:
+        last = out.stderr.strip().splitlines()[-1:] or ["no output"]
+        if out.timed_out:
+            last = [f"not ready within {limits.timeout_s:g}s"]
+        why = f"the sandbox did not start: {shorten(last[0], 200)}"
+        return Score(name, 0.0, False, why, error=why)
+    passed = sum(1 for c in out.assertions if c is not None and c.ok)
+    value = passed / n if n else float(out.code is not None and out.code.ok and out.finished)
+    problems: list[str] = []
+    if out.code is not None and not out.code.ok:
+        prefix = _CODE_PREFIX.get(out.code.kind or "", "the code raised ")
+        problems.append(prefix + _problem(out.code, limits))
+    process = _process_problem(out, limits)
+    if process:
+        problems.append(process)
+    failed = [_problem(c, limits) for c in out.assertions if c is not None and not c.ok]
+    problems += list(dict.fromkeys(failed))
+    counts = f"{passed}/{n} assertions passed" if n else ""
+    if not problems:
+        return Score(name, value, True, counts or "the code ran without error (no assertions)")
+    detail = "; ".join(problems)
+    reason = f"{detail} ({counts})" if counts else detail
+    return Score(name, value, False, shorten(reason, 300))
+
+
+@dataclass
+class PythonScorer:
+    """Runs the answer's code, then ``assertions``, within ``limits``."""
+
+    assertions: tuple[str, ...] = ()
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    name: str = field(default=NAME, init=False)
+
+    def __call__(self, item: ScoreInput) -> Score:
+        if sys.platform == "win32":
+            why = "the python scorer needs a POSIX system"
+            return Score(self.name, 0.0, False, why, error=why)
+        try:
+            out = run_python(extract_code(item.answer), list(self.assertions), self.limits)
+        except OSError as exc:
+            why = f"the sandbox could not start: {exc}"
+            return Score(self.name, 0.0, False, why, error=why)
+        return outcome_score(self.name, out, len(self.assertions), self.limits)

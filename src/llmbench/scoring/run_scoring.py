@@ -1,0 +1,143 @@
+"""Scoring a run: every final result gets its scorers' verdicts, stored beside the result.
+
+:func:`score_entries` turns journal entries into scored records (the format of
+``docs/summary-format.md``). Rule-based scorers run in worker threads (the ``python`` scorer
+waits on a child process); the judge runs in the event loop. A result whose request failed is
+not scored and says so; a test with no ``expected`` and no ``scoring`` has no scorers and is
+left out of the statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import aiohttp
+
+from llmbench.scoring.base import Score, ScoreInput
+from llmbench.scoring.judge import Judge
+from llmbench.scoring.specs import judge_spec, scorers_for
+from llmbench.store.run_dir import EntryKey, JournalEntry
+from llmbench.suite.models import TestCase
+
+log = logging.getLogger(__name__)
+
+NOT_RUN = "not scored: the request failed"
+
+
+def prompt_text(test: TestCase) -> str:
+    """What reports show as the test's question."""
+    if test.is_interactive:
+        steps = test.instructions or []
+        return "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+    if test.messages is not None:
+        return "\n".join(
+            f"{m.role}: {m.content if isinstance(m.content, str) else '[content parts]'}"
+            for m in test.messages
+        )
+    return test.prompt or ""
+
+
+def has_scorers(test: TestCase) -> bool:
+    """True when the test has anything to score with."""
+    return bool(scorers_for(test)) or judge_spec(test) is not None
+
+
+def aggregate(scores: Sequence[Score]) -> dict[str, Any]:
+    """The ``scoring`` block of a record from its scores."""
+    primary = [s for s in scores if not s.secondary]
+    reasoning = next((s.value for s in scores if s.secondary and s.error is None), None)
+    failed = next((s for s in primary if s.error is not None), None)
+    block: dict[str, Any] = {
+        "score": None,
+        "passed": None,
+        "reasoning": reasoning,
+        "error": None,
+        "scores": [s.to_dict() for s in scores],
+    }
+    if failed is not None:
+        block["error"] = f"{failed.scorer}: {failed.error}"
+    elif primary:
+        block["score"] = statistics.fmean(s.value for s in primary)
+        block["passed"] = all(s.passed for s in primary)
+    return block
+
+
+def not_scored(reason: str = NOT_RUN) -> dict[str, Any]:
+    """The ``scoring`` block of a result that could not be scored."""
+    return {"score": None, "passed": None, "reasoning": None, "error": reason, "scores": []}
+
+
+def record(
+    entry: JournalEntry, test: TestCase | None, scoring: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A scored record: the journal entry's fields plus prompt, expected and scoring."""
+    data = entry.to_dict()
+    data.pop("api_response", None)  # raw responses stay in the per-test files
+    data["prompt"] = prompt_text(test) if test is not None else ""
+    data["expected"] = test.expected if test is not None else None
+    data.setdefault("cached", False)
+    data["scoring"] = scoring
+    return data
+
+
+class RunScorer:
+    """Scores entries with the rule-based scorers and, where a test asks for it, the judge."""
+
+    def __init__(self, judge: Judge | None, workers: int = 2) -> None:
+        self.judge = judge
+        self._slots = asyncio.Semaphore(max(1, workers))
+
+    async def score_one(
+        self, session: aiohttp.ClientSession | None, entry: JournalEntry, test: TestCase
+    ) -> dict[str, Any]:
+        """The ``scoring`` block for one entry."""
+        if entry.result.status != "ok":
+            return not_scored()
+        item = ScoreInput(test, entry.result.response_text, entry.transcript)
+        rules = scorers_for(test)
+        async with self._slots:
+            scores = await asyncio.to_thread(lambda: [scorer(item) for scorer in rules])
+        spec = judge_spec(test)
+        if spec is not None:
+            if self.judge is None or session is None:
+                scores.append(
+                    Score("judge", 0.0, False, "no judge configured", error="no judge configured")
+                )
+            else:
+                scores.append(
+                    await self.judge.score(
+                        session, item, spec.rubric, getattr(spec, "pass_score", None)
+                    )
+                )
+        return aggregate(scores)
+
+    async def score_all(
+        self,
+        entries: Sequence[JournalEntry],
+        tests: Mapping[str, TestCase],
+        session: aiohttp.ClientSession | None,
+    ) -> dict[EntryKey, dict[str, Any] | None]:
+        """The scoring block of every entry (None for a test with nothing to score)."""
+
+        async def one(entry: JournalEntry) -> tuple[EntryKey, dict[str, Any] | None]:
+            test = tests.get(entry.test_id)
+            if test is None:
+                return entry.key, not_scored(
+                    f"not scored: test {entry.test_id!r} is no longer in the suite"
+                )
+            if not has_scorers(test):
+                return entry.key, None
+            try:
+                return entry.key, await self.score_one(session, entry, test)
+            except Exception as exc:  # a scorer bug must not lose the other scores
+                log.exception("scoring %s of %s failed", entry.test_id, entry.agent_id)
+                return entry.key, not_scored(
+                    f"not scored: internal error {type(exc).__name__}: {exc}"
+                )
+
+        pairs = await asyncio.gather(*(one(e) for e in entries))
+        return dict(pairs)

@@ -1,0 +1,415 @@
+"""A test's ``scoring`` list: the spec of each scorer, parsed strictly, and the scorers built.
+
+A test may carry ``"scoring": [{"type": "numeric", "rel_tol": 0.01}, ...]``; each entry is one
+of the spec models below, told apart by ``type``. Unknown keys and wrong types are errors
+(:class:`~llmbench.errors.SuiteError` naming the test, the entry and the field), raised by
+:func:`check_suite_scoring` before a run starts.
+
+Without ``scoring`` (or with ``"scoring": null``), a test with an ``expected`` value is scored by
+``numeric`` when it is a number and by ``exact`` otherwise; a test with neither has no scorers.
+A test whose ``evaluation_config.expected_indicators`` lists words also gets the secondary
+``reasoning`` scorer (unless its ``scoring`` has one). ``judge`` specs are parsed here but the
+judge is built by :mod:`llmbench.scoring.judge`: :func:`scorers_for` leaves it out and
+:func:`judge_spec` returns it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from llmbench.config.validation import did_you_mean, explain
+from llmbench.errors import SuiteError
+from llmbench.scoring.base import Scorer
+from llmbench.scoring.choice import ChoiceScorer
+from llmbench.scoring.contains import ContainsScorer
+from llmbench.scoring.exact import ExactScorer
+from llmbench.scoring.json_scorer import JsonScorer, check_schema
+from llmbench.scoring.normalize import TextOptions, as_text, normalize
+from llmbench.scoring.numeric import Number, NumericScorer, format_number, parse_number
+from llmbench.scoring.python_exec import PythonScorer
+from llmbench.scoring.reasoning import ReasoningScorer
+from llmbench.scoring.regex import RegexScorer, compile_pattern
+from llmbench.scoring.sandbox import SandboxLimits
+from llmbench.suite.models import Suite, TestCase
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ExactSpec(_Spec):
+    """``exact``: the whole normalised answer equals an acceptable value."""
+
+    type: Literal["exact"]
+    value: str | int | float | list[str | int | float] | None = None
+    """Acceptable value(s); default: the test's ``expected``."""
+    case_sensitive: bool = False
+    normalize_whitespace: bool = True
+    ignore_punctuation: bool = True
+
+
+class ContainsSpec(_Spec):
+    """``contains``: phrases the answer must mention."""
+
+    type: Literal["contains"]
+    all: list[str] | None = Field(None, min_length=1)
+    """Every phrase must occur; the value is the fraction found."""
+    any: list[str] | None = Field(None, min_length=1)
+    """One phrase is enough; the value is 1 or 0."""
+    case_sensitive: bool = False
+    whole_words: bool = True
+    """A phrase does not match inside a longer word."""
+
+    @model_validator(mode="after")
+    def _one_list(self) -> ContainsSpec:
+        if self.all is not None and self.any is not None:
+            raise ValueError("give 'all' or 'any', not both (use two contains entries)")
+        return self
+
+
+class RegexSpec(_Spec):
+    """``regex``: a Python regular expression."""
+
+    type: Literal["regex"]
+    pattern: str
+    flags: str = ""
+    """Letters: ``i`` ignore case, ``m`` multiline, ``s`` dot matches newline, ``x`` verbose."""
+    match: Literal["search", "fullmatch"] = "search"
+
+    @model_validator(mode="after")
+    def _compiles(self) -> RegexSpec:
+        try:
+            compile_pattern(self.pattern, self.flags)
+        except ValueError as exc:
+            where = "flags" if str(exc).startswith("unknown flag") else "pattern"
+            raise ValueError(f"field '{where}': {exc}") from None
+        return self
+
+
+class NumericSpec(_Spec):
+    """``numeric``: the last number of the answer, within tolerance."""
+
+    type: Literal["numeric"]
+    value: int | float | str | None = None
+    """The expected number (``"25%"`` allowed); default: the test's ``expected``."""
+    abs_tol: float = Field(1e-6, ge=0)
+    rel_tol: float = Field(0.0, ge=0)
+
+
+class ChoiceSpec(_Spec):
+    """``choice``: the option letter of a multiple-choice answer."""
+
+    type: Literal["choice"]
+    choices: str = "ABCD"
+    """The option letters, upper case."""
+    options: dict[str, str] | None = None
+    """Letter -> option text; lets ``expected`` be the text and the answer name the text."""
+
+    @model_validator(mode="after")
+    def _letters(self) -> ChoiceSpec:
+        letters = self.choices
+        if not (letters.isascii() and letters.isupper() and letters.isalpha() and len(letters) > 1):
+            raise ValueError(
+                f"field 'choices': expected upper-case letters like 'ABCD', got {letters!r}"
+            )
+        if len(set(letters)) != len(letters):
+            raise ValueError(f"field 'choices': repeats a letter, got {letters!r}")
+        for key in self.options or {}:
+            if key not in self.choices:
+                raise ValueError(f"field 'options': {key!r} is not one of {self.choices!r}")
+        return self
+
+
+class JsonSpec(_Spec):
+    """``json``: valid JSON, optionally matching a schema and equal to ``expected``."""
+
+    type: Literal["json"]
+    json_schema: dict[str, Any] | None = Field(None, alias="schema")
+    """A JSON Schema the value must validate against."""
+    equals: bool = False
+    """The value must equal the test's ``expected``."""
+
+    @model_validator(mode="after")
+    def _schema_valid(self) -> JsonSpec:
+        if self.json_schema is not None:
+            try:
+                check_schema(self.json_schema)
+            except ValueError as exc:
+                raise ValueError(f"field 'schema': {exc}") from None
+        return self
+
+
+class PythonSpec(_Spec):
+    """``python``: run the answer's code and assertions in a sandbox."""
+
+    type: Literal["python"]
+    assertions: list[str] | None = None
+    """Default: the test's ``assertions``."""
+    timeout_s: float = Field(10.0, gt=0, le=600)
+    memory_mb: int = Field(512, ge=64, le=65536)
+
+
+class ReasoningSpec(_Spec):
+    """``reasoning`` (secondary): the share of indicator words in the answer."""
+
+    type: Literal["reasoning"]
+    indicators: list[str] | None = None
+    """Default: the test's ``evaluation_config.expected_indicators``."""
+    threshold: float = Field(0.5, ge=0, le=1)
+
+
+class JudgeSpec(_Spec):
+    """``judge``: the supervisor model grades the answer (built by :mod:`.judge`)."""
+
+    type: Literal["judge"]
+    rubric: str | None = None
+    pass_score: int | None = Field(None, ge=0, le=10)
+    """Judge score out of 10 needed to pass; default: the supervisor's setting."""
+
+
+ScorerSpec = Annotated[
+    ExactSpec
+    | ContainsSpec
+    | RegexSpec
+    | NumericSpec
+    | ChoiceSpec
+    | JsonSpec
+    | PythonSpec
+    | ReasoningSpec
+    | JudgeSpec,
+    Field(discriminator="type"),
+]
+SPEC_TYPES: dict[str, type[_Spec]] = {
+    "exact": ExactSpec,
+    "contains": ContainsSpec,
+    "regex": RegexSpec,
+    "numeric": NumericSpec,
+    "choice": ChoiceSpec,
+    "json": JsonSpec,
+    "python": PythonSpec,
+    "reasoning": ReasoningSpec,
+    "judge": JudgeSpec,
+}
+
+
+def _spec_problem(exc: ValidationError, model: type[_Spec]) -> str:
+    err = exc.errors(include_url=False)[0]
+    if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1])
+        known = [info.alias or name for name, info in model.model_fields.items()]
+        hint = did_you_mean(key, [k for k in known if k != "type"])
+        return f"unknown key '{key}'{hint or '; known keys: ' + ', '.join(sorted(known))}"
+    if err["type"] == "value_error":
+        message = err["msg"].removeprefix("Value error, ")
+        return f"field '{err['loc'][0]}': {message}" if err["loc"] else message
+    return explain(exc, model)
+
+
+def parse_spec(raw: Any, where: str) -> ScorerSpec:
+    """One ``scoring`` entry as its spec model; ``where`` prefixes the error message."""
+    if not isinstance(raw, dict):
+        raise SuiteError(f'{where}: expected an object like {{"type": "exact"}}, got {raw!r}')
+    kind = raw.get("type")
+    known = ", ".join(SPEC_TYPES)
+    if kind is None:
+        raise SuiteError(f"{where}: missing 'type' (one of {known})")
+    if not isinstance(kind, str) or kind not in SPEC_TYPES:
+        hint = did_you_mean(kind, SPEC_TYPES) if isinstance(kind, str) else ""
+        raise SuiteError(f"{where}: unknown type {kind!r}{hint or f' (one of {known})'}")
+    model = SPEC_TYPES[kind]
+    try:
+        spec: ScorerSpec = model.model_validate(raw)  # type: ignore[assignment]
+    except ValidationError as exc:
+        raise SuiteError(f"{where} ({kind}): {_spec_problem(exc, model)}") from None
+    return spec
+
+
+def specs_for(test: TestCase) -> list[ScorerSpec]:
+    """The test's scorer specs: its ``scoring`` list, or the default; plus ``reasoning``."""
+    raw = (test.model_extra or {}).get("scoring")
+    if raw is None:
+        specs = _default_specs(test)
+    elif not isinstance(raw, list):
+        raise SuiteError(
+            f"test {test.id!r}: 'scoring': expected a list of scorer specs, got {raw!r}"
+        )
+    else:
+        specs = [parse_spec(r, f"test {test.id!r}: scoring[{i}]") for i, r in enumerate(raw)]
+    if sum(isinstance(s, JudgeSpec) for s in specs) > 1:
+        raise SuiteError(f"test {test.id!r}: 'scoring' has more than one judge entry")
+    if _indicators(test) and not any(isinstance(s, ReasoningSpec) for s in specs):
+        specs.append(ReasoningSpec(type="reasoning"))
+    return specs
+
+
+def _default_specs(test: TestCase) -> list[ScorerSpec]:
+    expected = test.expected
+    if expected is None:
+        return []
+    if isinstance(expected, int | float) and not isinstance(expected, bool):
+        return [NumericSpec(type="numeric")]
+    if isinstance(expected, dict) or (
+        isinstance(expected, list) and not all(_is_scalar(v) for v in expected)
+    ):
+        kind = "object" if isinstance(expected, dict) else "array"
+        raise SuiteError(
+            f"test {test.id!r}: 'expected' is a JSON {kind}; say how to "
+            'score it, e.g. "scoring": [{"type": "json", "equals": true}]'
+        )
+    return [ExactSpec(type="exact")]
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _indicators(test: TestCase) -> list[str]:
+    config = test.evaluation_config or {}
+    words = config.get("expected_indicators")
+    if words is None:
+        return []
+    if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+        raise SuiteError(
+            f"test {test.id!r}: evaluation_config.expected_indicators: expected a list of "
+            f"words, got {words!r}"
+        )
+    return words
+
+
+def judge_spec(test: TestCase) -> JudgeSpec | None:
+    """The test's ``judge`` entry, or None."""
+    return next((s for s in specs_for(test) if isinstance(s, JudgeSpec)), None)
+
+
+def scorers_for(test: TestCase) -> list[Scorer]:
+    """The test's rule-based scorers (every spec but ``judge``), in ``scoring`` order."""
+    out: list[Scorer] = []
+    for index, spec in enumerate(specs_for(test)):
+        if isinstance(spec, JudgeSpec):
+            continue
+        try:
+            out.append(build_scorer(spec, test))
+        except ValueError as exc:
+            entry = f"scoring[{index}] ({spec.type})" if index < _n_entries(test) else spec.type
+            raise SuiteError(f"test {test.id!r}: {entry}: {exc}") from None
+    return out
+
+
+def _n_entries(test: TestCase) -> int:
+    raw = (test.model_extra or {}).get("scoring")
+    return len(raw) if isinstance(raw, list) else 0
+
+
+def check_suite_scoring(suite: Suite, path: str | Path | None = None) -> None:
+    """Build every test's scorers once, so a bad spec is an input error before a run starts."""
+    for test in suite.tests:
+        try:
+            scorers_for(test)
+        except SuiteError as exc:
+            raise SuiteError(exc.detail, path=path) from None
+
+
+# --- building scorers: ValueError here becomes a SuiteError naming the entry -----------------
+
+
+def build_scorer(spec: ScorerSpec, test: TestCase) -> Scorer:
+    """The scorer of one (non-judge) spec for ``test``; ValueError when the test lacks data."""
+    if isinstance(spec, ExactSpec):
+        return _exact(spec, test)
+    if isinstance(spec, ContainsSpec):
+        return _contains(spec, test)
+    if isinstance(spec, RegexSpec):
+        return RegexScorer(compile_pattern(spec.pattern, spec.flags), spec.match)
+    if isinstance(spec, NumericSpec):
+        return NumericScorer(_number(spec, test), spec.abs_tol, spec.rel_tol)
+    if isinstance(spec, ChoiceSpec):
+        return _choice(spec, test)
+    if isinstance(spec, JsonSpec):
+        if spec.equals and "expected" not in test.model_fields_set:
+            raise ValueError("'equals' needs the test's 'expected'")
+        return JsonScorer(spec.json_schema, test.expected, spec.equals)
+    if isinstance(spec, PythonSpec):
+        return _python(spec, test)
+    if isinstance(spec, ReasoningSpec):
+        words = spec.indicators if spec.indicators is not None else _indicators(test)
+        if not words:
+            raise ValueError("needs 'indicators' or evaluation_config.expected_indicators")
+        return ReasoningScorer(tuple(words), spec.threshold)
+    raise ValueError(f"{spec.type} is not a rule-based scorer")
+
+
+def _reference(value: Any, test: TestCase) -> Any:
+    if value is None:
+        value = test.expected
+    if value is None:
+        raise ValueError("needs 'value' or the test's 'expected'")
+    return value
+
+
+def _exact(spec: ExactSpec, test: TestCase) -> ExactScorer:
+    value = _reference(spec.value, test)
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(_is_scalar(v) or isinstance(v, bool) for v in values):
+        raise ValueError(f"expected a string or a list of strings, got {value!r}")
+    options = TextOptions(spec.case_sensitive, spec.normalize_whitespace, spec.ignore_punctuation)
+    return ExactScorer(tuple(as_text(v) for v in values), options)
+
+
+def _contains(spec: ContainsSpec, test: TestCase) -> ContainsScorer:
+    options = TextOptions(spec.case_sensitive, True, False)
+    if spec.any is not None:
+        phrases, mode = spec.any, "any"
+    elif spec.all is not None:
+        phrases, mode = spec.all, "all"
+    else:
+        expected = _reference(None, test)
+        many = isinstance(expected, list)
+        phrases = [as_text(v) for v in expected] if many else [as_text(expected)]
+        mode = "any" if many else "all"
+    if not all(p.strip() for p in phrases):
+        raise ValueError(f"phrases must be non-empty strings, got {phrases!r}")
+    return ContainsScorer(
+        tuple(phrases), "any" if mode == "any" else "all", options, spec.whole_words
+    )
+
+
+def _number(spec: NumericSpec, test: TestCase) -> Number:
+    value = _reference(spec.value, test)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Number(float(value), False, format_number(float(value)))
+    number = parse_number(value) if isinstance(value, str) else None
+    if number is None:
+        raise ValueError(f"expected a number, got {value!r}")
+    return number
+
+
+def _choice(spec: ChoiceSpec, test: TestCase) -> ChoiceScorer:
+    expected = _reference(None, test)
+    letter = normalize(expected).upper() if isinstance(expected, str) else ""
+    if len(letter) != 1 or letter not in spec.choices:
+        texts = {normalize(v): k for k, v in (spec.options or {}).items()}
+        letter = texts.get(normalize(expected), "") if isinstance(expected, str) else ""
+    if not letter:
+        also = " or an option's text" if spec.options else ""
+        raise ValueError(f"'expected' must be one of {spec.choices!r}{also}, got {expected!r}")
+    return ChoiceScorer(letter, spec.choices, spec.options)
+
+
+def _python(spec: PythonSpec, test: TestCase) -> PythonScorer:
+    assertions = spec.assertions
+    if assertions is None:
+        assertions = (test.model_extra or {}).get("assertions") or []
+        if not isinstance(assertions, list) or not all(isinstance(a, str) for a in assertions):
+            raise ValueError(
+                f"the test's 'assertions': expected a list of strings, got {assertions!r}"
+            )
+    for i, text in enumerate(assertions):
+        try:
+            compile(text, f"<assertion {i + 1}>", "exec")
+        except SyntaxError as exc:
+            raise ValueError(f"assertions[{i}]: not valid Python ({exc.msg}): {text!r}") from None
+    limits = SandboxLimits(timeout_s=spec.timeout_s, memory_mb=spec.memory_mb)
+    return PythonScorer(tuple(assertions), limits)

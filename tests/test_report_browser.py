@@ -1,0 +1,198 @@
+"""report.html opened from disk in headless Chromium: charts drawn, table filtered, sorted and
+expanded, injected markup inert, and a clean console.
+
+Needs Playwright's Python package and a system Chromium (not Playwright's own download):
+
+    pip install playwright          # in the dev extra
+    apt-get install -y chromium     # Debian; or set LLMBENCH_CHROMIUM to a Chromium binary
+
+The test fails (never skips) when either is missing, naming the install step.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmbench.report.write import write_reports
+from tests.test_reports import INJECTION, make_records, make_summary
+
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOT = REPO / "test-artifacts" / "report.png"
+
+
+def chromium_binary() -> str:
+    """The system Chromium, or a failure that says how to install it."""
+    path = os.environ.get("LLMBENCH_CHROMIUM") or next(
+        (p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None
+    )
+    if not path or not Path(path).exists():
+        pytest.fail(
+            "no Chromium for the report browser test: install it with "
+            "`apt-get install -y chromium` or set LLMBENCH_CHROMIUM to a Chromium binary",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail(
+            "the report browser test needs Playwright: `pip install playwright` "
+            "(the dev extra); do not run `playwright install`, it uses the system Chromium",
+            pytrace=False,
+        )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_binary(), headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def report_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    run_dir = tmp_path_factory.mktemp("run")
+    return write_reports(run_dir, make_summary(), make_records())["html"].as_uri()
+
+
+class Page:
+    """A loaded report page and every console error and uncaught exception it produced."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def rows(self) -> Any:
+        return self.page.locator("#records tbody tr.record")
+
+    def column(self, n: int) -> list[str]:
+        return [
+            str(t)
+            for t in self.page.eval_on_selector_all(
+                f"#records tbody tr.record td:nth-child({n})",
+                "cells => cells.map(c => c.textContent)",
+            )
+        ]
+
+    def count_text(self) -> str:
+        return str(self.page.locator("#record-count").text_content())
+
+
+@pytest.fixture
+def page(browser: Any, report_url: str) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    wrapped = Page(context.new_page())
+    wrapped.page.goto(report_url)
+    yield wrapped
+    context.close()
+
+
+def box(page: Page, selector: str) -> dict[str, float]:
+    found = page.page.locator(selector).bounding_box()
+    assert found is not None, f"{selector} is not rendered"
+    return dict(found)
+
+
+@pytest.mark.parametrize("chart", ["chart-categories", "chart-quality-speed", "chart-latency"])
+def test_chart_is_an_svg_with_a_size(page: Page, chart: str) -> None:
+    found = box(page, f"#{chart} svg")
+    assert found["width"] > 100 and found["height"] > 100
+
+
+def test_charts_draw_one_mark_per_agent_and_category(page: Page) -> None:
+    # 3 agents x 3 categories bars (each with an interval), 3 points, 3 boxes
+    counts = page.page.evaluate(
+        """() => ['#chart-categories rect.bar', '#chart-categories line.errbar',
+                  '#chart-quality-speed circle.point', '#chart-latency rect.box']
+                 .map(s => document.querySelectorAll(s).length)"""
+    )
+    assert counts == [9, 27, 3, 3]
+    assert box(page, "#chart-categories rect.bar >> nth=0")["height"] > 0
+
+
+def test_all_records_are_listed_at_first(page: Page) -> None:
+    assert page.rows().count() == 24
+    assert page.count_text() == "24 of 24 records"
+
+
+def test_text_filter(page: Page) -> None:
+    page.page.fill("#filter-text", "arith")
+    # 2 arithmetic tests x 3 agents x 2 repeats
+    assert page.rows().count() == 12
+    assert page.count_text() == "12 of 24 records"
+
+
+def test_only_failed_filter(page: Page) -> None:
+    page.page.check("#filter-failed")
+    # failed, errored or not scored: qwen 1, llama 4, phi 6
+    assert page.rows().count() == 11
+
+
+def test_agent_category_and_failed_filters_combine(page: Page) -> None:
+    page.page.select_option("#filter-category", "dialogue")
+    page.page.check("#filter-failed")
+    assert page.column(1) == ["llama-8b", "phi-3"]
+    page.page.select_option("#filter-agent", "phi-3")
+    assert page.column(2) == ["chat_01"]
+
+
+def test_sorting_by_score_puts_missing_scores_last_both_ways(page: Page) -> None:
+    header = page.page.locator("#records th[data-key=score]")
+    header.click()
+    assert page.column(6) == ["0.00"] * 8 + ["0.50"] + ["1.00"] * 13 + ["n/a"] * 2
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    assert page.column(6) == ["1.00"] * 13 + ["0.50"] + ["0.00"] * 8 + ["n/a"] * 2
+
+
+def test_clicking_a_row_shows_the_transcript(page: Page) -> None:
+    page.page.select_option("#filter-agent", "qwen-7b")
+    page.page.select_option("#filter-category", "dialogue")
+    page.rows().first.click()
+    transcript = page.page.locator("#records tr.detail table.transcript tbody tr")
+    assert transcript.count() == 4
+    cells = transcript.nth(2).locator("td").all_text_contents()
+    assert cells == [
+        "2",
+        "user",
+        "supervisor",
+        "Tonight, please.\n[instructor proposed: Tomorrow.]\n[supervisor: the instructor changed the day]",
+    ]
+    page.rows().first.click()
+    assert page.page.locator("#records tr.detail").count() == 0
+
+
+def test_injected_script_in_an_answer_does_not_run_and_shows_as_text(page: Page) -> None:
+    page.page.fill("#filter-text", "__pwned")
+    assert page.rows().count() == 1
+    page.rows().first.click()
+    answer = page.page.locator("#records tr.detail pre").nth(2)
+    assert answer.text_content() == INJECTION
+    assert page.page.evaluate("() => window.__pwned") is None
+    assert page.page.evaluate("() => document.querySelectorAll('img').length") == 0
+    assert page.page.evaluate("() => document.scripts.length") == 2
+
+
+def test_console_stays_clean_through_every_control(page: Page) -> None:
+    page.page.click("#records th[data-key=execution_time]")
+    page.page.click("#records th[data-key=passed]")
+    page.page.check("#filter-failed")
+    page.page.uncheck("#filter-failed")
+    page.page.select_option("#filter-category", "dialogue")
+    for n in range(page.rows().count()):
+        page.rows().nth(n).click()
+    page.page.fill("#filter-text", "no such record")
+    assert page.rows().count() == 0
+    page.page.fill("#filter-text", "")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert page.errors == []
