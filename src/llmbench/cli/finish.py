@@ -26,7 +26,7 @@ from llmbench.scoring.run_scoring import RunScorer, record
 from llmbench.scoring.specs import judge_spec
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.files import dumps, write_atomic
-from llmbench.store.run_dir import SUMMARY, EntryKey, JournalEntry, RunDirectory
+from llmbench.store.run_dir import SUMMARY, EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.suite.models import TestCase
 
 
@@ -80,7 +80,7 @@ def finish(
 ) -> dict[str, Any]:
     """Score (all, or only what has no score yet), analyse, write the reports."""
     by_id = {t.id: t for t in tests}
-    keys = [(a.agent_id, t.id, r) for a in agents for r in range(repeats) for t in tests]
+    keys = run_keys((a.agent_id for a in agents), by_id, repeats)
     final = run_dir.final_entries()
     scores = run_dir.read_scores()
     todo = [final[k] for k in keys if k in final and (rescore or k not in scores)]

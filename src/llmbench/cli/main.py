@@ -11,12 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from llmbench.cli.exits import EXIT_OK, run_reporting_errors
 from llmbench.cli.plan import RunPlan, load_plan
 from llmbench.cli.run import add_run_arguments, run_command
 from llmbench.cli.score import add_score_arguments, run_scoring_command
-from llmbench.errors import InputError
-
-EXIT_OK, EXIT_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -97,17 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_command(args)
     if args.command in ("score", "report"):
         return run_scoring_command(args)
-    try:
-        plan = load_plan(args.base_config, args.agent_config)
-        if args.command == "validate":
-            return _validate(plan)
-        return _list(plan, args.what)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return run_reporting_errors(lambda: _check(args))
+
+
+def _check(args: argparse.Namespace) -> int:
+    plan = load_plan(args.base_config, args.agent_config)
+    if args.command == "validate":
+        return _validate(plan)
+    return _list(plan, args.what)
 
 
 if __name__ == "__main__":

@@ -27,21 +27,26 @@ from rich.console import Console
 
 from llmbench import redact
 from llmbench.cli import manifest as manifest_mod
+from llmbench.cli.exits import (
+    EXIT_ERRORS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    run_reporting_errors,
+)
 from llmbench.cli.finish import AgentInfo, finish, needs_judge
 from llmbench.cli.live import LiveProgress
 from llmbench.cli.plan import RunPlan, load_plan, narrow
-from llmbench.cli.preflight import EndpointError, Use, check_endpoints, resolve_embedded
+from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
 from llmbench.engine.calls import Caller
 from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
-from llmbench.errors import ConfigError, EmbeddedModelError, InputError, ResultsError
+from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
-from llmbench.report.terminal import print_report
-from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory
+from llmbench.report.terminal import print_report, stdout_console
+from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory, run_keys
 
 log = logging.getLogger("llmbench.run")
 
-EXIT_OK, EXIT_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -167,17 +172,9 @@ def _prepare(args: argparse.Namespace) -> Prepared:
     return Prepared(plan, run_dir, manifest)
 
 
-def _keys(plan: RunPlan) -> list[EntryKey]:
-    return [
-        (agent.id, test.id, repeat)
-        for agent in plan.agents
-        for repeat in range(plan.repeats)
-        for test in plan.tests
-    ]
-
-
 def _pending(prep: Prepared, retry_errors: bool) -> list[EntryKey]:
-    keys = _keys(prep.plan)
+    plan = prep.plan
+    keys = run_keys((a.id for a in plan.agents), (t.id for t in plan.tests), plan.repeats)
     return prep.run_dir.pending(keys, retry_errors) if prep.run_dir is not None else keys
 
 
@@ -428,8 +425,7 @@ def _run(
             )
         finally:
             run_dir.set_status(status, ended_at=manifest_mod.now())  # type: ignore[arg-type]
-    out = Console(width=None if sys.stdout.isatty() else 120)
-    print_report(summary, out)
+    print_report(summary, stdout_console())
     print(f"results: {run_dir.path}")
     if scheduler.fatal is not None:
         print(f"error: results could not be saved: {scheduler.fatal}", file=sys.stderr)
@@ -492,25 +488,19 @@ def _stop_logging(handlers: list[logging.Handler]) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run ``args`` (from :func:`add_run_arguments`); returns the exit code."""
-    try:
-        prep = _prepare(args)
-        pending = _pending(prep, args.retry_errors)
-        if args.dry_run:
-            return _dry_run(prep, pending)
-        if not pending:
-            where = prep.run_dir.path if prep.run_dir else "the run"
-            print(f"nothing to run: every test of {where} has a result")
-            return EXIT_OK
-        return _execute(prep, pending, args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (EndpointError, EmbeddedModelError, ResultsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERRORS
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return run_reporting_errors(lambda: _run_command(args))
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    prep = _prepare(args)
+    pending = _pending(prep, args.retry_errors)
+    if args.dry_run:
+        return _dry_run(prep, pending)
+    if not pending:
+        where = prep.run_dir.path if prep.run_dir else "the run"
+        print(f"nothing to run: every test of {where} has a result")
+        return EXIT_OK
+    return _execute(prep, pending, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

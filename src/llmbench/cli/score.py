@@ -12,25 +12,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
+from llmbench.cli.exits import run_reporting_errors
 from llmbench.cli.finish import AgentInfo, finish, needs_judge, summarize_records
 from llmbench.cli.manifest import recorded_inputs
-from llmbench.cli.preflight import EndpointError, Use, check_endpoints, resolve_embedded
+from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
 from llmbench.config.base_config import BaseConfig, load_base_config
-from llmbench.errors import ConfigError, EmbeddedModelError, InputError, ResultsError
+from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
-from llmbench.report.terminal import print_report
+from llmbench.report.terminal import print_report, stdout_console
 from llmbench.report.write import write_reports
 from llmbench.scoring.run_scoring import record
 from llmbench.scoring.specs import check_suite_scoring
 from llmbench.store.files import dumps, ensure_directory, write_atomic
-from llmbench.store.run_dir import SUMMARY, EntryKey, JournalEntry, RunDirectory, new_run_id
+from llmbench.store.run_dir import (
+    SUMMARY,
+    EntryKey,
+    JournalEntry,
+    RunDirectory,
+    new_run_id,
+    run_keys,
+)
 from llmbench.suite.loader import load_suite
 from llmbench.suite.models import TestCase
 
@@ -48,12 +53,7 @@ class StoredRun:
 
     @property
     def keys(self) -> list[EntryKey]:
-        return [
-            (a.agent_id, t.id, r)
-            for a in self.agents
-            for r in range(self.repeats)
-            for t in self.tests
-        ]
+        return run_keys((a.agent_id for a in self.agents), (t.id for t in self.tests), self.repeats)
 
 
 def open_run(path: str, base_config: str | None = None) -> StoredRun:
@@ -124,7 +124,7 @@ def score_command(args: argparse.Namespace) -> int:
         stored.run_dir.close()
         if server is not None:
             server.stop()
-    print_report(summary, Console(width=None if sys.stdout.isatty() else 120))
+    print_report(summary, stdout_console())
     print(f"scored: {stored.run_dir.path}")
     return 0
 
@@ -187,7 +187,7 @@ def report_command(args: argparse.Namespace) -> int:
     write_reports(out_dir, summary, records)
     for run in runs:
         run.run_dir.close()
-    print_report(summary, Console(width=None if sys.stdout.isatty() else 120))
+    print_report(summary, stdout_console())
     print(f"reports: {out_dir / 'report.html'}, {out_dir / 'report.md'}")
     return 0
 
@@ -207,11 +207,5 @@ def add_score_arguments(score: argparse.ArgumentParser, report: argparse.Argumen
 
 def run_scoring_command(args: argparse.Namespace) -> int:
     """Dispatch ``score`` / ``report`` with the CLI's error handling."""
-    try:
-        return score_command(args) if args.command == "score" else report_command(args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (EndpointError, EmbeddedModelError, ResultsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    command = score_command if args.command == "score" else report_command
+    return run_reporting_errors(lambda: command(args))

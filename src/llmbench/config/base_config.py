@@ -50,6 +50,10 @@ class BenchmarkSection(_Strict):
     seed."""
 
 
+StructuredOutput = Literal["json_object", "json_schema", "none"]
+"""How a helper LLM is asked for JSON; see :attr:`HelperSection.structured_output`."""
+
+
 class HelperSection(_Strict):
     """``[instructor]`` / ``[supervisor]``: an LLM that plays the user or grades answers."""
 
@@ -61,7 +65,7 @@ class HelperSection(_Strict):
     max_tokens: int = Field(512, gt=0)
     timeout: float = Field(120.0, gt=0)
     retry_attempts: int = Field(2, ge=0)
-    structured_output: Literal["json_object", "json_schema", "none"] = "json_object"
+    structured_output: StructuredOutput = "json_object"
     """How to ask for JSON: ``json_object`` sends ``response_format = {"type": "json_object",
     "schema": ...}`` (llama.cpp, vLLM, Ollama), ``json_schema`` the OpenAI form, ``none`` only
     asks in the prompt."""

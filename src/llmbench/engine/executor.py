@@ -20,7 +20,6 @@ from typing import Any
 
 import aiohttp
 
-from llmbench import redact
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller
 from llmbench.engine.progress import ProgressTracker
@@ -149,8 +148,7 @@ class Engine:
             raise
         except Exception as exc:  # a bug in llmbench must not lose the test
             log.exception("internal error while running test %s", test.id)
-            msg = f"internal error: {type(exc).__name__}: {redact.scrub(str(exc))}"
-            result = run.failed("internal", msg).result
+            result = run.internal_error(exc).result
         self._finish(result)
         return result
 

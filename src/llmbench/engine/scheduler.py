@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from llmbench import redact
 from llmbench.engine.progress import ProgressTracker
 from llmbench.engine.test_run import Helpers, Outcome, Target, TestRun
 from llmbench.errors import ResultsError
@@ -200,9 +199,7 @@ class Scheduler:
                 lane.agent_id,
                 exc_info=exc,
             )
-            outcome = run.failed(
-                "internal", f"internal error: {type(exc).__name__}: {redact.scrub(str(exc))}"
-            )
+            outcome = run.internal_error(exc)
         else:
             outcome = task.result()
         self._record(lane, repeat, outcome)

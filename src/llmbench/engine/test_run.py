@@ -10,11 +10,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 
 from llmbench import redact
+from llmbench.config.base_config import StructuredOutput
 from llmbench.engine.calls import Caller, CallLog
 from llmbench.errors import RequestFailure
 from llmbench.interactive.conversation import Conversation, ConversationSettings, run_conversation
@@ -22,12 +23,12 @@ from llmbench.providers.openai_compatible import (
     Completion,
     build_request,
     resolve_api_type,
+    test_parameters,
 )
 from llmbench.result import TestResult
 from llmbench.suite.models import TestCase
 
 Transcript = list[dict[str, Any]]
-StructuredOutput = Literal["json_object", "json_schema", "none"]
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,7 @@ class TestRun:
         self, session: aiohttp.ClientSession, helpers: Helpers, overrides: dict[str, Any]
     ) -> Outcome:
         test = self.test
-        params = {
-            k: v
-            for k, v in test.parameters.model_dump(exclude_none=True).items()
-            if k not in ("stream", "stream_options", "model", "messages", "prompt")
-        }
+        params = test_parameters(test)
         params.update(overrides)
         helper_log = CallLog()  # the helpers' attempts are not the agent's
         settings = ConversationSettings(
@@ -218,6 +215,12 @@ class TestRun:
                 error_message=redact.scrub(msg),
                 error_kind=kind,
             )
+        )
+
+    def internal_error(self, exc: BaseException) -> Outcome:
+        """The result of a bug in llmbench while this test ran (the test is not lost)."""
+        return self.failed(
+            "internal", f"internal error: {type(exc).__name__}: {redact.scrub(str(exc))}"
         )
 
     def cancelled(self) -> Outcome:

@@ -32,7 +32,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import ValidationError
 
-from llmbench.config.base_config import HelperSection, InstructorSection
+from llmbench.config.base_config import HelperSection, InstructorSection, StructuredOutput
 from llmbench.engine.calls import ChatFn
 from llmbench.errors import RequestFailure
 from llmbench.interactive import instructor as inst
@@ -41,7 +41,6 @@ from llmbench.providers.openai_compatible import Completion
 from llmbench.suite.models import TestCase
 
 Party = Literal["agent", "instructor", "supervisor"]
-StructuredOutput = Literal["json_object", "json_schema", "none"]
 T = TypeVar("T")
 
 

@@ -68,6 +68,15 @@ def resolve_api_type(test: TestCase, default: ApiType) -> ApiType:
     return default
 
 
+def test_parameters(test: TestCase) -> dict[str, Any]:
+    """The test's ``parameters`` that are sent as they are (not those llmbench sets itself)."""
+    return {
+        k: v
+        for k, v in test.parameters.model_dump(exclude_none=True).items()
+        if k not in _OWNED_PARAMETERS
+    }
+
+
 def build_request(
     test: TestCase,
     *,
@@ -83,11 +92,7 @@ def build_request(
     messages have no system or developer message of their own; a completions request has no
     place for it and goes without.
     """
-    body: dict[str, Any] = {
-        k: v
-        for k, v in test.parameters.model_dump(exclude_none=True).items()
-        if k not in _OWNED_PARAMETERS
-    }
+    body = test_parameters(test)
     body.update(overrides or {})
     body["model"] = model
     if api_type == "chat":

@@ -7,6 +7,7 @@ missing value prints as ``n/a``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -147,6 +148,11 @@ def significant_differences(summary: Summary) -> list[str]:
             f"no significant difference; this suite can detect about {detectable(comparisons)}"
         )
     return lines
+
+
+def stdout_console() -> Console:
+    """A console for reports on stdout: the terminal's width, or 120 columns in a pipe."""
+    return Console(width=None if sys.stdout.isatty() else 120)
 
 
 def print_report(summary: Summary, console: Console) -> None:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from llmbench.config.base_config import StructuredOutput
 from llmbench.engine.calls import Caller, CallLog
 from llmbench.errors import RequestFailure
 from llmbench.interactive.conversation import describe, extract_json_object, response_format
@@ -58,7 +59,7 @@ class JudgeSettings:
     """How to ask the judge (from ``[supervisor]``)."""
 
     max_tokens: int = 256
-    structured_output: Literal["json_object", "json_schema", "none"] = "json_object"
+    structured_output: StructuredOutput = "json_object"
     pass_score: int = 7
 
 

@@ -60,6 +60,12 @@ _NOT_DONE = frozenset({"cancelled"})
 """Result statuses that always run again on resume."""
 
 
+def run_keys(agent_ids: Iterable[str], test_ids: Iterable[str], repeats: int) -> list[EntryKey]:
+    """Every key of a run, agent by agent, then repeat by repeat, in test order."""
+    tests = list(test_ids)
+    return [(a, t, r) for a in agent_ids for r in range(repeats) for t in tests]
+
+
 def new_run_id(now: datetime | None = None) -> str:
     """A run id that sorts by start time (to the second), e.g. ``20261121T103000Z-a1b2c3``.
 

@@ -1,0 +1,31 @@
+"""Exit codes, and how every command turns an error into one line and one of them.
+
+0 every test ran (answers may still be wrong), 1 some tests could not run (errors, an
+unreachable endpoint, results that could not be saved), 2 bad input, 130 interrupted. A
+mistake in the user's input is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from llmbench.cli.preflight import EndpointError
+from llmbench.errors import EmbeddedModelError, InputError, ResultsError
+
+EXIT_OK, EXIT_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def run_reporting_errors(command: Callable[[], int]) -> int:
+    """``command()``'s exit code, or the exit code of the user-facing error it raised."""
+    try:
+        return command()
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (EndpointError, EmbeddedModelError, ResultsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
