@@ -37,6 +37,7 @@ from llmbench.cli.finish import AgentInfo, finish, needs_judge
 from llmbench.cli.live import LiveProgress
 from llmbench.cli.plan import RunPlan, load_plan, narrow
 from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
+from llmbench.engine.breaker import Breakers
 from llmbench.engine.calls import Caller
 from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
@@ -237,13 +238,14 @@ def _uses(plan: RunPlan) -> list[Use]:
     return uses
 
 
-def _helpers(plan: RunPlan, resolved: dict[str, Use]) -> Helpers:
+def _helpers(plan: RunPlan, resolved: dict[str, Use], breakers: Breakers) -> Helpers:
     i, s = plan.base.instructor, plan.base.supervisor
     if "instructor" not in resolved or "supervisor" not in resolved:
         return Helpers(max_turns=i.max_turns)
+    instructor, supervisor = resolved["instructor"].api, resolved["supervisor"].api
     return Helpers(
-        instructor=Caller(resolved["instructor"].api),
-        supervisor=Caller(resolved["supervisor"].api),
+        instructor=Caller(instructor, breaker=breakers.for_api(instructor)),
+        supervisor=Caller(supervisor, breaker=breakers.for_api(supervisor)),
         max_turns=i.max_turns,
         instructor_parameters={"temperature": i.temperature, "max_tokens": i.max_tokens},
         instructor_format=i.structured_output,
@@ -252,15 +254,18 @@ def _helpers(plan: RunPlan, resolved: dict[str, Use]) -> Helpers:
     )
 
 
-def _lanes(plan: RunPlan, resolved: dict[str, Use], pending: list[EntryKey]) -> list[Lane]:
+def _lanes(
+    plan: RunPlan, resolved: dict[str, Use], pending: list[EntryKey], breakers: Breakers
+) -> list[Lane]:
     by_id = {t.id: t for t in plan.tests}
     work: dict[str, list[Item]] = {a.id: [] for a in plan.agents}
     for agent_id, test_id, repeat in pending:
         work[agent_id].append((by_id[test_id], repeat))
     lanes = []
     for a in plan.agents:
+        api = resolved[a.id].api
         target = Target(
-            Caller(resolved[a.id].api, rpm=a.rpm),
+            Caller(api, rpm=a.rpm, breaker=breakers.for_api(api)),
             overrides=dict(a.parameters),
             system_prompt=a.system_prompt,
         )
@@ -368,12 +373,13 @@ def _run(
     pending: list[EntryKey],
     console: Console,
 ) -> int:
-    lanes = _lanes(plan, resolved, pending)
+    breakers = Breakers()
+    lanes = _lanes(plan, resolved, pending, breakers)
 
     def on_result(agent_id: str, repeat: int, outcome: Outcome) -> None:
         r = outcome.result
         run_dir.append(JournalEntry(agent_id, r.test_id, repeat, r, outcome.transcript))
-        if r.status == "error":
+        if r.status == "error" and r.error_kind != "circuit_open":  # the breaker logs once
             log.warning("%s / %s (repeat %d): %s", agent_id, r.test_id, repeat, r.error_message)
         else:
             log.debug(
@@ -388,7 +394,7 @@ def _run(
     scheduler = Scheduler(
         lanes,
         max_workers=plan.base.benchmark.max_workers,
-        helpers=_helpers(plan, resolved),
+        helpers=_helpers(plan, resolved, breakers),
         on_result=on_result,
     )
     log.info(
@@ -427,6 +433,9 @@ def _run(
             run_dir.set_status(status, ended_at=manifest_mod.now())  # type: ignore[arg-type]
     print_report(summary, stdout_console())
     print(f"results: {run_dir.path}")
+    for breaker in breakers.tripped():
+        if breaker.state != "closed":
+            print(f"error: {breaker.reason()}", file=sys.stderr)
     if scheduler.fatal is not None:
         print(f"error: results could not be saved: {scheduler.fatal}", file=sys.stderr)
     if status == "interrupted":

@@ -19,8 +19,9 @@ from typing import Any
 import aiohttp
 
 from llmbench.config.api import APIConfiguration
+from llmbench.engine.breaker import CircuitBreaker, endpoint_key
 from llmbench.engine.retry import RetryPolicy
-from llmbench.errors import RequestFailure
+from llmbench.errors import ConfigError, RequestFailure
 from llmbench.providers.openai_compatible import Completion, request_completion
 from llmbench.suite.models import ApiType
 
@@ -70,8 +71,21 @@ class CallLog:
 class Caller:
     """Sends request bodies to one API with retries; see the module docstring."""
 
-    def __init__(self, api: APIConfiguration, *, rpm: float | None = None) -> None:
+    def __init__(
+        self,
+        api: APIConfiguration,
+        *,
+        rpm: float | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self.api = api
+        if breaker is None:
+            try:
+                breaker = CircuitBreaker(endpoint_key(api))
+            except ConfigError:  # the embedded endpoint before its server started
+                breaker = CircuitBreaker("embedded")
+        self.breaker = breaker
+        """Shared with every caller of the same server (see :mod:`llmbench.engine.breaker`)."""
         self.policy = RetryPolicy(
             retries=api.retry_attempts,
             delay_s=api.retry_delay,
@@ -112,7 +126,7 @@ class Caller:
                     failure, attempts, time.perf_counter() - started
                 )
                 if delay is None:
-                    if attempts > 1 or "budget" in why:
+                    if failure.kind != "circuit_open" and (attempts > 1 or "budget" in why):
                         failure.message = f"{failure.message} ({why})"
                     raise
                 log.warning(
@@ -128,6 +142,32 @@ class Caller:
                 return completion
 
     async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: dict[str, Any],
+        api_type: ApiType,
+        read_timeout: float,
+        attempt: int,
+        started: float,
+        calls: CallLog,
+    ) -> Completion:
+        probe = self.breaker.before_attempt()  # raises while the endpoint is known to be down
+        try:
+            completion = await self._send_once(
+                session, url, body, api_type, read_timeout, attempt, started, calls
+            )
+        except RequestFailure as failure:
+            self.breaker.record(failure, probe=probe)
+            raise
+        except BaseException:
+            if probe:  # cancelled mid-probe: let the next attempt probe instead
+                self.breaker.release_probe()
+            raise
+        self.breaker.record(None, probe=probe)
+        return completion
+
+    async def _send_once(
         self,
         session: aiohttp.ClientSession,
         url: str,

@@ -70,8 +70,12 @@ class Lane:
         return item
 
     def rate_wait_s(self) -> float:
+        """Seconds until the agent's rpm bound lets a test start (0 while its endpoint's breaker
+        is open: those tests fail without a request, so they need no turn)."""
         limiter = self.target.caller.limiter
-        return limiter.wait_s() if limiter is not None else 0.0
+        if limiter is None or self.target.caller.breaker.is_open:
+            return 0.0
+        return limiter.wait_s()
 
 
 class Scheduler:
@@ -174,7 +178,7 @@ class Scheduler:
         test, repeat = lane.take(next(self._order))
         run = TestRun(test, lane.target)
         limiter = lane.target.caller.limiter
-        if limiter is not None:
+        if limiter is not None and not lane.target.caller.breaker.is_open:
             # the dispatcher saw no wait: take the first request's turn now, so that the next
             # pick of this lane already sees it taken
             limiter.take()
