@@ -353,6 +353,7 @@ def _execute(prep: Prepared, pending: list[EntryKey], args: argparse.Namespace) 
             run_dir = RunDirectory.create(plan.base.benchmark.results_dir)
             run_dir.write_manifest(manifest_mod.build(plan, run_dir, args))
         else:
+            run_dir.remove_stale_temporaries()
             manifest_mod.mark_resumed(run_dir, args)
         handlers = _start_logging(args.log_level, run_dir, plan, console)
         try:
@@ -507,8 +508,11 @@ def _run_command(args: argparse.Namespace) -> int:
         return _dry_run(prep, pending)
     if not pending:
         where = prep.run_dir.path if prep.run_dir else "the run"
-        print(f"nothing to run: every test of {where} has a result")
-        return EXIT_OK
+        if prep.run_dir is None or prep.run_dir.read_manifest().get("status") == "completed":
+            print(f"nothing to run: every test of {where} has a result")
+            return EXIT_OK
+        # every result is saved but the run stopped before its end (scores, reports, status)
+        print(f"every test of {where} has a result; finishing the run", file=sys.stderr)
     return _execute(prep, pending, args)
 
 

@@ -14,8 +14,13 @@ from llmbench import redact
 from llmbench.errors import ResultsError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_HASHED = re.compile(r"-[0-9a-f]{10}\Z")
 MAX_COMPONENT = 80
 MAX_NAME = 200
+
+
+TEMPORARY_PREFIX = ".tmp-"
+"""Names of :func:`write_atomic`'s temporary files; a killed writer can leave one behind."""
 
 
 def safe_component(value: str, max_len: int = MAX_COMPONENT) -> str:
@@ -24,10 +29,12 @@ def safe_component(value: str, max_len: int = MAX_COMPONENT) -> str:
     Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``; leading dots
     go (no ``..`` and no hidden files). When anything had to change, or the value is long, a
     short hash of the original is appended, so two ids that clean up alike (``a/b`` and
-    ``a_b``) still get different names.
+    ``a_b``) still get different names. A value that already ends like a hash (``-`` and ten
+    hex digits) gets one too, so it cannot take the name made for another value: distinct
+    values give distinct names (up to a collision of 40-bit SHA-256 prefixes).
     """
     cleaned = _UNSAFE.sub("_", value).lstrip("._").rstrip("_") or "_"
-    if cleaned != value or len(cleaned) > max_len:
+    if cleaned != value or len(cleaned) > max_len or _HASHED.search(value):
         digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:10]
         cleaned = f"{cleaned[:max_len]}-{digest}"
     return cleaned
@@ -50,8 +57,14 @@ def ensure_directory(directory: str | Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ResultsError(f"{path}: cannot create the results directory: {exc.strerror}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ResultsError(f"{path}: the results directory is not writable")
+    try:  # a real write: access() says yes to root on a read-only file system's permissions
+        with tempfile.TemporaryFile(dir=path, prefix=TEMPORARY_PREFIX):
+            pass
+    except OSError as exc:
+        raise ResultsError(
+            f"{path}: the results directory is not writable ({exc.strerror}); fix it or set "
+            f"another results_dir in [benchmark]"
+        ) from None
     return path
 
 
@@ -64,7 +77,7 @@ def dumps(data: Any, pretty: bool) -> str:
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same directory and a rename,
     so a reader never sees a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -36,6 +36,7 @@ from typing import IO, Any, Literal, get_args
 from llmbench.errors import ResultsError
 from llmbench.result import TestResult
 from llmbench.store.files import (
+    TEMPORARY_PREFIX,
     contained_path,
     dumps,
     ensure_directory,
@@ -210,6 +211,19 @@ class RunDirectory:
         if not (directory / MANIFEST).is_file():
             raise ResultsError(f"{directory}: not a run directory (no {MANIFEST})")
         return cls(directory.resolve())
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete the temporary files a killed run left half-written (call when resuming, never
+        while another process may be writing the run). Returns how many were removed."""
+        removed = 0
+        for directory in (self._path, *(p for p in self._path.iterdir() if p.is_dir())):
+            for tmp in directory.glob(f"{TEMPORARY_PREFIX}*.json"):
+                try:
+                    tmp.unlink()
+                    removed += 1
+                except OSError as exc:
+                    log.warning("%s: cannot remove a stale temporary file: %s", tmp, exc.strerror)
+        return removed
 
     @property
     def path(self) -> Path:
