@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,28 @@ import pytest
 
 from llmbench import TestRunner
 from tests.scripted_server import ScriptedServer
+
+REPO = Path(__file__).resolve().parent.parent
+RUNNER = REPO / "runner.py"
+Run = Callable[..., subprocess.CompletedProcess[str]]
+"""``run(*args, env=None, timeout=60)``: ``runner.py ARGS`` in ``tmp_path``, output captured."""
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    def go(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(RUNNER), *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
+
+    return go
 
 
 @pytest.fixture(scope="session")

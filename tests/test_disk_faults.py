@@ -24,9 +24,9 @@ import pytest
 from llmbench.errors import ResultsError
 from llmbench.result import TestResult
 from llmbench.store.run_dir import JournalEntry, RunDirectory
-from tests.conftest import make_test
+from tests.conftest import RUNNER, make_test
 from tests.scripted_server import Answer, ScriptedServer
-from tests.test_runner_e2e import RUNNER, _agent, _base_config, _suite
+from tests.test_runner_e2e import _agent, _base_config, _suite
 
 N_TESTS = 60
 

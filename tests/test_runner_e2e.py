@@ -9,22 +9,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import make_test
+from tests.conftest import RUNNER, Run, make_test
 from tests.scripted_server import Answer, Echo, ScriptedServer, Status
 
-REPO = Path(__file__).resolve().parent.parent
-RUNNER = REPO / "runner.py"
 INSTRUCTOR = "You play the user"  # opens the instructor's system prompt
 SUPERVISOR = "You check the messages"  # opens the supervisor's system prompt
 SECRET = "sk-e2e-secret-value-1234"
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _base_config(
@@ -83,21 +78,6 @@ INTERACTIVE = make_test(
     prompt=None,
 )
 del INTERACTIVE["prompt"]
-
-
-@pytest.fixture
-def run(tmp_path: Path) -> Run:
-    def go(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
-        return subprocess.run(
-            [sys.executable, str(RUNNER), *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, **(env or {})},
-        )
-
-    return go
 
 
 def _run_dir(tmp: Path) -> Path:

@@ -3,7 +3,8 @@
 Used by the judge so that re-scoring a run costs nothing. Keys are SHA-256 digests of the
 canonical JSON of ``(namespace, endpoint, model, request body)``; the body never holds a
 secret (credentials travel in headers, which are not part of the key). Safe to share between
-processes: SQLite serialises writers, and a write that fails (a locked or read-only database) is
+processes: SQLite serialises writers; values are scrubbed of known secrets like every file
+llmbench writes, and a write that fails (a locked or read-only database) is
 logged and skipped, never fatal, because a cache is only ever an optimisation.
 """
 
@@ -17,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from llmbench import redact
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +72,9 @@ class ReplyCache:
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, value: Any) -> None:
-        """Store ``value`` (JSON-serialisable) under ``key``."""
-        text = json.dumps(value, ensure_ascii=False)
+        """Store ``value`` (JSON-serialisable) under ``key``, known secrets scrubbed (a server
+        may quote a credential back in its reply)."""
+        text = redact.scrub(json.dumps(value, ensure_ascii=False))
         with self._lock:
             db = self._connect()
             if db is None:
