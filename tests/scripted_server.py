@@ -23,13 +23,23 @@ Behaviours (frozen dataclasses):
 - ``DropMidStream(after_chunks)``: 200 SSE, ``after_chunks`` chunks, then close the
   connection mid-body (the client sees a payload error).
 - ``Malformed(body, content_type, status)``: exactly these bytes.
-- ``Stall(after_chunks, stall_s)``: 200 SSE, some chunks, silence for ``stall_s``, then
+- ``Stall(after_chunks, stall_s, keepalive_s)``: 200 SSE, some chunks, silence (or only
+  ``: ping`` comments every ``keepalive_s``) for ``stall_s``, then
   close the connection.
 - ``NoDone(after_chunks)``: 200 SSE, some chunks, then a clean end of body without a
   finish_reason chunk and without ``data: [DONE]``.
 - ``Hang(seconds)``: send nothing at all (not even headers) for ``seconds``, then close.
+- ``NoChoices()``: a 200 answer (JSON, or SSE events and ``[DONE]``) without ``choices``.
+- ``EmptyMessage(content)``: a well-formed answer whose message is ``""`` or ``null``.
+- ``Huge(size_bytes, chunk_bytes)``: a well-formed answer of ``size_bytes`` characters,
+  streamed in ``chunk_bytes`` pieces or as one JSON body.
+- ``Reset(mid_body, pause_s)``: reset the connection (TCP RST) before any response byte, or
+  after the headers and part of the body (SSE chunks, or half a JSON body).
+- ``Warmup(seconds, during, after)``: a server that is slow to come up: ``during`` for every
+  request until ``seconds`` after the first one it answered, then ``after``.
 
-DropMidStream, Stall and NoDone always answer SSE, whatever the request's ``stream``.
+``Answer(headers={"Content-Type": ...})`` mislabels an answer. DropMidStream, Stall and
+NoDone always answer SSE, whatever the request's ``stream``.
 Every wait ends early when ``stop()`` is called, so a server never blocks shutdown.
 
 Scripting (thread-safe, callable from the test thread while the server runs)::
@@ -52,11 +62,13 @@ import contextlib
 import itertools
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -129,6 +141,9 @@ class Stall:
 
     after_chunks: int = 1
     stall_s: float = 30.0
+    keepalive_s: float | None = None
+    """Send an SSE comment (``: ping``) this often while stalled: the read timeout never
+    fires, only a bound on the whole request ends it."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +160,66 @@ class Hang:
     seconds: float = 30.0
 
 
-Behaviour = Answer | Echo | Status | Drop | DropMidStream | Malformed | Stall | NoDone | Hang
+@dataclass(frozen=True)
+class NoChoices:
+    """A 200 answer without ``choices``: a JSON body, or SSE events and ``[DONE]``."""
+
+
+@dataclass(frozen=True)
+class EmptyMessage:
+    """A well-formed answer whose message (chat) or text (completions) is ``content``."""
+
+    content: str | None = ""
+
+
+@dataclass(frozen=True)
+class Huge:
+    """A well-formed answer of ``size_bytes`` characters ("x"), streamed ``chunk_bytes`` a chunk."""
+
+    size_bytes: int
+    chunk_bytes: int = 16384
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Reset the connection (RST, not a clean close) before any response byte, or mid-body.
+
+    ``mid_body``: headers first, then part of the body (two SSE chunks when the request
+    streams, else half of a JSON body whose Content-Length promises all of it), then
+    ``pause_s`` so the client reads them (a reset discards what it has not read), then RST.
+    """
+
+    mid_body: bool = False
+    pause_s: float = 0.05
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """``during`` for every request until ``seconds`` after the first one this behaviour
+    answered (a model still loading), then ``after``. Put it in the script once per request,
+    or make it the default: its clock is per instance and restarts on ``reset()``."""
+
+    seconds: float
+    during: Behaviour = field(default_factory=lambda: Status(503, "model is loading"))
+    after: Behaviour = field(default_factory=Answer)
+
+
+Behaviour = (
+    Answer
+    | Echo
+    | Status
+    | Drop
+    | DropMidStream
+    | Malformed
+    | Stall
+    | NoDone
+    | Hang
+    | NoChoices
+    | EmptyMessage
+    | Huge
+    | Reset
+    | Warmup
+)
 
 
 def _texts(value: Any) -> list[str]:
@@ -251,7 +325,23 @@ class _Shape:
     def usage(self, usage: dict[str, int]) -> bytes:
         return self._event([], usage=usage)
 
-    def full(self, text: str, reason: str, usage: dict[str, int] | None) -> dict[str, Any]:
+    def no_choices(self, usage: dict[str, int], stream: bool) -> dict[str, Any]:
+        kind = "chat.completion" if self.chat else "text_completion"
+        obj = self._head(kind + (".chunk" if stream and self.chat else ""), [])
+        del obj["choices"]
+        obj["usage"] = usage
+        return obj
+
+    def empty(self, content: str | None) -> bytes:
+        """The first (and only content) event of an empty answer."""
+        if self.chat:
+            choice: dict[str, Any] = {"delta": {"role": "assistant", "content": content}}
+        else:
+            choice = {"text": content}
+        choice.update(index=0, logprobs=None, finish_reason=None)
+        return self._event([choice])
+
+    def full(self, text: str | None, reason: str, usage: dict[str, int] | None) -> dict[str, Any]:
         if self.chat:
             choice: dict[str, Any] = {"message": {"role": "assistant", "content": text}}
         else:
@@ -284,6 +374,7 @@ class ScriptedServer:
         self._generation = 0
         self._peak: dict[str, int] = {}
         self._peak_total = 0
+        self._warmups: dict[int, float] = {}  # id(Warmup) -> when it first answered
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -403,6 +494,7 @@ class ScriptedServer:
             self._peak.clear()
             self._peak_total = 0
             self._generation += 1
+            self._warmups.clear()
 
     def peak_in_flight(self, model: str | None = None) -> int:
         """The most completion requests in progress at once since the last reset (for the
@@ -515,13 +607,33 @@ class ScriptedServer:
                 if not self._in_flight[model_key]:
                     del self._in_flight[model_key]
 
+    def _warming(self, w: Warmup) -> bool:
+        """True while ``w`` is within ``seconds`` of the first request it answered."""
+        now = time.monotonic()
+        with self._lock:
+            first = self._warmups.setdefault(id(w), now)
+        return now - first < w.seconds
+
     async def _perform(
         self, request: web.Request, b: Behaviour, body: dict[str, Any], shape: _Shape
     ) -> web.StreamResponse:
+        stream = body.get("stream") is True
+        if isinstance(b, Warmup):
+            return await self._perform(
+                request, b.during if self._warming(b) else b.after, body, shape
+            )
         if isinstance(b, Echo):
             b = Answer(text=b.prefix + _echo_text(body))
+        if isinstance(b, Huge):
+            whole, rest = divmod(b.size_bytes, b.chunk_bytes)
+            pieces = ["x" * b.chunk_bytes] * whole + (["x" * rest] if rest else [])
+            b = Answer(chunks=pieces, completion_tokens=len(pieces))
         if isinstance(b, Answer):
-            return await self._answer(request, b, shape, body.get("stream") is True)
+            return await self._answer(request, b, shape, stream)
+        if isinstance(b, NoChoices | EmptyMessage):
+            return await self._odd_answer(request, b, shape, stream)
+        if isinstance(b, Reset):
+            return await self._reset(request, b, shape, stream)
         if isinstance(b, Status):
             if b.body is None:
                 error_type = {429: "rate_limit_error"}.get(b.code, "invalid_request_error")
@@ -545,11 +657,63 @@ class ScriptedServer:
         for i in range(b.after_chunks):
             await resp.write(shape.content(f" tok{i}" if i else "tok0"))
         if isinstance(b, Stall):
-            await self._pause(b.stall_s)
+            if b.keepalive_s is None:
+                await self._pause(b.stall_s)
+            else:
+                until = time.monotonic() + b.stall_s
+                while time.monotonic() < until and await self._pause(b.keepalive_s):
+                    await resp.write(b": ping\n\n")
         if isinstance(b, NoDone):
             await resp.write_eof()
             return resp
         return self._close(request, resp)
+
+    async def _odd_answer(
+        self, request: web.Request, b: NoChoices | EmptyMessage, shape: _Shape, stream: bool
+    ) -> web.StreamResponse:
+        """A 200 without ``choices``, or with an empty message, streamed or not."""
+        usage = {"prompt_tokens": 5, "completion_tokens": 0, "total_tokens": 5}
+        if not stream:
+            if isinstance(b, NoChoices):
+                return web.json_response(shape.no_choices(usage, stream=False))
+            return web.json_response(shape.full(b.content, "stop", usage))
+        resp = await self._start_sse(request)
+        if isinstance(b, NoChoices):
+            event = shape.no_choices(usage, stream=True)
+            await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+        else:
+            await resp.write(shape.empty(b.content))
+            await resp.write(shape.finish("stop"))
+            if shape.include_usage:
+                await resp.write(shape.usage(usage))
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+
+    async def _reset(
+        self, request: web.Request, b: Reset, shape: _Shape, stream: bool
+    ) -> web.StreamResponse:
+        resp: web.StreamResponse | None = None
+        if b.mid_body:
+            if stream:
+                resp = await self._start_sse(request)
+                await resp.write(shape.content("tok0"))
+                await resp.write(shape.content(" tok1"))
+            else:
+                data = json.dumps(shape.full("Hello world", "stop", None)).encode()
+                resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+                resp.content_length = len(data)
+                await resp.prepare(request)
+                await resp.write(data[: len(data) // 2])
+            if not await self._pause(b.pause_s):
+                return self._close(request, resp)
+        transport = request.transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:  # linger 0: close() sends RST instead of FIN
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        return resp if resp is not None else web.Response(status=499)
 
     async def _answer(
         self, request: web.Request, a: Answer, shape: _Shape, stream: bool
@@ -566,7 +730,11 @@ class ScriptedServer:
             if not await self._pause(a.ttft_s):
                 return self._close(request)
             data = shape.full(text, a.finish_reason, usage if a.usage else None)
-            return web.json_response(data, headers=a.headers)
+            # not json_response(): a Content-Type in a.headers would clash with its own
+            base = {"Content-Type": "application/json; charset=utf-8"}
+            return web.Response(
+                body=json.dumps(data).encode(), headers=_merge_headers(base, a.headers)
+            )
         resp = await self._start_sse(request, a.headers)
         if not await self._pause(a.ttft_s):
             return self._close(request, resp)

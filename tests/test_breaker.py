@@ -13,7 +13,7 @@ from aiohttp import web
 
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.breaker import Breakers, CircuitBreaker
-from llmbench.engine.calls import CallLog, Caller
+from llmbench.engine.calls import Caller, CallLog
 from llmbench.engine.scheduler import Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import RequestFailure

@@ -96,7 +96,7 @@ def test_bad_base_config(tmp_path: Path, text: str, message: str) -> None:
         ('id = "a"\nrpm = -1\n', "field 'rpm': input should be greater than 0"),
         ('endpoint = "embedded"\n', "missing required field 'id'"),
         ('id = ""\n', "field 'id'"),
-        ('id = "a\\u0000b"\n', "field 'id': value error, must contain printable characters only"),
+        ('id = "a\\u0000b"\n', "field 'id': must be printable text: no line breaks, tabs, NUL"),
         ('id = "a"\nendpoint = "ftp://x"\n', "endpoint: expected an http(s) URL"),
         ('id = "a"\napi_type = "rest"\n', "field 'api_type'"),
         ('id = "a"\nsource = "x"\n', "unknown key 'source'"),
@@ -154,3 +154,27 @@ def test_missing_environment_variable(tmp_path: Path, monkeypatch: pytest.Monkey
         f"{path}: api_key_env: environment variable LLMBENCH_NOPE is not set; "
         "export LLMBENCH_NOPE=<your key> before running"
     )
+
+
+def test_max_response_bytes_reaches_the_api_settings(tmp_path: Path) -> None:
+    agent = load_agent(write(tmp_path / "a.toml", 'id = "a"\nmax_response_bytes = 4096\n'))
+    api = agent.api_configuration()
+    assert api.max_response_bytes == 4096
+    assert api.redacted()["max_response_bytes"] == 4096
+    default = load_agent(write(tmp_path / "b.toml", 'id = "b"\n')).api_configuration()
+    assert default.max_response_bytes == 32 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "field 'max_response_bytes': input should be greater than 0"),
+        ('"32MB"', "field 'max_response_bytes': input should be a valid integer"),
+        ("1.5", "field 'max_response_bytes': input should be a valid integer"),
+    ],
+)
+def test_bad_max_response_bytes(tmp_path: Path, value: str, message: str) -> None:
+    path = write(tmp_path / "a.toml", f'id = "a"\nmax_response_bytes = {value}\n')
+    with pytest.raises(ConfigError) as info:
+        load_agent(path)
+    assert message in str(info.value)

@@ -1,10 +1,9 @@
 """``runner.py`` end to end, as a subprocess against two scripted servers: the whole run
-directory, interruption and resume, and bad configs (one line, exit 2, nothing written)."""
+directory, interruption and resume. Bad configs are in ``tests/test_bad_input_corpus.py``."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -357,88 +356,7 @@ def test_a_model_the_server_does_not_list_is_bad_input(
     assert "did you mean 'scripted-model'?" in done.stderr
 
 
-BAD_CONFIGS = [
-    pytest.param(
-        "base_config.toml",
-        "[benchmark]\ntest_suite = suite.json\n",
-        "line 2, column 14",
-        id="malformed-toml",
-    ),
-    pytest.param(
-        "base_config.toml",
-        '[benchmark]\ntest_suite = "suite.json"\nmax_wrokers = 4\n',
-        "max_wrokers",
-        id="unknown-key",
-    ),
-    pytest.param(
-        "agents/two.toml",
-        'id = "alpha"\nendpoint = "http://127.0.0.1:1/v1"\n',
-        "used by both",
-        id="duplicate-id",
-    ),
-    pytest.param(
-        "agents/alpha.toml",
-        'id = "alpha"\nendpoint = "http://127.0.0.1:1/v1"\napi_key_env = "LLMBENCH_E2E_UNSET"\n',
-        "environment variable LLMBENCH_E2E_UNSET is not set",
-        id="missing-env",
-    ),
-    pytest.param("agents/alpha.toml", None, "no agent configs in this directory", id="empty-dir"),
-    pytest.param(
-        "agents/alpha.toml",
-        "sample",
-        "sample_agent_config.toml is only the template",
-        id="only-sample",
-    ),
-    pytest.param(
-        "agents/alpha.toml",
-        'id = "alpha"\nendpoint = "http://127.0.0.1:1/v1"\ntimeot = 5\n',
-        "unknown key 'timeot'; did you mean timeout?",
-        id="agent-typo",
-    ),
-]
-
-
-@pytest.mark.parametrize(("name", "content", "message"), BAD_CONFIGS)
-def test_bad_config_is_one_line_exit_2_and_nothing_written(
-    tmp_path: Path, run: Run, name: str, content: str | None, message: str
-) -> None:
-    _suite(tmp_path, [make_test("a")])
-    (tmp_path / "base_config.toml").write_text(
-        '[benchmark]\ntest_suite = "suite.json"\n', encoding="utf-8"
-    )
-    (tmp_path / "agents").mkdir()
-    (tmp_path / "agents" / "alpha.toml").write_text(
-        'id = "alpha"\nendpoint = "http://127.0.0.1:1/v1"\n', encoding="utf-8"
-    )
-    target = tmp_path / name
-    if content is None:
-        target.unlink()
-    elif content == "sample":
-        target.rename(tmp_path / "agents" / "sample_agent_config.toml")
-    else:
-        target.write_text(content, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k != "LLMBENCH_E2E_UNSET"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(RUNNER),
-            "--base_config",
-            "base_config.toml",
-            "--agent_config",
-            "agents",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
-    assert message in lines[0]
-    assert "Traceback" not in done.stderr
-    assert not (tmp_path / "results").exists()
+# Bad configs (one line, exit 2, nothing written) are tests/test_bad_input_corpus.py's.
 
 
 def test_llmbench_run_is_the_same_command(tmp_path: Path, server: ScriptedServer) -> None:

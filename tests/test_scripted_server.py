@@ -16,12 +16,17 @@ from tests.scripted_server import (
     Drop,
     DropMidStream,
     Echo,
+    EmptyMessage,
     Hang,
+    Huge,
     Malformed,
+    NoChoices,
     NoDone,
+    Reset,
     ScriptedServer,
     Stall,
     Status,
+    Warmup,
 )
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -231,3 +236,61 @@ def test_many_servers_start_and_stop() -> None:
         with ScriptedServer() as server:
             status, _, _ = asyncio.run(_post(server.chat_url, _chat("q", stream=True)))
             assert status == 200
+
+
+def test_answers_without_choices_or_with_an_empty_message(server: ScriptedServer) -> None:
+    server.script(NoChoices(), NoChoices(), EmptyMessage(None), EmptyMessage(""))
+    _, _, raw = asyncio.run(_post(server.chat_url, _chat("q")))
+    assert "choices" not in json.loads(raw) and json.loads(raw)["usage"]["completion_tokens"] == 0
+    _, _, raw = asyncio.run(_post(server.chat_url, _chat("q", stream=True)))
+    events = _events(raw)
+    assert events[-1] == "[DONE]" and "choices" not in json.loads(events[0]) and len(events) == 2
+    _, _, raw = asyncio.run(_post(server.chat_url, _chat("q")))
+    assert json.loads(raw)["choices"][0]["message"] == {"role": "assistant", "content": None}
+    _, _, raw = asyncio.run(_post(server.completions_url, {"prompt": "p", "stream": True}))
+    chunks = [json.loads(e) for e in _events(raw)[:-1]]
+    assert [c["choices"][0]["text"] for c in chunks] == ["", ""]  # the text, then the finish
+
+
+def test_huge_answers_have_the_asked_size(server: ScriptedServer) -> None:
+    server.script(Huge(2500, chunk_bytes=1000), Huge(2500))
+    _, _, raw = asyncio.run(_post(server.chat_url, _chat("q", stream=True)))
+    pieces = [json.loads(e)["choices"][0]["delta"].get("content") for e in _events(raw)[:-1]]
+    assert pieces == ["x" * 1000, "x" * 1000, "x" * 500, None]
+    _, _, raw = asyncio.run(_post(server.chat_url, _chat("q")))
+    assert json.loads(raw)["choices"][0]["message"]["content"] == "x" * 2500
+
+
+def test_reset_before_and_in_the_middle_of_a_response(server: ScriptedServer) -> None:
+    server.script(Reset(), Reset(mid_body=True))
+    with pytest.raises(aiohttp.ClientOSError, match="Connection reset by peer"):
+        asyncio.run(_post(server.chat_url, _chat("q")))
+    statuses: list[int] = []
+
+    async def read_json() -> None:
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT) as session,
+            session.post(server.chat_url, json=_chat("q")) as resp,
+        ):
+            statuses.append(resp.status)
+            await resp.read()
+
+    with pytest.raises(aiohttp.ClientPayloadError, match="Connection reset by peer"):
+        asyncio.run(read_json())
+    assert statuses == [200]
+
+
+def test_warmup_answers_during_then_after(server: ScriptedServer) -> None:
+    server.set_default(Warmup(0.3, during=Status(503), after=Answer("up")))
+    assert asyncio.run(_post(server.chat_url, _chat("q")))[0] == 503
+    assert asyncio.run(_post(server.chat_url, _chat("q")))[0] == 503
+    time.sleep(0.3)
+    status, _, raw = asyncio.run(_post(server.chat_url, _chat("q")))
+    assert status == 200 and json.loads(raw)["choices"][0]["message"]["content"] == "up"
+
+
+def test_an_answer_can_carry_a_wrong_content_type(server: ScriptedServer) -> None:
+    server.script(Answer("hi", headers={"Content-Type": "text/html"}))
+    status, headers, raw = asyncio.run(_post(server.chat_url, _chat("q")))
+    assert status == 200 and headers["Content-Type"] == "text/html"
+    assert json.loads(raw)["choices"][0]["message"]["content"] == "hi"

@@ -112,7 +112,7 @@ BAD_TESTS: list[tuple[str, Any, str]] = [
         "field 'messages[0].role'",
     ),
     ("api_type", make_test("a", api_type="rest"), "field 'api_type'"),
-    ("not an object", "just a string", "tests[0]: expected a JSON object, got str"),
+    ("not an object", "just a string", "tests[0]: expected a JSON object, got string"),
 ]
 
 
@@ -147,7 +147,7 @@ def test_duplicate_ids(write_suite) -> None:
         ("[]", "expected a JSON object"),
         ('{"tests": []}', "'tests' is empty"),
         ('{"test": []}', "missing 'tests'; did you mean test?"),
-        ('{"tests": {}}', "'tests': expected a list, got dict"),
+        ('{"tests": {}}', "'tests': expected an array of test objects, got object"),
     ],
 )
 def test_bad_suite_file(tmp_path: Path, text: str, message: str) -> None:
@@ -380,3 +380,16 @@ def test_shipped_json_schema_is_current_and_accepts_the_example() -> None:
             },
             schema,
         )
+
+
+def test_max_response_bytes_from_the_runner_config_and_configure_api(write_json) -> None:
+    runner = TestRunner(write_json("cfg.json", {"api_defaults": {"max_response_bytes": 4096}}))
+    assert runner.api_config.max_response_bytes == 4096
+    assert runner.configure_api("http://x/v1", max_response_bytes=8192).max_response_bytes == 8192
+    with pytest.raises(ConfigError) as info:
+        TestRunner(write_json("bad.json", {"api_defaults": {"max_response_bytes": 0}}))
+    assert "field 'api_defaults.max_response_bytes': input should be greater than 0" in str(
+        info.value
+    )
+    with pytest.raises(ConfigError, match=r"max_response_bytes: expected an integer > 0, got 0"):
+        runner.configure_api("http://x/v1", max_response_bytes=0)

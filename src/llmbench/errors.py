@@ -26,13 +26,28 @@ class LlmbenchError(Exception):
     """Base class of every error llmbench raises on purpose."""
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks, other control characters and lone surrogates escaped
+    (``\\n``, ``\\x00``, ``\\udcff``), so a message is one printable line whatever the input
+    held."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
 class InputError(LlmbenchError, ValueError):
-    """A mistake in the user's input; the message names the file, the field and the fix."""
+    """A mistake in the user's input; the message names the file, the field and the fix.
+
+    The message is always one printable line: control characters and lone surrogates from the
+    input (a test id, a file name) are escaped.
+    """
 
     def __init__(self, message: str, *, path: str | Path | None = None) -> None:
-        self.path = str(path) if path is not None else None
-        self.detail = message
-        super().__init__(f"{self.path}: {message}" if self.path else message)
+        self.path = one_line(str(path)) if path is not None else None
+        self.detail = one_line(message)
+        super().__init__(f"{self.path}: {self.detail}" if self.path else self.detail)
 
 
 class ConfigError(InputError):

@@ -167,6 +167,7 @@ class TestRunner:
             "retry_backoff": d.retry_backoff,
             "retry_budget_s": d.retry_budget_s,
             "stream": d.stream,
+            "max_response_bytes": d.max_response_bytes,
         }
         if self.metadata is not None:
             api, g = self.metadata.api_config, self.metadata.global_settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -88,12 +89,28 @@ def _with_defaults(agent: AgentConfig, metadata: SuiteMetadata) -> AgentConfig:
     return agent.model_copy(update=update) if update else agent
 
 
+def _check_referenced(base_path: Path, setting: str, path: Path | None) -> None:
+    """ConfigError naming the base config and ``[benchmark].setting`` when ``path`` is not a
+    file (the file's own loader reports anything else about it)."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        problem = "is a directory, expected a file"
+    elif not os.path.lexists(path):
+        problem = "file not found"
+    else:
+        return
+    raise ConfigError(f"[benchmark].{setting}: {path}: {problem}", path=base_path)
+
+
 def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
     """Load and cross-check the base config, the agents, the suite and its companions."""
     bp = Path(base_path)
     base = load_base_config(bp)
-    agents = load_agents(agent_path)
     b = base.benchmark
+    for setting in ("test_suite", "test_metadata", "categories_file"):
+        _check_referenced(bp, setting, getattr(b, setting))
+    agents = load_agents(agent_path)
     suite = load_suite(b.test_suite)
     check_suite_scoring(suite, b.test_suite)
     metadata = load_metadata(b.test_metadata) if b.test_metadata else None

@@ -45,6 +45,7 @@ from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
 from llmbench.report.terminal import print_report, stdout_console
 from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory, run_keys
+from llmbench.store.writer import JournalWriter
 
 log = logging.getLogger("llmbench.run")
 
@@ -376,10 +377,11 @@ def _run(
 ) -> int:
     breakers = Breakers()
     lanes = _lanes(plan, resolved, pending, breakers)
+    writer = JournalWriter(run_dir)
 
     def on_result(agent_id: str, repeat: int, outcome: Outcome) -> None:
         r = outcome.result
-        run_dir.append(JournalEntry(agent_id, r.test_id, repeat, r, outcome.transcript))
+        writer.submit(JournalEntry(agent_id, r.test_id, repeat, r, outcome.transcript))
         if r.status == "error" and r.error_kind != "circuit_open":  # the breaker logs once
             log.warning("%s / %s (repeat %d): %s", agent_id, r.test_id, repeat, r.error_message)
         else:
@@ -407,7 +409,13 @@ def _run(
     )
     status = "failed"
     try:
-        interrupted = asyncio.run(_run_scheduler(scheduler, lanes, run_dir, console))
+        try:
+            interrupted = asyncio.run(_run_scheduler(scheduler, lanes, run_dir, console))
+        finally:
+            try:
+                writer.close()  # every result handed over is saved before the run ends
+            except ResultsError as exc:
+                scheduler.fatal = scheduler.fatal or exc
         if scheduler.fatal is not None:
             status = "failed"
         elif interrupted:

@@ -1,22 +1,32 @@
 """Agent configs: one TOML file per model under test.
 
 ``load_agents(path)`` takes a file or a directory. In a directory, files that are not
-``.toml`` and ``sample_agent_config.toml`` (the documented template) are skipped. Agent ids
-are unique; the error for a duplicate names both files.
+``.toml``, hidden files (an editor's ``.#a.toml``) and ``sample_agent_config.toml`` (the
+documented template) are skipped. Agent ids are unique; the error for a duplicate names both
+files.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from llmbench.config.api import EMBEDDED, APIConfiguration
+from llmbench.config.api import DEFAULT_MAX_RESPONSE_BYTES, EMBEDDED, APIConfiguration
 from llmbench.config.files import read_toml
-from llmbench.config.validation import explain
+from llmbench.config.validation import (
+    MAX_ID_LENGTH,
+    check_env_name,
+    check_id,
+    dotted,
+    explain,
+    shown,
+)
 from llmbench.errors import ConfigError
 
 SAMPLE_NAME = "sample_agent_config.toml"
@@ -25,20 +35,28 @@ SAMPLE_NAME = "sample_agent_config.toml"
 class AgentConfig(BaseModel):
     """One agent: a model behind an endpoint, with its own limits and parameters."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
-    id: str = Field(min_length=1, max_length=100)
-    """Unique over the run; names the agent's folder in the run directory."""
+    id: Annotated[str, AfterValidator(check_id)] = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    """Unique over the run; names the agent's folder in the run directory (through
+    :func:`~llmbench.store.files.safe_component`). 1 to 100 printable characters."""
     endpoint: str = EMBEDDED
     """An OpenAI-compatible URL, or ``embedded``."""
     model: str = ""
     api_type: Literal["chat", "completions"] | None = None
-    api_key_env: str | None = None
+    api_key_env: Annotated[str | None, AfterValidator(check_env_name)] = None
     """Name of the environment variable holding the API key; never the key itself."""
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: float = Field(120.0, gt=0)
     """Read timeout in seconds."""
     retry_attempts: int = Field(3, ge=0)
+    retry_delay: float = Field(1.0, ge=0, allow_inf_nan=False)
+    """Seconds before the first retry; retry n waits ``retry_delay * retry_backoff**n``."""
+    retry_backoff: float = Field(2.0, ge=1, allow_inf_nan=False)
+    retry_budget_s: float = Field(600.0, gt=0, allow_inf_nan=False)
+    """Most seconds one test may take, all attempts and waits included."""
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, gt=0)
+    """Largest answer read, in bytes (a whole stream or a JSON body); a larger one is an error."""
     max_concurrency: int = Field(4, gt=0)
     """This agent's own bound on tests in flight."""
     rpm: float | None = Field(None, gt=0)
@@ -50,13 +68,6 @@ class AgentConfig(BaseModel):
     source: Path | None = Field(None, exclude=True, strict=False)
     """The file this agent came from (set by the loader)."""
 
-    @field_validator("id")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        if any(not ch.isprintable() for ch in value):
-            raise ValueError("must contain printable characters only")
-        return value
-
     def api_configuration(self) -> APIConfiguration:
         """The agent's settings as an :class:`APIConfiguration`."""
         return APIConfiguration(
@@ -65,9 +76,35 @@ class AgentConfig(BaseModel):
             headers=dict(self.headers),
             timeout=self.timeout,
             retry_attempts=self.retry_attempts,
+            retry_delay=self.retry_delay,
+            retry_backoff=self.retry_backoff,
+            retry_budget_s=self.retry_budget_s,
+            max_response_bytes=self.max_response_bytes,
             api_type=self.api_type,
             api_key_env=self.api_key_env,
         )
+
+
+def _not_json(value: Any, where: tuple[str | int, ...]) -> str | None:
+    """Why ``value`` cannot go in a JSON request body (a TOML date, ``inf``), or None."""
+    if isinstance(value, datetime.date | datetime.time) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        return (
+            f"field '{dotted(where)}': expected a JSON value (the API takes JSON; write a date "
+            f"as a string), got {shown(value)}"
+        )
+    if isinstance(value, dict):
+        items: Iterable[tuple[str | int, Any]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        problem = _not_json(item, (*where, key))
+        if problem:
+            return problem
+    return None
 
 
 def load_agent(path: str | Path) -> AgentConfig:
@@ -80,6 +117,9 @@ def load_agent(path: str | Path) -> AgentConfig:
         agent = AgentConfig.model_validate({**data, "source": p})
     except ValidationError as exc:
         raise ConfigError(explain(exc, AgentConfig), path=p) from None
+    problem = _not_json(agent.parameters, ("parameters",))
+    if problem:
+        raise ConfigError(problem, path=p)
     try:
         agent.api_configuration()
     except ConfigError as exc:
@@ -92,9 +132,13 @@ def agent_files(path: str | Path) -> list[Path]:
     p = Path(path)
     if not p.exists():
         raise ConfigError("no such file or directory", path=p)
-    if p.is_file():
+    if not p.is_dir():  # a file, or a pipe such as <(generate-agent)
         return [p]
-    files = sorted(f for f in p.iterdir() if f.suffix == ".toml" and f.name != SAMPLE_NAME)
+    files = sorted(
+        f
+        for f in p.iterdir()
+        if f.suffix == ".toml" and f.name != SAMPLE_NAME and not f.name.startswith(".")
+    )
     if not files:
         has_sample = (p / SAMPLE_NAME).exists()
         hint = (

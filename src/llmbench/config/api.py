@@ -8,6 +8,7 @@ A test's ``metadata.timeout_seconds`` overrides ``timeout`` for that test only.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -17,10 +18,54 @@ from llmbench.errors import ConfigError
 
 ApiType = Literal["chat", "completions"]
 EMBEDDED = "embedded"
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+"""The default ``max_response_bytes``: 32 MiB."""
 _SUFFIXES: tuple[tuple[str, ApiType], ...] = (
     ("/chat/completions", "chat"),
     ("/completions", "completions"),
 )
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP header name (RFC 9110 token)."""
+
+
+def _check_url(endpoint: str) -> None:
+    """ConfigError unless ``endpoint`` is an http(s) URL with a host and a valid port."""
+    try:
+        parts = urlsplit(endpoint)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # "http://[::1/v1", "http://host:99999", "http://host:abc"
+        parts, port_ok = None, False
+    fine = (
+        parts is not None
+        and parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and port_ok
+        and endpoint.isprintable()
+        and not any(ch.isspace() for ch in endpoint)
+    )
+    if not fine:
+        raise ConfigError(
+            f"endpoint: expected an http(s) URL such as http://127.0.0.1:8000/v1 or "
+            f"'{EMBEDDED}', got {_without_credentials(endpoint)!r}"
+        )
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` as written but without ``user:password@`` and the query string (which may hold
+    a key), for a message about a URL that may not parse."""
+    return re.sub(r"//[^/@]*@", "//", url).split("?", 1)[0]
+
+
+def _check_header(name: str, value: str) -> None:
+    """ConfigError for a header that HTTP cannot carry; the value is never shown."""
+    if not _HEADER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"headers: {name!r} is not a header name (letters, digits and -, no spaces or :)"
+        )
+    if any(ch in value for ch in "\r\n\0"):
+        raise ConfigError(f"headers: the value of {name!r} contains a line break or NUL")
 
 
 @dataclass(frozen=True, repr=False)
@@ -47,7 +92,7 @@ class APIConfiguration:
     """Seconds before the first retry; retry n waits ``retry_delay * retry_backoff**n``."""
     retry_backoff: float = 2.0
     """Growth factor of the delay between retries."""
-    retry_budget_s: float = 300.0
+    retry_budget_s: float = 600.0
     """Most seconds one test may spend across attempts and waits."""
     connect_timeout: float = 10.0
     """Seconds to wait for a TCP connection."""
@@ -57,15 +102,13 @@ class APIConfiguration:
     """Name of an environment variable whose value is sent as ``Authorization: Bearer ...``."""
     stream: bool = True
     """Stream responses so time to first token and generation speed are measured."""
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    """Largest answer read, in bytes (a whole stream, or a JSON body); a larger one is an error,
+    not retried."""
 
     def __post_init__(self) -> None:
         if self.endpoint is not None and self.endpoint != EMBEDDED:
-            parts = urlsplit(self.endpoint)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConfigError(
-                    f"endpoint: expected an http(s) URL such as http://127.0.0.1:8000/v1 or "
-                    f"'{EMBEDDED}', got {redact.strip_url(self.endpoint)!r}"
-                )
+            _check_url(self.endpoint)
         checks: tuple[tuple[str, float, float], ...] = (
             ("timeout", self.timeout, 0),
             ("connect_timeout", self.connect_timeout, 0),
@@ -78,6 +121,14 @@ class APIConfiguration:
             raise ConfigError(
                 f"retry_attempts: expected an integer >= 0, got {self.retry_attempts!r}"
             )
+        if (
+            not isinstance(self.max_response_bytes, int)
+            or isinstance(self.max_response_bytes, bool)
+            or self.max_response_bytes <= 0
+        ):
+            raise ConfigError(
+                f"max_response_bytes: expected an integer > 0, got {self.max_response_bytes!r}"
+            )
         if not isinstance(self.retry_delay, int | float) or self.retry_delay < 0:
             raise ConfigError(f"retry_delay: expected a number >= 0, got {self.retry_delay!r}")
         if not isinstance(self.retry_backoff, int | float) or self.retry_backoff < 1:
@@ -88,6 +139,8 @@ class APIConfiguration:
             isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
         ):
             raise ConfigError("headers: expected a mapping of header names to string values")
+        for header, header_value in self.headers.items():
+            _check_header(header, header_value)
         redact.register(redact.secrets_in(self.headers, self.endpoint))
 
     @property
@@ -163,6 +216,7 @@ class APIConfiguration:
             "api_type": self.api_type,
             "api_key_env": self.api_key_env,
             "stream": self.stream,
+            "max_response_bytes": self.max_response_bytes,
         }
 
     def __repr__(self) -> str:

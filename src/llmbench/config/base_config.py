@@ -10,19 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from llmbench.config.api import EMBEDDED, APIConfiguration
 from llmbench.config.files import read_toml
-from llmbench.config.validation import explain
+from llmbench.config.validation import check_env_name, explain
 from llmbench.errors import ConfigError
 
+
+def _usable_path(value: Path) -> Path:
+    if "\0" in str(value):
+        raise ValueError("a path cannot contain a NUL character")
+    return value
+
+
 # TOML values have types: "8" is not a number. Paths are written as strings, though.
-LaxPath = Annotated[Path, Field(strict=False)]
+LaxPath = Annotated[Path, Field(strict=False), AfterValidator(_usable_path)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class BenchmarkSection(_Strict):
@@ -59,7 +66,7 @@ class HelperSection(_Strict):
 
     endpoint: str = EMBEDDED
     model: str = ""
-    api_key_env: str | None = None
+    api_key_env: Annotated[str | None, AfterValidator(check_env_name)] = None
     headers: dict[str, str] = Field(default_factory=dict)
     temperature: float = Field(0.0, ge=0, le=2)
     max_tokens: int = Field(512, gt=0)
@@ -124,13 +131,14 @@ def load_base_config(path: str | Path) -> BaseConfig:
             "log_dir": _resolve(here, b.log_dir),
         }
     )
-    _check_endpoint(config.instructor.endpoint, p, "instructor")
-    _check_endpoint(config.supervisor.endpoint, p, "supervisor")
+    _check_api(config.instructor, p, "instructor")
+    _check_api(config.supervisor, p, "supervisor")
     return config.model_copy(update={"benchmark": resolved})
 
 
-def _check_endpoint(endpoint: str, path: Path, section: str) -> None:
+def _check_api(helper: HelperSection, path: Path, section: str) -> None:
+    """The endpoint and headers of ``[section]``, checked as the run will use them."""
     try:
-        APIConfiguration(endpoint=endpoint)
+        helper.api_configuration()
     except ConfigError as exc:
         raise ConfigError(f"[{section}].{exc.detail}", path=path) from None

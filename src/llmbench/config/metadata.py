@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from llmbench.config.files import read_json
-from llmbench.config.validation import did_you_mean, explain
+from llmbench.config.api import APIConfiguration
+from llmbench.config.files import json_type, read_json
+from llmbench.config.validation import check_env_name, did_you_mean, explain
 from llmbench.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class MetadataApiConfig(_Lenient):
     headers: dict[str, str] = Field(default_factory=dict)
     type: Literal["chat", "completions"] | None = None
     """API type; inferred from the endpoint path when not set."""
-    api_key_env: str | None = None
+    api_key_env: Annotated[str | None, AfterValidator(check_env_name)] = None
     """Name of the environment variable holding the API key (sent as a Bearer token)."""
 
 
@@ -89,12 +90,15 @@ def load_metadata(path: str | Path) -> SuiteMetadata:
     """Parse and validate a ``test_suite_metadata.json``."""
     data = read_json(path, ConfigError)
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"expected a JSON object at the top, got {type(data).__name__}", path=path
-        )
+        raise ConfigError(f"expected a JSON object at the top, got {json_type(data)}", path=path)
     try:
         meta = SuiteMetadata.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(explain(exc, SuiteMetadata), path=path) from None
+    api = meta.api_config
+    try:
+        APIConfiguration(endpoint=api.endpoint, headers=dict(api.headers))
+    except ConfigError as exc:
+        raise ConfigError(f"api_config.{exc.detail}", path=path) from None
     _warn_unknown(meta, Path(path))
     return meta

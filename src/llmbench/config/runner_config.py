@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from llmbench.config.api import DEFAULT_MAX_RESPONSE_BYTES
 from llmbench.config.files import read_json
 from llmbench.config.validation import explain
 from llmbench.errors import ConfigError
@@ -37,10 +38,12 @@ class ApiDefaults(_Strict):
     """Seconds before the first retry."""
     retry_backoff: float = Field(2.0, ge=1)
     """Each retry waits ``retry_delay * retry_backoff**n`` (with jitter)."""
-    retry_budget_s: float = Field(300.0, gt=0)
+    retry_budget_s: float = Field(600.0, gt=0)
     """Most seconds one test may spend in attempts and waits together."""
     stream: bool = True
     """Stream responses (SSE) so time to first token and generation speed are measured."""
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, gt=0)
+    """Largest answer read, in bytes (a whole stream or a JSON body); a larger one is an error."""
 
 
 class ExecutionDefaults(_Strict):

@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 _TYPE_TAG = re.compile(r"(str|int|float|bool|list|dict|none|function-\w+)(\[.*\])?")
+
+MAX_ID_LENGTH = 100
+"""The longest test id or agent id, in characters."""
+
+
+def check_id(value: str) -> str:
+    """A test or agent id as it is, or ValueError saying why it cannot be one.
+
+    An id is 1 to :data:`MAX_ID_LENGTH` printable characters (no line breaks, tabs, NUL or
+    other control characters) that neither start nor end with whitespace. Other characters,
+    ``/`` and ``..`` included, are allowed: result file names are made from ids by
+    :func:`llmbench.store.files.safe_component`, which keeps them inside the run directory.
+    """
+    if not value.isprintable():
+        raise ValueError("must be printable text: no line breaks, tabs, NUL or other controls")
+    if value != value.strip():
+        raise ValueError("must not start or end with whitespace")
+    return value
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NOT_SHOWN = "env_name"
+"""Errors of this type do not echo the input: it may be the secret itself."""
+
+
+def check_env_name(value: str | None) -> str | None:
+    """An ``api_key_env`` value as it is, or an error that does not repeat the value (a key
+    pasted in place of the variable's name must not reach a terminal or a log)."""
+    if value is not None and not _ENV_NAME.fullmatch(value):
+        raise PydanticCustomError(
+            _NOT_SHOWN,
+            "expected the name of an environment variable such as OPENAI_API_KEY "
+            "(letters, digits and _), not the key itself; the value is not shown",
+        )
+    return value
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -66,10 +103,22 @@ def explain(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> s
             hint = f"; known keys: {', '.join(sorted(known))}"
         return f"unknown key '{where}'{hint}"
     got = err.get("input")
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "missing":
         return f"missing required field '{where}'"
-    shown = repr(got)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"field '{where}': {msg[0].lower() + msg[1:]}, got {shown}"
+    if err["type"] == _NOT_SHOWN:
+        return f"field '{where}': {msg}"
+    if err["type"] == "path_type":
+        msg = "input should be a path written as a string"
+    # "a valid dictionary or instance of BenchmarkSection": the class name means nothing to a user
+    msg = re.sub(r" or instance of \w+", "", msg)
+    return f"field '{where}': {msg[0].lower() + msg[1:]}, got {shown(got)}"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``value`` for a message: its repr cut to ``limit`` characters; a TOML date or time as
+    ``date 1979-05-27``."""
+    if isinstance(value, datetime.date | datetime.time):
+        return f"{type(value).__name__} {value.isoformat()}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -190,16 +190,19 @@ class Caller:
             api_type=api_type,
             read_timeout_s=read_timeout,
             connect_timeout_s=min(self.api.connect_timeout, read_timeout),
+            max_response_bytes=self.api.max_response_bytes,
         )
-        if attempt == 1:
-            return await coro  # the first attempt is bounded by its read timeouts only
+        # every attempt, the first too, ends within the test's budget: a server that keeps a
+        # stream alive with comments but never finishes must not hold the test for ever
         remaining = self.policy.budget_s - (time.perf_counter() - started)
         try:
             async with asyncio.timeout(max(remaining, 0.001)):
                 return await coro
         except TimeoutError:
             raise RequestFailure(
-                "timeout", f"retry budget of {self.policy.budget_s:g}s used up during an attempt"
+                "timeout",
+                f"time budget of {self.policy.budget_s:g}s (retry_budget_s) used up "
+                f"during attempt {attempt}",
             ) from None
 
     def chat_fn(

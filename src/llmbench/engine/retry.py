@@ -38,7 +38,7 @@ class RetryPolicy:
     """Retries after the first attempt."""
     delay_s: float = 1.0
     backoff: float = 2.0
-    budget_s: float = 300.0
+    budget_s: float = 600.0
     """Most seconds from the test's start to the start of its last retry."""
     jitter: float = 0.2
 

@@ -18,13 +18,20 @@ from typing import Any
 import aiohttp
 
 from llmbench import redact
+from llmbench.config.api import DEFAULT_MAX_RESPONSE_BYTES
 from llmbench.errors import RequestFailure
 from llmbench.suite.models import ApiType, TestCase
 
 QUOTE_BYTES = 200
 """How much of a bad response an error message quotes."""
-MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-"""A response larger than this is cut off and reported as an error."""
+_SCRUB_WINDOW = QUOTE_BYTES + 1024
+"""How much of a response is scrubbed of secrets before it is cut to ``QUOTE_BYTES``, so that a
+secret across the cut is masked whole rather than shown in part."""
+MAX_RESPONSE_BYTES = DEFAULT_MAX_RESPONSE_BYTES
+"""The default ``max_response_bytes``: a larger answer is cut off and reported as an error."""
+ERROR_BODY_BYTES = 1024 * 1024
+"""How much of an HTTP error's body is read (the rest is ignored, the status still counts)."""
+_SSE_STARTS = (b"data:", b":", b"event:", b"id:", b"retry:")
 _OWNED_PARAMETERS = ("stream", "stream_options", "model", "messages", "prompt")
 
 
@@ -132,11 +139,25 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def quote(data: bytes | str) -> str:
-    """The first bytes of a response, printable, for an error message."""
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    """The first bytes of a response, printable, for an error message, secrets masked."""
+    if isinstance(data, bytes | bytearray):
+        more = len(data) > _SCRUB_WINDOW * 4
+        window = bytes(data[: _SCRUB_WINDOW * 4]).decode("utf-8", "replace")
+    else:
+        more, window = False, data
+    more = more or len(window) > _SCRUB_WINDOW
+    # scrub before cutting: a secret across the cut would otherwise show in part
+    text = redact.scrub(window[:_SCRUB_WINDOW])
     shown = text[:QUOTE_BYTES]
-    suffix = "..." if len(text) > QUOTE_BYTES else ""
+    suffix = "..." if more or len(text) > QUOTE_BYTES else ""
     return redact.scrub(repr(shown + suffix)) if shown else "nothing"
+
+
+def too_large(max_bytes: int) -> RequestFailure:
+    """The failure of a response that passed ``max_response_bytes`` (not worth retrying)."""
+    return RequestFailure(
+        "protocol", f"response larger than {max_bytes} bytes (max_response_bytes); stopped reading"
+    )
 
 
 def server_error_message(body: bytes) -> str:
@@ -185,28 +206,62 @@ def token_counts(
 class _StreamState:
     """Accumulates an SSE stream into a Completion."""
 
-    def __init__(self, api_type: ApiType, sent_at: float) -> None:
+    def __init__(self, api_type: ApiType, sent_at: float, max_bytes: int) -> None:
         self.api_type = api_type
         self.sent_at = sent_at
+        self.max_bytes = max_bytes
         self.pieces: list[str] = []
         self.content_events = 0
+        self.choice_events = 0
         self.first_at: float | None = None
         self.last_at: float | None = None
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self.done = False
+        self.is_stream = False
+        """True once the body is known to be an event stream."""
         self.meta: dict[str, Any] = {}
         self.head = bytearray()
         self.received = 0
+        self._partial = bytearray()
+
+    def count(self, chunk: bytes) -> None:
+        """Count raw bytes against ``max_bytes`` and keep the first ones for error messages."""
+        self.received += len(chunk)
+        if len(self.head) < _SCRUB_WINDOW:
+            self.head += chunk[: _SCRUB_WINDOW - len(self.head)]
+        if self.received > self.max_bytes:
+            raise too_large(self.max_bytes)
+
+    def feed(self, chunk: bytes) -> None:
+        """Take raw bytes of the stream, in pieces of any size: count them, then parse."""
+        self.count(chunk)
+        self.split(chunk)
+
+    def split(self, chunk: bytes) -> None:
+        """Parse each line that ``chunk`` completes (bytes already counted).
+
+        Lines are split here rather than by aiohttp's ``readline``, which fails on a line longer
+        than its buffer (an answer sent as one large event); ``max_bytes`` bounds the total.
+        """
+        self.is_stream = True
+        self._partial += chunk
+        start = 0
+        while not self.done:
+            end = self._partial.find(b"\n", start)
+            if end < 0:
+                break
+            self.feed_line(bytes(self._partial[start : end + 1]))
+            start = end + 1
+        del self._partial[:start]
+
+    def end_of_body(self) -> None:
+        """The body ended: parse a last line that had no newline."""
+        if self._partial and not self.done:
+            line, self._partial = bytes(self._partial), bytearray()
+            self.feed_line(line)
 
     def feed_line(self, line: bytes) -> None:
-        self.received += len(line)
-        if len(self.head) < QUOTE_BYTES:
-            self.head += line[: QUOTE_BYTES - len(self.head)]
-        if self.received > MAX_RESPONSE_BYTES:
-            raise RequestFailure(
-                "protocol", f"response larger than {MAX_RESPONSE_BYTES} bytes; stopped reading"
-            )
         text = line.strip()
         if not text.startswith(b"data:"):
             return  # comments, event names, ids, blank separators
@@ -234,12 +289,13 @@ class _StreamState:
                 self.meta[key] = event[key]
         if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
-        choices = event.get("choices") or []
-        if not choices or not isinstance(choices[0], dict):
+        choices = event.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return
+        self.choice_events += 1
         choice = choices[0]
         if self.api_type == "chat":
-            delta = choice.get("delta") or {}
+            delta = choice.get("delta")
             piece = delta.get("content") if isinstance(delta, dict) else None
         else:
             piece = choice.get("text")
@@ -250,8 +306,25 @@ class _StreamState:
             self.last_at = now
             self.pieces.append(piece)
             self.content_events += 1
-        if choice.get("finish_reason"):
-            self.finish_reason = choice["finish_reason"]
+        reason = choice.get("finish_reason")
+        if isinstance(reason, str) and reason:
+            self.finish_reason = reason
+
+    def check_complete(self, status: int) -> None:
+        """Raise RequestFailure when the stream ended without an answer."""
+        if not self.done and self.finish_reason is None:
+            raise RequestFailure(
+                "connection",
+                f"stream ended before [DONE] after {self.received} bytes; "
+                f"first bytes: {quote(bytes(self.head))}",
+                status=status,
+            )
+        if not self.choice_events:
+            raise RequestFailure(
+                "protocol",
+                f"stream has no 'choices' in any event: {quote(bytes(self.head))}",
+                status=status,
+            )
 
     def result(self, status: int, body: dict[str, Any], ended_at: float) -> Completion:
         text = "".join(self.pieces)
@@ -306,12 +379,24 @@ def parse_json_response(
     status: int,
     sent_at: float,
     ended_at: float,
+    content_type: str = "",
 ) -> Completion:
-    """A non-streaming response body as a Completion; RequestFailure when it is not one."""
+    """A non-streaming response body as a Completion; RequestFailure when it is not one.
+
+    The body is parsed whatever its ``content_type`` says; the type is named in the error when
+    the body is not JSON and the type did not claim it was.
+    """
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise RequestFailure("protocol", f"response is not valid JSON: {quote(raw)}") from None
+        if not content_type:
+            labelled = " (no Content-Type)"
+        elif "json" not in content_type.lower():
+            labelled = f" (Content-Type {redact.scrub(content_type)!r})"
+        else:
+            labelled = ""
+        what = "response body is empty" if not raw.strip() else "response is not valid JSON"
+        raise RequestFailure("protocol", f"{what}{labelled}: {quote(raw)}") from None
     if not isinstance(data, dict):
         raise RequestFailure("protocol", f"response is not a JSON object: {quote(raw)}")
     if "error" in data and not data.get("choices"):
@@ -344,15 +429,70 @@ def parse_json_response(
     )
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > cap:
-            raise RequestFailure("protocol", f"response larger than {cap} bytes; stopped reading")
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _read_error_body(resp: aiohttp.ClientResponse) -> bytes:
+    """Up to ``ERROR_BODY_BYTES`` of an error response; the rest is left unread."""
+    data = bytearray()
+    async for chunk in resp.content.iter_any():
+        data += chunk
+        if len(data) >= ERROR_BODY_BYTES:
+            break
+    return bytes(data[:ERROR_BODY_BYTES])
+
+
+def _looks_like_sse(head: bytes) -> bool | None:
+    """Whether a body that begins with ``head`` is an event stream; None until it is known."""
+    text = head.lstrip()[:8]
+    if not text:
+        return None
+    if any(text.startswith(p) for p in _SSE_STARTS):
+        return True
+    if any(p.startswith(text) for p in _SSE_STARTS):
+        return None  # "da" could still become "data:"
+    return False
+
+
+async def _read_answer(
+    resp: aiohttp.ClientResponse, state: _StreamState, api_type: ApiType, body: dict[str, Any]
+) -> Completion:
+    """A 200 response as a Completion: an event stream, or a JSON body.
+
+    ``text/event-stream`` is read as a stream and a JSON type as one body; any other (or no)
+    Content-Type is read as what its first bytes show, since some servers and proxies label
+    either wrongly. Every body counts against ``max_response_bytes``.
+    """
+    ctype = resp.headers.get("Content-Type", "")
+    if resp.content_length is not None and resp.content_length > state.max_bytes:
+        raise too_large(state.max_bytes)
+    chunks = resp.content.iter_any()
+    head = bytearray()
+    sse: bool | None = None
+    if "text/event-stream" in ctype.lower():
+        sse = True
+    elif "json" in ctype.lower():
+        sse = False
+    while sse is None:
+        chunk = await anext(chunks, None)
+        if chunk is None:
+            break
+        state.count(chunk)
+        head += chunk
+        sse = _looks_like_sse(bytes(head))
+    if sse:
+        state.split(bytes(head))
+        if not state.done:
+            async for chunk in chunks:
+                state.feed(chunk)
+                if state.done:
+                    break
+        state.end_of_body()
+        state.check_complete(resp.status)
+        return state.result(resp.status, body, time.perf_counter())
+    async for chunk in chunks:
+        state.count(chunk)
+        head += chunk
+    return parse_json_response(
+        bytes(head), api_type, body, resp.status, state.sent_at, time.perf_counter(), ctype
+    )
 
 
 async def request_completion(
@@ -364,57 +504,47 @@ async def request_completion(
     api_type: ApiType,
     read_timeout_s: float,
     connect_timeout_s: float,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
 ) -> Completion:
-    """Send ``body`` once and return the answer; raise RequestFailure on any failure."""
-    stream = bool(body.get("stream"))
+    """Send ``body`` once and return the answer; raise RequestFailure on any failure.
+
+    An answer (streamed or not) of more than ``max_response_bytes`` bytes fails without being
+    read further; an error response's body is read up to ``ERROR_BODY_BYTES``.
+    """
     timeout = aiohttp.ClientTimeout(
         total=None,
         connect=connect_timeout_s,
         sock_connect=connect_timeout_s,
         sock_read=read_timeout_s,
     )
-    state = _StreamState(api_type, time.perf_counter())
-    got_headers = False
+    state = _StreamState(api_type, time.perf_counter(), max_response_bytes)
+    status: int | None = None
     try:
         async with session.post(url, json=body, headers=headers, timeout=timeout) as resp:
-            got_headers = True
+            status = resp.status
             if resp.status != 200:
-                raw = await _read_capped(resp, 1024 * 1024)
+                raw = await _read_error_body(resp)
                 raise RequestFailure(
                     "http",
                     f"HTTP {resp.status} from server: {server_error_message(raw)}",
                     status=resp.status,
                     retry_after_s=parse_retry_after(resp.headers.get("Retry-After")),
                 )
-            ctype = resp.headers.get("Content-Type", "")
-            if not (stream and ctype.startswith("text/event-stream")):
-                raw = await _read_capped(resp, MAX_RESPONSE_BYTES)
-                return parse_json_response(
-                    raw, api_type, body, resp.status, state.sent_at, time.perf_counter()
-                )
-            async for line in resp.content:
-                state.feed_line(line)
-                if state.done:
-                    break
-            if not state.done and state.finish_reason is None:
-                raise RequestFailure(
-                    "connection",
-                    f"stream ended before [DONE] after {state.received} bytes; "
-                    f"first bytes: {quote(bytes(state.head))}",
-                    status=resp.status,
-                )
-            return state.result(resp.status, body, time.perf_counter())
-    except RequestFailure:
+            return await _read_answer(resp, state, api_type, body)
+    except RequestFailure as failure:
+        if failure.status is None:
+            failure.status = status  # a bad 200 still says what the server answered
         raise
     except (TimeoutError, aiohttp.ServerTimeoutError):
-        if not got_headers:
+        if status is None:
             msg = f"timed out: no response within {read_timeout_s:g}s"
         else:
+            what = "stream" if state.is_stream else "response"
             msg = (
-                f"timed out: stream stalled for {read_timeout_s:g}s after {state.received} bytes; "
+                f"timed out: {what} stalled for {read_timeout_s:g}s after {state.received} bytes; "
                 f"first bytes: {quote(bytes(state.head))}"
             )
-        raise RequestFailure("timeout", msg, status=200 if got_headers else None) from None
+        raise RequestFailure("timeout", msg, status=status) from None
     except aiohttp.ClientConnectorError as exc:
         raise RequestFailure(
             "connection", f"cannot connect to {redact.strip_url(url)}: {exc.os_error}"
@@ -426,18 +556,27 @@ async def request_completion(
     ) as exc:
         where = (
             f"after {state.received} bytes; first bytes: {quote(bytes(state.head))}"
-            if got_headers
+            if status is not None
             else "before any response"
         )
-        reason = redact.scrub(str(exc) or type(exc).__name__)
+        reason = _first_line(str(exc)) or type(exc).__name__
         raise RequestFailure(
-            "connection", f"connection lost {where} ({reason})", status=200 if got_headers else None
+            "connection", f"connection lost {where} ({reason})", status=status
         ) from None
     except aiohttp.ClientResponseError as exc:
         raise RequestFailure(
-            "protocol", f"bad HTTP response: {redact.scrub(exc.message)}", status=exc.status or None
+            "protocol",
+            f"bad HTTP response: {_first_line(exc.message)}",
+            status=exc.status or None,
         ) from None
     except aiohttp.ClientError as exc:
         raise RequestFailure(
-            "connection", f"request failed: {redact.scrub(str(exc) or type(exc).__name__)}"
+            "connection",
+            f"request failed: {_first_line(str(exc)) or type(exc).__name__}",
         ) from None
+
+
+def _first_line(text: str) -> str:
+    """The first line of an exception's text, secrets masked (before it is cut, so that none
+    shows in part), at most 500 characters."""
+    return redact.scrub(text.strip()).split("\n", 1)[0][:500]

@@ -44,7 +44,10 @@ def contained_path(directory: Path, name: str) -> Path:
     """``directory / name``, refusing any name that would resolve outside ``directory``."""
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise ResultsError(f"refusing unsafe file name {name!r}")
-    target = (directory / name).resolve()
+    try:
+        target = (directory / name).resolve()
+    except (OSError, ValueError):  # a lone surrogate cannot be encoded as a file name
+        raise ResultsError(f"refusing file name {name!r}: not encodable as a file name") from None
     if target.parent != directory.resolve():
         raise ResultsError(f"refusing file name {name!r}: it leaves {directory}")
     return target
@@ -74,15 +77,17 @@ def dumps(data: Any, pretty: bool) -> str:
     return redact.scrub(text)
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same directory and a rename,
-    so a reader never sees a half-written file."""
+    so a reader never sees a half-written file. ``durable`` fsyncs the data before the rename
+    (skip it for files that can be rebuilt from a journal)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         try:

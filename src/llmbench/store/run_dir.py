@@ -26,7 +26,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,6 +179,8 @@ class RunDirectory:
         self._path = path
         self._lock = threading.RLock()
         self._journal: IO[bytes] | None = None
+        self._made: set[Path] = set()
+        """Agent directories known to exist."""
 
     @classmethod
     def create(cls, results_dir: str | Path, run_id: str | None = None) -> RunDirectory:
@@ -283,13 +285,28 @@ class RunDirectory:
         The journal line is flushed and fsynced before this returns. An existing per-test file
         for the same key (an error retried on resume) is replaced; the journal keeps both.
         """
-        line = _encodable(entry.to_json_line() + "\n").encode("utf-8")
+        self.append_many([entry])
+
+    def append_many(self, entries: Sequence[JournalEntry]) -> None:
+        """:meth:`append` for several entries with one journal write and one fsync (a group
+        commit; see :class:`llmbench.store.writer.JournalWriter`).
+
+        The per-test files are written first (atomically, not fsynced: the journal is the
+        record, they are its readable copy), then every line in one ``write()``, so that a
+        crash can only tear the last line.
+        """
+        if not entries:
+            return
+        lines = []
         with self._lock:
-            self._write_result_file(entry)
+            for entry in entries:
+                as_dict = entry.to_dict()
+                self._write_result_file(entry.key, as_dict)
+                lines.append(_encodable(dumps(as_dict, pretty=False) + "\n").encode("utf-8"))
+            data = b"".join(lines)
             journal = self._open_journal()
             try:
-                # one write() of the whole line: a crash can only tear the last line
-                journal.write(line)
+                journal.write(data)
                 journal.flush()
                 os.fsync(journal.fileno())
             except OSError as exc:
@@ -302,13 +319,15 @@ class RunDirectory:
         agent_dir = contained_path(self._path, self._agent_dir_name(agent_id))
         return contained_path(agent_dir, f"{safe_component(test_id)}-r{repeat}.json")
 
-    def _write_result_file(self, entry: JournalEntry) -> None:
-        target = self.result_file(*entry.key)
-        try:
-            target.parent.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise ResultsError(f"{target.parent}: cannot create: {exc.strerror}") from None
-        write_atomic(target, _encodable(dumps(entry.to_dict(), pretty=True) + "\n"))
+    def _write_result_file(self, key: EntryKey, as_dict: dict[str, Any]) -> None:
+        target = self.result_file(*key)
+        if target.parent not in self._made:
+            try:
+                target.parent.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise ResultsError(f"{target.parent}: cannot create: {exc.strerror}") from None
+            self._made.add(target.parent)
+        write_atomic(target, _encodable(dumps(as_dict, pretty=True) + "\n"), durable=False)
 
     @staticmethod
     def _agent_dir_name(agent_id: str) -> str:

@@ -8,15 +8,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from llmbench.config.files import read_json
-from llmbench.config.validation import did_you_mean, explain
+from llmbench.config.files import json_type, read_json
+from llmbench.config.validation import did_you_mean, explain, shown
 from llmbench.errors import SuiteError
 from llmbench.suite.models import Category, Suite, TestCase
 
 
 def _test_label(index: int, raw: Any) -> str:
     if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-        return f"tests[{index}] (id {raw['id']!r})"
+        return f"tests[{index}] (id {shown(raw['id'], 40)})"
     return f"tests[{index}]"
 
 
@@ -24,7 +24,7 @@ def parse_test(raw: Any, index: int, path: str | Path) -> TestCase:
     """Validate one test object; the error names its position and id."""
     label = _test_label(index, raw)
     if not isinstance(raw, dict):
-        raise SuiteError(f"{label}: expected a JSON object, got {type(raw).__name__}", path=path)
+        raise SuiteError(f"{label}: expected a JSON object, got {json_type(raw)}", path=path)
     try:
         return TestCase.model_validate(raw)
     except ValidationError as exc:
@@ -41,20 +41,21 @@ def load_suite(path: str | Path) -> Suite:
     data = read_json(path, SuiteError)
     if not isinstance(data, dict):
         raise SuiteError(
-            'expected a JSON object {"suite_info": ..., "tests": [...]}, '
-            f"got {type(data).__name__}",
+            f'expected a JSON object {{"suite_info": ..., "tests": [...]}}, got {json_type(data)}',
             path=path,
         )
-    raw_tests = data.get("tests")
-    if raw_tests is None:
+    if "tests" not in data:
         raise SuiteError(f"missing 'tests'{did_you_mean('tests', data)}", path=path)
+    raw_tests = data["tests"]
     if not isinstance(raw_tests, list):
-        raise SuiteError(f"'tests': expected a list, got {type(raw_tests).__name__}", path=path)
+        raise SuiteError(
+            f"'tests': expected an array of test objects, got {json_type(raw_tests)}", path=path
+        )
     if not raw_tests:
         raise SuiteError("'tests' is empty; a suite needs at least one test", path=path)
     info = data.get("suite_info", {})
     if not isinstance(info, dict):
-        raise SuiteError(f"'suite_info': expected an object, got {type(info).__name__}", path=path)
+        raise SuiteError(f"'suite_info': expected an object, got {json_type(info)}", path=path)
     tests: list[TestCase] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_tests):
@@ -100,7 +101,7 @@ def load_categories(
     for name, raw in data["categories"].items():
         if not isinstance(raw, dict):
             raise SuiteError(
-                f"category {name!r}: expected an object, got {type(raw).__name__}", path=path
+                f"category {name!r}: expected an object, got {json_type(raw)}", path=path
             )
         try:
             out[name] = Category.model_validate(raw)

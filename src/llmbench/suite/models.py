@@ -6,9 +6,10 @@ Known keys are type-checked strictly: ``"max_tokens": "64"`` is an error, not a 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,6 +18,8 @@ from pydantic import (
     StrictStr,
     model_validator,
 )
+
+from llmbench.config.validation import MAX_ID_LENGTH, check_id
 
 ApiType = Literal["chat", "completions"]
 
@@ -61,8 +64,11 @@ class TestCase(BaseModel):
     __test__ = False
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    id: StrictStr = Field(min_length=1)
-    """Unique within the suite."""
+    id: Annotated[StrictStr, AfterValidator(check_id)] = Field(
+        min_length=1, max_length=MAX_ID_LENGTH
+    )
+    """Unique within the suite; 1 to 100 printable characters (see
+    :func:`~llmbench.config.validation.check_id`)."""
     name: StrictStr
     category: StrictStr = Field(min_length=1)
     description: StrictStr | None = None
