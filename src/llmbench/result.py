@@ -73,6 +73,9 @@ class TestResult:
     """The server's ``finish_reason`` (``stop``, ``length``, ...)."""
     tokens_estimated: bool = False
     """True when the server sent no ``usage`` and the token counts were estimated."""
+    cached: bool = False
+    """True when the answer came from the response cache (``[benchmark] cache``): nothing was
+    sent, so it has no timings and never counts in speed figures."""
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-ready dict, in declaration order."""

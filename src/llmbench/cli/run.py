@@ -39,11 +39,13 @@ from llmbench.cli.plan import RunPlan, load_plan, narrow
 from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
 from llmbench.engine.breaker import Breakers
 from llmbench.engine.calls import Caller
+from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
 from llmbench.report.terminal import print_report, stdout_console
+from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.store.writer import JournalWriter
 
@@ -107,6 +109,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--repeats", type=_positive, metavar="N", help="run each test N times per agent"
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="send every request, even with [benchmark] cache = true; do not use or fill the "
+        "response and judge caches",
     )
 
 
@@ -270,7 +278,10 @@ def _lanes(
             overrides=dict(a.parameters),
             system_prompt=a.system_prompt,
         )
-        lanes.append(Lane(a.id, target, a.max_concurrency, work[a.id], plan.base.benchmark.seed))
+        workers = plan.base.benchmark.max_workers
+        auto = AutoConcurrency(ceiling=workers) if a.max_concurrency == "auto" else None
+        bound = workers if a.max_concurrency == "auto" else a.max_concurrency
+        lanes.append(Lane(a.id, target, bound, work[a.id], plan.base.benchmark.seed, auto=auto))
     return lanes
 
 
@@ -358,7 +369,7 @@ def _execute(prep: Prepared, pending: list[EntryKey], args: argparse.Namespace) 
             manifest_mod.mark_resumed(run_dir, args)
         handlers = _start_logging(args.log_level, run_dir, plan, console)
         try:
-            return _run(plan, run_dir, resolved, pending, console)
+            return _run(plan, run_dir, resolved, pending, console, no_cache=args.no_cache)
         finally:
             _stop_logging(handlers)
     finally:
@@ -374,9 +385,18 @@ def _run(
     resolved: dict[str, Use],
     pending: list[EntryKey],
     console: Console,
+    *,
+    no_cache: bool = False,
 ) -> int:
     breakers = Breakers()
     lanes = _lanes(plan, resolved, pending, breakers)
+    helpers = _helpers(plan, resolved, breakers)
+    cache = None
+    if plan.base.benchmark.cache and not no_cache:
+        cache = ReplyCache(plan.base.benchmark.cache_directory() / CACHE_FILE)
+        for caller in [lane.target.caller for lane in lanes] + helpers.callers():
+            caller.cache = cache
+        log.info("response cache: %s", cache.path)
     writer = JournalWriter(run_dir)
 
     def on_result(agent_id: str, repeat: int, outcome: Outcome) -> None:
@@ -397,7 +417,7 @@ def _run(
     scheduler = Scheduler(
         lanes,
         max_workers=plan.base.benchmark.max_workers,
-        helpers=_helpers(plan, resolved, breakers),
+        helpers=helpers,
         on_result=on_result,
     )
     log.info(
@@ -412,6 +432,8 @@ def _run(
         try:
             interrupted = asyncio.run(_run_scheduler(scheduler, lanes, run_dir, console))
         finally:
+            if cache is not None:
+                cache.close()
             try:
                 writer.close()  # every result handed over is saved before the run ends
             except ResultsError as exc:

@@ -57,8 +57,9 @@ class AgentConfig(BaseModel):
     """Most seconds one test may take, all attempts and waits included."""
     max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, gt=0)
     """Largest answer read, in bytes (a whole stream or a JSON body); a larger one is an error."""
-    max_concurrency: int = Field(4, gt=0)
-    """This agent's own bound on tests in flight."""
+    max_concurrency: Annotated[int, Field(gt=0)] | Literal["auto"] = 4
+    """This agent's own bound on tests in flight, or ``"auto"``: found from the server's
+    latency while the run goes (see :mod:`llmbench.engine.concurrency`)."""
     rpm: float | None = Field(None, gt=0)
     """Most requests per minute to this agent."""
     system_prompt: str | None = None

@@ -52,9 +52,20 @@ class BenchmarkSection(_Strict):
     """The most tests in flight at once, over all agents."""
     repeats: int = Field(1, gt=0)
     """How many times each test runs per agent."""
+    cache: bool = False
+    """Keep every answer in an on-disk cache keyed by endpoint, model, the exact request and
+    the repeat, and answer a request seen before from it (marked ``cached``, without timings).
+    ``--no-cache`` turns it off for one run."""
+    cache_dir: LaxPath | None = None
+    """Where the cache lives (the judge's too); default ``<results_dir>/.cache``."""
     seed: int | None = None
     """Sent as ``seed + repeat`` with every test where neither the test nor the agent sets a
     seed."""
+
+    def cache_directory(self) -> Path:
+        """Where the response and judge caches live: ``cache_dir``, else
+        ``<results_dir>/.cache``."""
+        return Path(self.cache_dir) if self.cache_dir else Path(self.results_dir) / ".cache"
 
 
 StructuredOutput = Literal["json_object", "json_schema", "none"]

@@ -23,6 +23,7 @@ from llmbench.engine.breaker import CircuitBreaker, endpoint_key
 from llmbench.engine.retry import RetryPolicy
 from llmbench.errors import ConfigError, RequestFailure
 from llmbench.providers.openai_compatible import Completion, request_completion
+from llmbench.store.cache import ReplyCache, cache_key
 from llmbench.suite.models import ApiType
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,29 @@ class CallLog:
     status: int | None = None
     prepaid: bool = False
     """The scheduler already took the rate limiter's turn for the first request."""
+    cache_salt: str = ""
+    """Added to the response cache key: the repeat, so that repeats are separate samples."""
+
+
+_CACHED_FIELDS = ("text", "prompt_tokens", "completion_tokens", "tokens_estimated", "finish_reason")
+
+
+def _to_cache(completion: Completion) -> dict[str, Any]:
+    return {name: getattr(completion, name) for name in _CACHED_FIELDS}
+
+
+def _from_cache(entry: dict[str, Any]) -> Completion:
+    """A cached answer: no timings (it was not sent), marked ``cached``."""
+    if not isinstance(entry["text"], str):
+        raise TypeError("text")
+    return Completion(
+        **{name: entry[name] for name in _CACHED_FIELDS},
+        time_to_first_token=None,
+        generation_time=None,
+        total_time=0.0,
+        http_status=200,
+        cached=True,
+    )
 
 
 class Caller:
@@ -94,6 +118,8 @@ class Caller:
         )
         self.headers = api.request_headers()
         self.limiter = RateLimiter(rpm) if rpm else None
+        self.cache: ReplyCache | None = None
+        """The response cache, when the run uses one (see :meth:`send`)."""
 
     async def send(
         self,
@@ -110,6 +136,15 @@ class Caller:
         ``label`` names the request in log lines (a test id, ``instructor for <test>``).
         """
         url = self.api.url_for(api_type)
+        key = None
+        if self.cache is not None:
+            key = cache_key("response " + calls.cache_salt, url, self.api.model, body)
+            hit = self.cache.get(key)
+            if isinstance(hit, dict):
+                try:
+                    return _from_cache(hit)
+                except (KeyError, TypeError, ValueError):
+                    log.warning("%s: unreadable response cache entry; sending", label)
         read_timeout = read_timeout_s or self.api.timeout
         started = time.perf_counter()
         attempts = 0
@@ -139,6 +174,8 @@ class Caller:
                 await asyncio.sleep(delay)
             else:
                 calls.status = completion.http_status
+                if self.cache is not None and key is not None:
+                    self.cache.put(key, _to_cache(completion))
                 return completion
 
     async def _attempt(

@@ -1,12 +1,13 @@
 """The multi-agent scheduler: agents x tests x repeats in one event loop.
 
 Each agent is a :class:`Lane` with its own queue of ``(test, repeat)`` items, its own bound on
-tests in flight (``max_concurrency``) and its own request spacing (``rpm``). A dispatcher starts
-a test whenever the run has a free slot (``max_workers`` over all agents): it picks, among the
-agents that have work, a free slot of their own and no rate-limit wait, the one with the fewest
-tests in flight (ties go to the one served longest ago). That is max-min fair: a slow agent
-keeps at most its share of the slots while the others have work, so it cannot hold them back,
-and a lone remaining agent may use every slot up to its own bound.
+tests in flight (``max_concurrency``, fixed or adapted to the server's latency by
+:class:`~llmbench.engine.concurrency.AutoConcurrency`) and its own request spacing (``rpm``).
+A dispatcher starts a test whenever the run has a free slot (``max_workers`` over all agents):
+it picks, among the agents that have work, a free slot of their own and no rate-limit wait, the
+one with the fewest tests in flight (ties go to the one served longest ago). That is max-min
+fair: a slow agent keeps at most its share of the slots while the others have work, so it cannot
+hold them back, and a lone remaining agent may use every slot up to its own bound.
 
 Every test that starts ends as exactly one :class:`Outcome` handed to ``on_result`` (in the
 event loop's thread): success, error, or cancelled when the run is cancelled while it is in
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.progress import ProgressTracker
 from llmbench.engine.test_run import Helpers, Outcome, Target, TestRun
 from llmbench.errors import ResultsError
@@ -48,6 +50,8 @@ class Lane:
     seed: int | None = None
     """The run's seed; repeat ``r`` sends ``seed + r`` where nothing else sets one."""
     progress: ProgressTracker = field(default_factory=ProgressTracker)
+    auto: AutoConcurrency | None = None
+    """Set for ``max_concurrency = "auto"``: the bound then follows the server's latency."""
     in_flight: int = 0
     _queue: Iterator[Item] | None = None
     _next: Item | None = None
@@ -68,6 +72,11 @@ class Lane:
         self.served = order
         self.in_flight += 1
         return item
+
+    @property
+    def capacity(self) -> int:
+        """How many of this agent's tests may be in flight now."""
+        return self.auto.limit if self.auto is not None else self.max_concurrency
 
     def rate_wait_s(self) -> float:
         """Seconds until the agent's rpm bound lets a test start (0 while its endpoint's breaker
@@ -164,7 +173,7 @@ class Scheduler:
         best: Lane | None = None
         wait_s: float | None = None
         for lane in self.lanes:
-            if lane.in_flight >= lane.max_concurrency or lane.peek() is None:
+            if lane.in_flight >= lane.capacity or lane.peek() is None:
                 continue
             rate_wait = lane.rate_wait_s()
             if rate_wait > 0:
@@ -185,7 +194,7 @@ class Scheduler:
             run.calls.prepaid = True
         lane.progress.test_started(test.id)
         seed = lane.seed + repeat if lane.seed is not None else None
-        task = asyncio.create_task(run.execute(session, self.helpers, seed))
+        task = asyncio.create_task(run.execute(session, self.helpers, seed, repeat))
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._finished(t, lane, run, repeat))
 
@@ -206,6 +215,8 @@ class Scheduler:
             outcome = run.internal_error(exc)
         else:
             outcome = task.result()
+        if lane.auto is not None:
+            lane.auto.observe(outcome.result)
         self._record(lane, repeat, outcome)
         if self._wake is not None:
             self._wake.set()

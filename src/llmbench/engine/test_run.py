@@ -58,6 +58,10 @@ class Helpers:
     supervisor_parameters: dict[str, Any] = field(default_factory=dict)
     supervisor_format: StructuredOutput = "json_object"
 
+    def callers(self) -> list[Caller]:
+        """The instructor's and the supervisor's callers, where set."""
+        return [c for c in (self.instructor, self.supervisor) if c is not None]
+
 
 SCRIPTED = Helpers()
 """Interactive tests with the steps sent verbatim and no supervisor (``TestRunner``'s way)."""
@@ -93,12 +97,18 @@ class TestRun:
         self.calls = CallLog()
 
     async def execute(
-        self, session: aiohttp.ClientSession, helpers: Helpers, seed: int | None = None
+        self,
+        session: aiohttp.ClientSession,
+        helpers: Helpers,
+        seed: int | None = None,
+        repeat: int = 0,
     ) -> Outcome:
         """Run the test; a failed request becomes an error result (cancellation propagates).
 
-        ``seed`` is sent when neither the test nor the target sets one.
+        ``seed`` is sent when neither the test nor the target sets one. ``repeat`` keeps the
+        repeats of a test apart in the response cache.
         """
+        self.calls.cache_salt = f"repeat {repeat}"
         overrides = dict(self.target.overrides)
         if seed is not None and "seed" not in overrides and self.test.parameters.seed is None:
             overrides["seed"] = seed
@@ -132,7 +142,7 @@ class TestRun:
         test = self.test
         params = test_parameters(test)
         params.update(overrides)
-        helper_log = CallLog()  # the helpers' attempts are not the agent's
+        helper_log = CallLog(cache_salt=self.calls.cache_salt)  # not the agent's attempts
         settings = ConversationSettings(
             max_turns=helpers.max_turns,
             mode="scripted" if helpers.instructor is None else "llm",
@@ -199,6 +209,7 @@ class TestRun:
             time_to_first_token=first.time_to_first_token,
             finish_reason=last.finish_reason,
             tokens_estimated=any(c.tokens_estimated for c in completions),
+            cached=all(c.cached for c in completions),
             api_response=(
                 last.response if self.target.save_raw_responses and len(completions) == 1 else None
             ),

@@ -52,6 +52,8 @@ class Completion:
     http_status: int
     response: dict[str, Any] = field(default_factory=dict)
     """The response in non-streaming shape."""
+    cached: bool = False
+    """Taken from the response cache, not from the server (no timings)."""
 
     @property
     def tokens_per_second(self) -> float | None:

@@ -47,6 +47,9 @@ class ReplyCache:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+                # a cache may lose its last entries in a power cut, it is never corrupted
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS replies "
                     "(key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
