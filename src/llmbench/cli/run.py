@@ -33,7 +33,6 @@ from llmbench.cli.exits import (
     EXIT_OK,
     run_reporting_errors,
 )
-from llmbench.cli.finish import AgentInfo, finish, needs_judge
 from llmbench.cli.live import LiveProgress
 from llmbench.cli.plan import RunPlan, load_plan, narrow
 from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
@@ -44,7 +43,7 @@ from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
-from llmbench.report.terminal import print_report, stdout_console
+from llmbench.scoring.specs import judge_spec
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.store.writer import JournalWriter
@@ -242,7 +241,7 @@ def _uses(plan: RunPlan) -> list[Use]:
     uses = [Use(a.id, a.api_configuration()) for a in plan.agents]
     if _uses_helpers(plan):
         uses.append(Use("instructor", plan.base.instructor.api_configuration()))
-    if _uses_helpers(plan) or needs_judge(plan.tests):
+    if _uses_helpers(plan) or any(judge_spec(t) is not None for t in plan.tests):
         uses.append(Use("supervisor", plan.base.supervisor.api_configuration()))
     return uses
 
@@ -388,6 +387,10 @@ def _run(
     *,
     no_cache: bool = False,
 ) -> int:
+    # scoring, analysis and reports load when the run ends, not before its first request
+    from llmbench.cli.finish import AgentInfo, finish
+    from llmbench.report.terminal import print_report, stdout_console
+
     breakers = Breakers()
     lanes = _lanes(plan, resolved, pending, breakers)
     helpers = _helpers(plan, resolved, breakers)
