@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from llmbench.result import TestResult
 from llmbench.scoring.analysis import analyse
+from llmbench.scoring.scored import ScoredResult
 from llmbench.scoring.statistics import bootstrap_mean_interval, paired_bootstrap_diff
 from llmbench.store.results import summarize
 
@@ -39,8 +39,8 @@ def rec(
     status: str = "ok",
     execution_time: float = 1.0,
     **fields: Any,
-) -> dict[str, Any]:
-    """A scored record as docs/summary-format.md describes it."""
+) -> ScoredResult:
+    """A scored record as docs/summary-format.md describes it, made compact."""
     scoring: dict[str, Any] | None = {
         "score": score,
         "passed": None if score is None else score == 1.0,
@@ -67,7 +67,7 @@ def rec(
         "scoring": scoring,
     }
     base.update(fields)
-    return base
+    return ScoredResult.from_record(base)
 
 
 def timed(
@@ -79,7 +79,7 @@ def timed(
     ttft: float,
     tps: float,
     **fields: Any,
-) -> dict[str, Any]:
+) -> ScoredResult:
     """An ok record with timings and 10 prompt + 5 completion tokens."""
     timings = {
         "time_to_first_token": ttft,
@@ -115,8 +115,6 @@ AGENTS = [
     for a, n in (("a", 0), ("b", 0), ("c", 3))
 ]
 
-RESULTS = {"a": [TestResult("t1", "t1", True, "5", 1.0, category="math")]}
-
 WHEN = datetime(2026, 11, 21, 10, 40, tzinfo=UTC)
 
 
@@ -128,7 +126,6 @@ def summary() -> dict[str, Any]:
         run_id="run-1",
         status="completed",
         repeats=3,
-        results_by_agent=RESULTS,
         generated_at=WHEN,
     )
 
@@ -159,9 +156,16 @@ def test_agents_in_the_order_given_with_their_details(summary: dict[str, Any]) -
     )
 
 
-def test_summary_field_is_summarize_of_the_results(summary: dict[str, Any]) -> None:
-    assert agent(summary, "a")["summary"] == summarize(RESULTS["a"])
-    assert agent(summary, "b")["summary"] == summarize([])
+def test_summary_field_is_summarize_of_the_agents_results(summary: dict[str, Any]) -> None:
+    assert agent(summary, "a")["summary"] == summarize([r for r in RECORDS if r.agent_id == "a"])
+    counts = agent(summary, "a")["summary"]
+    # 7 results of a (t3 too), one of them the timeout; 1 + 2 + 3 + 4 + 10 + 0.01 + 5 seconds
+    assert (counts["total_tests"], counts["successful_tests"], counts["failed_tests"]) == (7, 6, 1)
+    assert counts["total_execution_time"] == pytest.approx(25.01)
+    assert counts["categories"] == {
+        "math": {"total": 4, "ok": 4, "error": 0, "cancelled": 0},
+        "text": {"total": 3, "ok": 2, "error": 1, "cancelled": 0},
+    }
 
 
 def test_quality_counts_an_error_apart_and_leaves_unscorable_tests_out(
@@ -299,9 +303,7 @@ def test_a_clear_difference_is_significant_once_mcnemar_agrees(
     records = [rec("a", "t1", r, 1.0) for r in range(n)] + [
         rec("b", "t1", r, 0.0) for r in range(n)
     ]
-    result = analyse(
-        records, AGENTS[:2], run_id="r", status="completed", repeats=n, results_by_agent={}
-    )
+    result = analyse(records, AGENTS[:2], run_id="r", status="completed", repeats=n)
     (ab,) = result["comparisons"]
     # every difference is 1: the bootstrap interval is [1, 1]; McNemar n to 0: p = 2 / 2**n,
     # so 5 pairs (p = 0.0625) are not enough for 0/1 scores and 6 (p = 0.03125) are
@@ -311,9 +313,7 @@ def test_a_clear_difference_is_significant_once_mcnemar_agrees(
 
 def test_agents_without_common_pairs_are_compared_as_empty() -> None:
     records = [rec("a", "t1", 0, 1.0), rec("b", "t1", 0, None, status="error")]
-    result = analyse(
-        records, AGENTS[:2], run_id="r", status="completed", repeats=1, results_by_agent={}
-    )
+    result = analyse(records, AGENTS[:2], run_id="r", status="completed", repeats=1)
     assert result["agents"][0]["repeats"] is None
     assert result["comparisons"] == [
         {
@@ -337,7 +337,7 @@ def test_the_summary_is_plain_json(summary: dict[str, Any]) -> None:
 
 
 def test_generated_at_defaults_to_now_in_utc() -> None:
-    result = analyse([], [], run_id="r", status="completed", repeats=1, results_by_agent={})
+    result = analyse([], [], run_id="r", status="completed", repeats=1)
     stamp = datetime.fromisoformat(result["generated_at"])
     assert stamp.utcoffset() is not None and stamp.utcoffset() == UTC.utcoffset(None)
     assert abs((datetime.now(UTC) - stamp).total_seconds()) < 60
@@ -345,4 +345,4 @@ def test_generated_at_defaults_to_now_in_utc() -> None:
 
 def test_an_agent_listed_twice_is_refused() -> None:
     with pytest.raises(ValueError, match=r"^analyse: agent_id listed more than once: a$"):
-        analyse([], [AGENTS[0], AGENTS[0]], run_id="r", status="x", repeats=1, results_by_agent={})
+        analyse([], [AGENTS[0], AGENTS[0]], run_id="r", status="x", repeats=1)

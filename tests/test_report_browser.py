@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from llmbench.report.write import write_reports
+from llmbench.report.html import render_html
+from llmbench.report.write import in_memory, write_reports
 from tests.test_reports import INJECTION, make_records, make_summary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,7 +60,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def report_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     run_dir = tmp_path_factory.mktemp("run")
-    return write_reports(run_dir, make_summary(), make_records())["html"].as_uri()
+    return write_reports(run_dir, make_summary(), *in_memory(make_records()))["html"].as_uri()
 
 
 class Page:
@@ -196,3 +197,29 @@ def test_console_stays_clean_through_every_control(page: Page) -> None:
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert page.errors == []
+
+
+@pytest.fixture(scope="module")
+def capped_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("capped") / "report.html"
+    path.write_text(render_html(make_summary(), *in_memory(make_records()), max_records=12))
+    return path.as_uri()
+
+
+def test_a_capped_page_says_so_and_still_charts_every_result(browser: Any, capped_url: str) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = Page(context.new_page())
+    page.page.goto(capped_url)
+    note = page.page.locator("#records-note")
+    assert note.is_visible()
+    assert str(note.text_content()).startswith("Showing 12 of 24 results")
+    assert page.rows().count() == 12 and page.count_text() == "12 of 12 records"
+    # the box plots count every successful request, not only the records in the table
+    labels = page.page.eval_on_selector_all(
+        "#chart-latency text", "ts => ts.map(t => t.textContent).filter(t => t.includes('(n='))"
+    )
+    assert labels == ["qwen-7b (n=8)", "llama-8b (n=7)", "phi-3 (n=8)"]
+    assert page.page.locator("#chart-latency rect.box").count() == 3
+    page.page.select_option("#filter-category", "dialogue")
+    assert page.errors == []
+    context.close()

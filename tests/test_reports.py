@@ -19,7 +19,7 @@ import pytest
 from rich.console import Console
 
 from llmbench import redact
-from llmbench.report.html import data_block, render_html
+from llmbench.report.html import data_block, latency_boxes, render_html, select_records
 from llmbench.report.markdown import cell, render_markdown
 from llmbench.report.terminal import (
     leaderboard,
@@ -27,7 +27,8 @@ from llmbench.report.terminal import (
     print_report,
     significant_differences,
 )
-from llmbench.report.write import write_reports
+from llmbench.report.write import in_memory, write_reports
+from llmbench.scoring.scored import ScoredResult
 
 INJECTION = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
@@ -380,7 +381,7 @@ def test_print_report_prints_the_table_and_the_differences() -> None:
 
 
 def markdown() -> str:
-    return render_markdown(make_summary(), make_records())
+    return render_markdown(make_summary(), *in_memory(make_records()))
 
 
 def test_markdown_title_has_run_id_and_status() -> None:
@@ -428,7 +429,7 @@ def test_markdown_has_no_repeats_block_without_repeats() -> None:
     summary = make_summary()
     for a in summary["agents"]:
         a["repeats"] = None
-    assert "## Repeats" not in render_markdown(summary, make_records())
+    assert "## Repeats" not in render_markdown(summary, *in_memory(make_records()))
 
 
 def test_markdown_errors_by_kind_include_scoring_errors() -> None:
@@ -454,8 +455,28 @@ def test_markdown_failed_tests_list_request_and_scoring_errors() -> None:
 def test_markdown_does_not_list_a_record_with_nothing_to_score_as_failed() -> None:
     records = make_records()
     unscored = [dict(r, scoring=None) for r in records if r["agent_id"] == "qwen-7b"]
-    text = render_markdown(make_summary(), unscored)
+    text = render_markdown(make_summary(), *in_memory(unscored))
     assert text[text.index("### qwen-7b") :].split("\n")[2] == "None."
+
+
+def test_markdown_lists_the_first_failures_and_counts_the_rest() -> None:
+    records = make_records()
+    loaded: list[int] = []
+
+    def load(j: int) -> dict[str, Any]:
+        loaded.append(j)
+        return records[j]
+
+    results = [ScoredResult.from_record(r) for r in records]
+    text = render_markdown(make_summary(), results, load, max_failures=2)
+    phi = text[text.index("### phi-3") :]
+    # phi-3 failed arith_01 r1, arith_02 r0 and r1, logic_01 r0 and r1, chat_01 r0: two listed
+    assert phi.count("\n| arith") == 2 and "| logic_01 |" not in phi
+    assert "... and 4 more, see results.jsonl" in phi
+    qwen = text[text.index("### qwen-7b") : text.index("### llama-8b")]
+    assert "more, see results.jsonl" not in qwen  # one failure: all listed
+    # only the failures listed were read back: qwen 1, llama 2 of 4, phi 2 of 6
+    assert len(loaded) == 5 and all(results[j].failed for j in loaded)
 
 
 def test_markdown_escapes_html_from_answers() -> None:
@@ -472,7 +493,7 @@ def test_cell_escapes_pipe_newline_and_html() -> None:
 
 
 def page() -> str:
-    return render_html(make_summary(), make_records())
+    return render_html(make_summary(), *in_memory(make_records()))
 
 
 DATA_BLOCK = re.compile(r'<script type="application/json" id="data">(.*?)</script>', re.S)
@@ -489,7 +510,9 @@ def test_html_is_self_contained() -> None:
 def test_html_data_block_round_trips() -> None:
     match = DATA_BLOCK.search(page())
     assert match is not None
-    assert json.loads(match.group(1)) == {"summary": make_summary(), "records": make_records()}
+    data = json.loads(match.group(1))
+    assert data["summary"] == make_summary()
+    assert data["records"] == make_records() and data["total"] == 24
 
 
 def test_html_answer_with_script_tags_appears_only_escaped() -> None:
@@ -503,7 +526,7 @@ def test_html_answer_with_script_tags_appears_only_escaped() -> None:
 def test_html_escapes_model_names_in_the_leaderboard() -> None:
     summary = make_summary()
     summary["agents"][0]["model"] = "<b>llama</b>"
-    text = render_html(summary, make_records())
+    text = render_html(summary, *in_memory(make_records()))
     assert "<td>&lt;b&gt;llama&lt;/b&gt;</td>" in text
     assert "<b>llama</b>" not in text.split('id="data"')[0]
 
@@ -520,16 +543,104 @@ def test_html_policy_allows_exactly_the_inline_script() -> None:
     assert "default-src 'none'" in text
 
 
+def test_html_embeds_every_record_up_to_the_cap_without_a_note() -> None:
+    assert 'id="records-note"' not in page()
+
+
+def test_html_over_the_cap_embeds_the_failures_first_and_says_so() -> None:
+    records = make_records()
+    text = render_html(make_summary(), *in_memory(records), max_records=12)
+    match = DATA_BLOCK.search(text)
+    assert match is not None
+    data = json.loads(match.group(1))
+    failed = [r for r in records if r["scoring"]["passed"] is not True]
+    # 11 failures, then the first passing record (qwen-7b arith_01 r0), in run order
+    assert data["records"] == [records[0], *failed] and data["total"] == 24
+    assert (
+        '<p class="note" id="records-note">Showing 12 of 24 results (failed, errored and '
+        "unscored ones first, then passing ones spread over the run); all results are in "
+        "results.jsonl.</p>"
+    ) in text
+
+
+def test_select_records_spreads_failures_then_passes_evenly() -> None:
+    def result(n: int, failed: bool) -> ScoredResult:
+        return ScoredResult.from_record(
+            {
+                "agent_id": "a",
+                "test_id": f"t{n}",
+                "scoring": {"score": 0.0 if failed else 1.0, "passed": not failed},
+            }
+        )
+
+    results = [result(n, n in (1, 4, 7)) for n in range(10)]
+    # all 3 failures; 2 of the 7 passes 0 2 3 5 6 8 9: the first and the last
+    assert select_records(results, 5) == [0, 1, 4, 7, 9]
+    # 2 of the 3 failures: the first and the last
+    assert select_records(results, 2) == [1, 7]
+    assert select_records(results, 10) == list(range(10))
+
+
+def test_latency_boxes_over_every_successful_request() -> None:
+    boxes = latency_boxes(make_summary(), in_memory(make_records())[0])
+    # qwen-7b: repeat 0 takes 0.2 + 0.1 * len(test id): 1.0 x 3 and 0.9 (chat_01); repeat 1
+    # twice that above 0.2: 1.8 x 3 and 1.6. Sorted 0.9 1.0 1.0 1.0 1.6 1.8 1.8 1.8: q1 at
+    # h = 1.75 -> 1.0, median at 3.5 -> 1.3, q3 at 5.25 -> 1.8; the fences hold every value
+    assert boxes["qwen-7b"] == {
+        "n": 8,
+        "q1": pytest.approx(1.0),
+        "median": pytest.approx(1.3),
+        "q3": pytest.approx(1.8),
+        "low": pytest.approx(0.9),
+        "high": pytest.approx(1.8),
+        "max": pytest.approx(1.8),
+        "outliers": [],
+        "outliers_n": 0,
+    }
+    assert boxes["llama-8b"]["n"] == 7  # its timeout is not a latency
+
+
+def test_latency_box_outliers_lie_beyond_one_and_a_half_box_lengths() -> None:
+    times = [1.0, 1.0, 1.0, 2.0, 9.0]
+    records = [
+        {"agent_id": "a", "test_id": f"t{n}", "execution_time": t, "scoring": None}
+        for n, t in enumerate(times)
+    ]
+    # neither a failed request nor an answer from the response cache has a latency to show
+    records.append({"agent_id": "a", "test_id": "e", "status": "error", "execution_time": 30.0})
+    records.append({"agent_id": "a", "test_id": "c", "cached": True, "execution_time": 0.0})
+    summary = {"agents": [{"agent_id": "a"}, {"agent_id": "b"}]}
+    boxes = latency_boxes(summary, in_memory(records)[0])
+    # q1 1.0, q3 2.0: the fences are -0.5 and 3.5, so 9 is an outlier and the whisker ends at 2
+    assert boxes["a"] == {
+        "n": 5,
+        "q1": 1.0,
+        "median": 1.0,
+        "q3": 2.0,
+        "low": 1.0,
+        "high": 2.0,
+        "max": 9.0,
+        "outliers": [9.0],
+        "outliers_n": 1,
+    }
+    assert boxes["b"] == {"n": 0}
+
+
 def test_html_data_block_turns_nan_into_null() -> None:
-    block = data_block({"x": float("nan")}, [])
-    assert json.loads(block) == {"summary": {"x": None}, "records": []}
+    block = "".join(data_block({"x": float("nan")}, [{"y": float("inf")}], total=1))
+    assert json.loads(block) == {
+        "summary": {"x": None},
+        "latency": {},
+        "total": 1,
+        "records": [{"y": None}],
+    }
 
 
 # ---- write_reports ----
 
 
 def test_write_reports_writes_both_files(tmp_path: Path) -> None:
-    paths = write_reports(tmp_path, make_summary(), make_records())
+    paths = write_reports(tmp_path, make_summary(), *in_memory(make_records()))
     assert paths == {"markdown": tmp_path / "report.md", "html": tmp_path / "report.html"}
     assert paths["markdown"].read_text("utf-8") == markdown()
     assert paths["html"].read_text("utf-8") == page()
@@ -542,7 +653,7 @@ def test_write_reports_scrubs_secrets_also_where_they_would_be_escaped(tmp_path:
     records = make_records()
     records[0]["response_text"] = f"the key is {secret}"
     records[1]["scoring"]["scores"][0]["reason"] = f"found {secret}"
-    paths = write_reports(tmp_path, make_summary(), records)
+    paths = write_reports(tmp_path, make_summary(), *in_memory(records))
     for path in paths.values():
         text = path.read_text("utf-8")
         assert "8c1f2e" not in text

@@ -14,8 +14,16 @@ from tests.test_runner_e2e import _agent, _base_config, _suite
 ARGS = ("--base_config", "base_config.toml", "--agent_config", "agents")
 
 
-def _latest(results: Path) -> list[dict[str, Any]]:
-    run_dir = sorted(p for p in results.iterdir() if (p / "manifest.json").exists())[-1]
+def _runs(results: Path) -> set[Path]:
+    return {p for p in results.iterdir() if (p / "manifest.json").exists()}
+
+
+def _run_once(run: Run, results: Path, *extra: str) -> list[dict[str, Any]]:
+    """Run the suite once more; the new run's journal entries."""
+    before = _runs(results) if results.exists() else set()
+    done = run(*ARGS, *extra)
+    assert done.returncode == 0, done.stderr
+    [run_dir] = _runs(results) - before
     lines = (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines]
 
@@ -29,25 +37,22 @@ def test_a_second_run_is_answered_from_the_cache(
     _agent(tmp_path, "alpha", server.url + "/v1")
     server.set_default(Echo(prefix="said: "))
 
-    first = run(*ARGS)
-    assert first.returncode == 0, first.stderr
+    results = tmp_path / "results"
+    first = _run_once(run, results)
     sent = server.request_count()
     assert sent == 4  # 2 tests x 2 repeats: the repeats are not answered from each other
     assert (tmp_path / "cache" / "llmbench-cache.sqlite").exists()
-    assert not any(e["cached"] for e in _latest(tmp_path / "results"))
+    assert not any(e["cached"] for e in first)
 
-    second = run(*ARGS)
-    assert second.returncode == 0, second.stderr
+    entries = _run_once(run, results)
     assert server.request_count() == sent  # nothing sent
-    entries = _latest(tmp_path / "results")
     assert len(entries) == 4 and all(e["cached"] and e["status"] == "ok" for e in entries)
     assert {e["response_text"] for e in entries} == {"said: question q1", "said: question q2"}
     assert all(e["time_to_first_token"] is None and e["tokens_per_second"] is None for e in entries)
 
-    third = run(*ARGS, "--no-cache")
-    assert third.returncode == 0, third.stderr
+    third = _run_once(run, results, "--no-cache")
     assert server.request_count() == sent + 4
-    assert not any(e["cached"] for e in _latest(tmp_path / "results"))
+    assert not any(e["cached"] for e in third)
 
 
 def test_the_cache_is_off_unless_asked_for(

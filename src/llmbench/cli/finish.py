@@ -4,13 +4,22 @@
 cache when nothing changed), appends the scores to ``scores.jsonl`` and the per-test files,
 writes ``summary.json``, ``report.md`` and ``report.html``, and returns the summary for the
 terminal.
+
+Nothing here holds every result: a :class:`~llmbench.store.journal_index.JournalIndex` says
+where each final journal line is, the results are read one at a time in run order (a window of
+:data:`SCORING_WINDOW` of them being scored at once), their scores are written in batches, and
+only a :class:`~llmbench.scoring.scored.ScoredResult` of each is kept for the summary. The
+reports read back the few full records they show (:class:`RunResults.record`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+from array import array
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +32,22 @@ from llmbench.report.write import write_reports
 from llmbench.scoring.analysis import analyse
 from llmbench.scoring.judge import Judge, JudgeSettings
 from llmbench.scoring.run_scoring import RunScorer, record
+from llmbench.scoring.scored import ScoredResult
 from llmbench.scoring.specs import judge_spec
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.files import dumps, write_atomic
+from llmbench.store.journal_index import JournalIndex
 from llmbench.store.run_dir import SUMMARY, EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.suite.models import TestCase
+
+SCORING_WINDOW = 32
+"""Results read ahead and scored at once: at most this many judge requests are in flight."""
+SCORES_BATCH = 256
+"""Scores written to ``scores.jsonl`` and the per-test files per write."""
+
+Scoring = dict[str, Any] | None
+"""A record's ``scoring`` block (docs/summary-format.md); None when its test has nothing to
+score."""
 
 
 @dataclass(frozen=True)
@@ -49,22 +69,159 @@ def cache_path(run_dir: RunDirectory) -> Path:
     return run_dir.path.parent / ".cache" / CACHE_FILE
 
 
-async def _score(
-    entries: list[JournalEntry],
-    tests: dict[str, TestCase],
+@dataclass(frozen=True)
+class _Source:
+    """One run's index and what its records need besides it."""
+
+    index: JournalIndex
+    tests: Mapping[str, TestCase]
+    rename: Mapping[str, str]
+    run_id: str | None
+
+
+class RunResults:
+    """The compact results of one run (or several, for a comparison) in run order, and the full
+    scored record of any of them on demand, read back from its journal."""
+
+    def __init__(self) -> None:
+        self.results: list[ScoredResult] = []
+        self._sources: list[_Source] = []
+        self._source = array("l")
+        self._position = array("l")
+        self._share: dict[str, str] = {}
+
+    async def read(
+        self,
+        index: JournalIndex,
+        tests: Mapping[str, TestCase],
+        *,
+        score: Callable[[JournalEntry], Awaitable[Scoring]] | None = None,
+        rescore: bool = False,
+        save: Callable[[list[tuple[EntryKey, Scoring]]], None] | None = None,
+        rename: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Add every final result of ``index`` in run order. A result is scored with the
+        coroutine function ``score`` when ``rescore`` is set or it has no stored scoring, and
+        its new scoring is passed to ``save`` in batches; other results keep their stored
+        scoring. ``rename`` maps agent ids to the ids the summary uses; ``run_id`` goes into
+        each full record (a comparison of runs)."""
+        source = len(self._sources)
+        self._sources.append(_Source(index, tests, rename or {}, run_id))
+        batch: list[tuple[EntryKey, Scoring]] = []
+        async with aclosing(_scored(index, score, rescore)) as scored:
+            async for i, entry, scoring, fresh in scored:
+                agent_id, test_id, repeat = index.keys[i]
+                key = ((rename or {}).get(agent_id, agent_id), test_id, repeat)
+                self.results.append(ScoredResult.of(key, entry.result, scoring, share=self._share))
+                self._source.append(source)
+                self._position.append(i)
+                if fresh:
+                    index.keep_scoring(i, scoring)
+                    batch.append((index.keys[i], scoring))
+                    if len(batch) >= SCORES_BATCH and save is not None:
+                        await asyncio.to_thread(save, batch)
+                        batch = []
+        if batch and save is not None:
+            await asyncio.to_thread(save, batch)
+
+    def record(self, j: int) -> dict[str, Any]:
+        """The full scored record (docs/summary-format.md) of ``results[j]``."""
+        source = self._sources[self._source[j]]
+        i = self._position[j]
+        agent_id, test_id, _ = source.index.keys[i]
+        data = record(source.index.entry(i), source.tests.get(test_id), source.index.scoring(i))
+        data["agent_id"] = source.rename.get(agent_id, agent_id)
+        if source.run_id is not None:
+            data["run_id"] = source.run_id
+        return data
+
+
+def agent_info(index: JournalIndex, agent: AgentInfo, agent_id: str) -> dict[str, Any]:
+    """The summary's details of ``agent`` of the run of ``index``, under the id ``agent_id``."""
+    mine = [i for i, key in enumerate(index.keys) if key[0] == agent.agent_id]
+    return {
+        "agent_id": agent_id,
+        "model": agent.model,
+        "endpoint": agent.endpoint,
+        "planned": len(mine),
+        "not_run": sum(not index.has_entry(i) for i in mine),
+    }
+
+
+async def _scored(
+    index: JournalIndex,
+    score: Callable[[JournalEntry], Awaitable[Scoring]] | None,
+    rescore: bool,
+) -> AsyncGenerator[tuple[int, JournalEntry, Scoring, bool], None]:
+    """``(key index, entry, scoring, newly scored)`` of each final result, in run order, with
+    up to :data:`SCORING_WINDOW` of them being scored at once."""
+    window: deque[tuple[int, JournalEntry, asyncio.Future[Scoring] | None]] = deque()
+
+    async def take() -> tuple[int, JournalEntry, Scoring, bool]:
+        i, entry, task = window.popleft()
+        if task is None:
+            return i, entry, index.scoring(i), False
+        return i, entry, await task, True
+
+    try:
+        for i in range(len(index)):
+            if not index.has_entry(i):
+                continue
+            entry = index.entry(i)
+            scoring: asyncio.Future[Scoring] | None = None
+            if score is not None and (rescore or not index.has_stored_scoring(i)):
+                scoring = asyncio.ensure_future(score(entry))
+            window.append((i, entry, scoring))
+            if len(window) >= SCORING_WINDOW:
+                yield await take()
+        while window:
+            yield await take()
+    finally:
+        for _, _, left in window:
+            if left is not None:
+                left.cancel()
+
+
+def _needs_scoring(index: JournalIndex, rescore: bool) -> bool:
+    return any(
+        index.has_entry(i) and (rescore or not index.has_stored_scoring(i))
+        for i in range(len(index))
+    )
+
+
+async def _read_and_score(
+    results: RunResults,
+    index: JournalIndex,
+    tests: Mapping[str, TestCase],
     judge_api: APIConfiguration | None,
     supervisor: HelperSection,
-    cache: ReplyCache,
-) -> dict[EntryKey, dict[str, Any] | None]:
-    judge = None
-    if judge_api is not None:
-        settings = JudgeSettings(
-            max_tokens=min(supervisor.max_tokens, 512),
-            structured_output=supervisor.structured_output,
-        )
-        judge = Judge(Caller(judge_api), settings, cache)
-    async with aiohttp.ClientSession() as session:
-        return await RunScorer(judge).score_all(entries, tests, session)
+    rescore: bool,
+) -> None:
+    run_dir = index.run_dir
+    if not _needs_scoring(index, rescore):
+        await results.read(index, tests)
+        return
+    cache = ReplyCache(cache_path(run_dir))
+    try:
+        judge = None
+        if judge_api is not None:
+            settings = JudgeSettings(
+                max_tokens=min(supervisor.max_tokens, 512),
+                structured_output=supervisor.structured_output,
+            )
+            judge = Judge(Caller(judge_api), settings, cache)
+        scorer = RunScorer(judge)
+        async with aiohttp.ClientSession() as session:
+            await results.read(
+                index,
+                tests,
+                score=lambda entry: scorer.score_entry(session, entry, tests),
+                rescore=rescore,
+                save=run_dir.write_scores,
+            )
+    finally:
+        cache.close()
 
 
 def finish(
@@ -77,57 +234,24 @@ def finish(
     judge_api: APIConfiguration | None,
     supervisor: HelperSection,
     rescore: bool = True,
+    served_models: bool = False,
 ) -> dict[str, Any]:
-    """Score (all, or only what has no score yet), analyse, write the reports."""
+    """Score (all, or only what has no score yet), analyse, write the reports.
+
+    ``served_models``: name each agent's model as its results do (the embedded server's alias)
+    rather than as ``agents`` does.
+    """
     by_id = {t.id: t for t in tests}
     keys = run_keys((a.agent_id for a in agents), by_id, repeats)
-    final = run_dir.final_entries()
-    scores = run_dir.read_scores()
-    todo = [final[k] for k in keys if k in final and (rescore or k not in scores)]
-    if todo:
-        cache = ReplyCache(cache_path(run_dir))
-        try:
-            fresh = asyncio.run(_score(todo, by_id, judge_api, supervisor, cache))
-        finally:
-            cache.close()
-        run_dir.write_scores(fresh.items())
-        scores.update(fresh)
-    records = [record(final[k], by_id.get(k[1]), scores.get(k)) for k in keys if k in final]
-    summary = summarize_records(run_dir.run_id, status, repeats, agents, keys, final, records)
-    write_atomic(run_dir.path / SUMMARY, dumps(summary, pretty=True) + "\n")
-    write_reports(run_dir.path, summary, records)
-    return summary
-
-
-def summarize_records(
-    run_id: str,
-    status: str,
-    repeats: int,
-    agents: Sequence[AgentInfo],
-    keys: Sequence[EntryKey],
-    final: dict[EntryKey, JournalEntry],
-    records: Sequence[dict[str, Any]],
-) -> dict[str, Any]:
-    """``summary.json`` for these agents, keys and records."""
-    infos = []
-    results_by_agent = {}
-    for a in agents:
-        mine = [k for k in keys if k[0] == a.agent_id]
-        infos.append(
-            {
-                "agent_id": a.agent_id,
-                "model": a.model,
-                "endpoint": a.endpoint,
-                "planned": len(mine),
-                "not_run": sum(k not in final for k in mine),
-            }
+    with JournalIndex.build(run_dir, keys) as index:
+        results = RunResults()
+        asyncio.run(_read_and_score(results, index, by_id, judge_api, supervisor, rescore))
+        if served_models:
+            agents = [replace(a, model=index.models.get(a.agent_id) or a.model) for a in agents]
+        infos = [agent_info(index, a, a.agent_id) for a in agents]
+        summary = analyse(
+            results.results, infos, run_id=run_dir.run_id, status=status, repeats=repeats
         )
-        results_by_agent[a.agent_id] = [final[k].result for k in mine if k in final]
-    return analyse(
-        records,
-        infos,
-        run_id=run_id,
-        status=status,
-        repeats=repeats,
-        results_by_agent=results_by_agent,
-    )
+        write_atomic(run_dir.path / SUMMARY, dumps(summary, pretty=True) + "\n")
+        write_reports(run_dir.path, summary, results.results, results.record)
+    return summary

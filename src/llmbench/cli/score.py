@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmbench.cli.exits import run_reporting_errors
-from llmbench.cli.finish import AgentInfo, finish, needs_judge, summarize_records
+from llmbench.cli.finish import AgentInfo, RunResults, agent_info, finish, needs_judge
 from llmbench.cli.manifest import recorded_inputs
 from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
 from llmbench.config.base_config import BaseConfig, load_base_config
@@ -25,13 +26,13 @@ from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
 from llmbench.report.terminal import print_report, stdout_console
 from llmbench.report.write import write_reports
-from llmbench.scoring.run_scoring import record
+from llmbench.scoring.analysis import analyse
 from llmbench.scoring.specs import check_suite_scoring
 from llmbench.store.files import dumps, ensure_directory, write_atomic
+from llmbench.store.journal_index import JournalIndex
 from llmbench.store.run_dir import (
     SUMMARY,
     EntryKey,
-    JournalEntry,
     RunDirectory,
     new_run_id,
     run_keys,
@@ -88,16 +89,6 @@ def open_run(path: str, base_config: str | None = None) -> StoredRun:
     return StoredRun(run_dir, base, tests, agents, inputs.repeats, status)
 
 
-def _served_models(stored: StoredRun) -> list[AgentInfo]:
-    """Agents with the model name their results were served by (the embedded alias)."""
-    final = stored.run_dir.final_entries()
-    out = []
-    for a in stored.agents:
-        served = next((e.result.model for k, e in final.items() if k[0] == a.agent_id), None)
-        out.append(AgentInfo(a.agent_id, served or a.model, a.endpoint))
-    return out
-
-
 def score_command(args: argparse.Namespace) -> int:
     """``llmbench score RUN_DIR``."""
     stored = open_run(args.run_dir, args.base_config)
@@ -113,12 +104,13 @@ def score_command(args: argparse.Namespace) -> int:
         summary = finish(
             stored.run_dir,
             tests=stored.tests,
-            agents=_served_models(stored),
+            agents=stored.agents,
             repeats=stored.repeats,
             status=stored.status,
             judge_api=judge_api,
             supervisor=stored.base.supervisor,
             rescore=True,
+            served_models=True,
         )
     finally:
         stored.run_dir.close()
@@ -129,23 +121,6 @@ def score_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _records(
-    stored: StoredRun, rename: dict[str, str]
-) -> tuple[list[dict[str, Any]], dict[EntryKey, JournalEntry]]:
-    final = stored.run_dir.final_entries()
-    scores = stored.run_dir.read_scores()
-    by_id = {t.id: t for t in stored.tests}
-    records = []
-    for k in stored.keys:
-        if k in final:
-            rec = record(final[k], by_id.get(k[1]), scores.get(k))
-            rec["agent_id"] = rename.get(k[0], k[0])
-            rec["run_id"] = stored.run_dir.run_id
-            records.append(rec)
-    renamed = {(rename.get(k[0], k[0]), k[1], k[2]): e for k, e in final.items()}
-    return records, renamed
-
-
 def report_command(args: argparse.Namespace) -> int:
     """``llmbench report RUN_DIR [RUN_DIR ...]``."""
     paths = list(dict.fromkeys(str(Path(p).resolve()) for p in args.run_dirs))  # each once
@@ -154,24 +129,6 @@ def report_command(args: argparse.Namespace) -> int:
     for run in runs:
         for a in run.agents:
             seen[a.agent_id] = seen.get(a.agent_id, 0) + 1
-    records: list[dict[str, Any]] = []
-    final: dict[EntryKey, JournalEntry] = {}
-    agents: list[AgentInfo] = []
-    keys: list[EntryKey] = []
-    tests: dict[str, TestCase] = {}
-    for run in runs:
-        rename = {
-            a.agent_id: f"{a.agent_id}@{run.run_dir.run_id}"
-            for a in run.agents
-            if seen[a.agent_id] > 1
-        }
-        recs, fin = _records(run, rename)
-        records += recs
-        final.update(fin)
-        for a in _served_models(run):
-            agents.append(AgentInfo(rename.get(a.agent_id, a.agent_id), a.model, a.endpoint))
-        keys += [(rename.get(k[0], k[0]), k[1], k[2]) for k in run.keys]
-        tests.update({t.id: t for t in run.tests})
     repeats = max(run.repeats for run in runs)
     if len(runs) == 1:
         out_dir = runs[0].run_dir.path
@@ -182,11 +139,26 @@ def report_command(args: argparse.Namespace) -> int:
         )
         ensure_directory(out_dir)
         run_id, status = f"compare of {', '.join(r.run_dir.run_id for r in runs)}", "compare"
-    summary = summarize_records(run_id, status, repeats, agents, keys, final, records)
-    write_atomic(out_dir / SUMMARY, dumps(summary, pretty=True) + "\n")
-    write_reports(out_dir, summary, records)
-    for run in runs:
-        run.run_dir.close()
+    with ExitStack() as stack:
+        for run in runs:
+            stack.callback(run.run_dir.close)
+        results = RunResults()
+        infos: list[dict[str, Any]] = []
+        for run in runs:
+            rename = {
+                a.agent_id: f"{a.agent_id}@{run.run_dir.run_id}"
+                for a in run.agents
+                if seen[a.agent_id] > 1
+            }
+            index = stack.enter_context(JournalIndex.build(run.run_dir, run.keys))
+            tests = {t.id: t for t in run.tests}
+            asyncio.run(results.read(index, tests, rename=rename, run_id=run.run_dir.run_id))
+            for a in run.agents:
+                served = AgentInfo(a.agent_id, index.models.get(a.agent_id) or a.model, a.endpoint)
+                infos.append(agent_info(index, served, rename.get(a.agent_id, a.agent_id)))
+        summary = analyse(results.results, infos, run_id=run_id, status=status, repeats=repeats)
+        write_atomic(out_dir / SUMMARY, dumps(summary, pretty=True) + "\n")
+        write_reports(out_dir, summary, results.results, results.record)
     print_report(summary, stdout_console())
     print(f"reports: {out_dir / 'report.html'}, {out_dir / 'report.md'}")
     return 0

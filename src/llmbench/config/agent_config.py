@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from llmbench.config.api import DEFAULT_MAX_RESPONSE_BYTES, EMBEDDED, APIConfiguration
 from llmbench.config.files import read_toml
@@ -30,6 +30,13 @@ from llmbench.config.validation import (
 from llmbench.errors import ConfigError
 
 SAMPLE_NAME = "sample_agent_config.toml"
+
+
+def _concurrency(value: Any) -> Any:
+    """``max_concurrency``: a whole number > 0, or ``"auto"``."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return value
+    raise ValueError('expected an integer > 0 or "auto"')
 
 
 class AgentConfig(BaseModel):
@@ -57,7 +64,7 @@ class AgentConfig(BaseModel):
     """Most seconds one test may take, all attempts and waits included."""
     max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, gt=0)
     """Largest answer read, in bytes (a whole stream or a JSON body); a larger one is an error."""
-    max_concurrency: Annotated[int, Field(gt=0)] | Literal["auto"] = 4
+    max_concurrency: Annotated[int | Literal["auto"], BeforeValidator(_concurrency)] = 4
     """This agent's own bound on tests in flight, or ``"auto"``: found from the server's
     latency while the run goes (see :mod:`llmbench.engine.concurrency`)."""
     rpm: float | None = Field(None, gt=0)

@@ -44,24 +44,24 @@ def load_results(run_dir: str | Path) -> Any:
         ) from None
     from llmbench.cli.score import open_run
     from llmbench.scoring.run_scoring import record
+    from llmbench.store.journal_index import JournalIndex
 
     stored = open_run(str(run_dir))
+    by_id = {t.id: t for t in stored.tests}
+    rows = []
     try:
-        final = stored.run_dir.final_entries()
-        scores = stored.run_dir.read_scores()
-        by_id = {t.id: t for t in stored.tests}
-        rows = []
-        for key in stored.keys:
-            if key not in final:
-                continue
-            rec = record(final[key], by_id.get(key[1]), scores.get(key))
-            scoring = rec.get("scoring") or {}
-            rec["run_id"] = stored.run_dir.run_id
-            rec["score"] = scoring.get("score")
-            rec["passed"] = scoring.get("passed")
-            rec["reasoning"] = scoring.get("reasoning")
-            rec["scoring_error"] = scoring.get("error")
-            rows.append({c: rec.get(c) for c in COLUMNS})
+        with JournalIndex.build(stored.run_dir, stored.keys) as index:
+            for i, key in enumerate(index.keys):
+                if not index.has_entry(i):
+                    continue
+                rec = record(index.entry(i), by_id.get(key[1]), index.scoring(i))
+                scoring = rec.get("scoring") or {}
+                rec["run_id"] = stored.run_dir.run_id
+                rec["score"] = scoring.get("score")
+                rec["passed"] = scoring.get("passed")
+                rec["reasoning"] = scoring.get("reasoning")
+                rec["scoring_error"] = scoring.get("error")
+                rows.append({c: rec.get(c) for c in COLUMNS})
     finally:
         stored.run_dir.close()
     return pd.DataFrame(rows, columns=list(COLUMNS))

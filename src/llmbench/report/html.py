@@ -1,12 +1,20 @@
 """``report.html``: one self-contained page that works offline.
 
 The page skeleton, the leaderboard and the significant differences are rendered here, every
-value through :func:`html.escape`. The summary and the records travel in a
-``<script type="application/json" id="data">`` block in which every ``<``, ``>`` and ``&`` is a
-JSON ``\\u`` escape, so no text (``</script>``, ``<!--``) can end or alter the block;
+value through :func:`html.escape`. The summary, the latency box plots and the records travel in
+a ``<script type="application/json" id="data">`` block in which every ``<``, ``>`` and ``&`` is
+a JSON ``\\u`` escape, so no text (``</script>``, ``<!--``) can end or alter the block;
 ``assets/report.js`` parses it and draws the charts (inline SVG) and the record table, inserting
 model and test text with ``textContent`` only. CSS and JS are inlined from package data, and a
 Content-Security-Policy allows exactly those two (by hash) and nothing from the network.
+
+The charts are drawn from the summary and from box-plot figures computed here over every
+result, so they show the whole run. The record table holds at most :data:`MAX_RECORDS` records
+(:func:`select_records`): all of them when there are no more; otherwise every failed, errored
+or unscored result first (spread evenly over them in run order when they alone are too many),
+then passing results spread evenly over the run (agents, repeats, tests) for the places left.
+The page then says so: "Showing N of M results; all results are in results.jsonl". The text is
+produced piece by piece (:func:`html_chunks`), one record at a time.
 """
 
 from __future__ import annotations
@@ -15,10 +23,10 @@ import base64
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from html import escape
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from llmbench.report.terminal import (
     LEADERBOARD_COLUMNS,
@@ -28,9 +36,19 @@ from llmbench.report.terminal import (
     ranked_agents,
     significant_differences,
 )
+from llmbench.scoring.scored import ScoredResult
 
 Record = Mapping[str, Any]
 """One scored record (docs/summary-format.md)."""
+Load = Callable[[int], Record]
+"""The full scored record of ``results[j]``."""
+
+MAX_RECORDS = 2000
+"""Records embedded in the page at most."""
+MAX_OUTLIERS = 200
+"""Outliers drawn per box plot at most (spread evenly over them, the extremes included)."""
+
+T = TypeVar("T")
 
 
 def asset(name: str) -> str:
@@ -49,16 +67,91 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def data_block(summary: Summary, records: Sequence[Record]) -> str:
-    """The JSON text for the data ``<script>``, safe inside HTML."""
-    text = json.dumps(
-        _finite({"summary": summary, "records": list(records)}),
-        ensure_ascii=False,
-        default=str,
-        allow_nan=False,
-    )
+def _json(value: Any) -> str:
+    """``value`` as JSON text that is safe inside a ``<script>`` block."""
+    text = json.dumps(_finite(value), ensure_ascii=False, default=str, allow_nan=False)
     # \u003c also covers "</" and "<!--"; JSON.parse reads the escapes back as the characters
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def data_block(
+    summary: Summary,
+    records: Iterable[Record],
+    *,
+    latency: Mapping[str, Any] | None = None,
+    total: int | None = None,
+) -> Iterator[str]:
+    """The JSON text for the data ``<script>``, safe inside HTML, a record at a time:
+    ``{"summary": ..., "latency": ..., "total": ..., "records": [...]}``."""
+    yield f'{{"summary": {_json(summary)}, "latency": {_json(latency or {})}, '
+    yield f'"total": {_json(total)}, "records": ['
+    for n, r in enumerate(records):
+        yield f"{', ' if n else ''}{_json(r)}"
+    yield "]}"
+
+
+def _spread(items: Sequence[T], k: int) -> list[T]:
+    """``k`` of ``items`` spread evenly over them, the first and the last included (all of
+    them when there are no more than ``k``)."""
+    if len(items) <= k:
+        return list(items)
+    if k <= 1:
+        return list(items[:k])
+    return [items[m * (len(items) - 1) // (k - 1)] for m in range(k)]
+
+
+def select_records(results: Sequence[ScoredResult], limit: int = MAX_RECORDS) -> list[int]:
+    """Which results the page embeds, as indexes in run order (see the module docstring)."""
+    if len(results) <= limit:
+        return list(range(len(results)))
+    failed = [j for j, r in enumerate(results) if r.failed]
+    chosen = _spread(failed, limit)
+    if len(chosen) < limit:
+        passed = [j for j, r in enumerate(results) if not r.failed]
+        chosen += _spread(passed, limit - len(chosen))
+    return sorted(chosen)
+
+
+def _quantile(ordered: Sequence[float], p: float) -> float:
+    h = (len(ordered) - 1) * p
+    low = math.floor(h)
+    high = math.ceil(h)
+    return ordered[low] + (ordered[high] - ordered[low]) * (h - low)
+
+
+def _box(times: list[float]) -> dict[str, Any]:
+    """Box-plot figures of ``times``: quartiles, whiskers at the furthest values within 1.5
+    interquartile ranges of the box (Tukey), and the values beyond them."""
+    if not times:
+        return {"n": 0}
+    ordered = sorted(times)
+    q1, median, q3 = (_quantile(ordered, p) for p in (0.25, 0.5, 0.75))
+    fence = 1.5 * (q3 - q1)
+    inside = [t for t in ordered if q1 - fence <= t <= q3 + fence] or ordered
+    low, high = inside[0], inside[-1]
+    outliers = [t for t in ordered if t < low or t > high]
+    return {
+        "n": len(ordered),
+        "q1": q1,
+        "median": median,
+        "q3": q3,
+        "low": low,
+        "high": high,
+        "max": ordered[-1],
+        "outliers": _spread(outliers, MAX_OUTLIERS),
+        "outliers_n": len(outliers),
+    }
+
+
+def latency_boxes(summary: Summary, results: Sequence[ScoredResult]) -> dict[str, Any]:
+    """Per agent of the summary, the box plot of the latency of its successful requests (an
+    answer from the response cache was not timed: it is left out, as from every speed figure)."""
+    times: dict[str, list[float]] = {str(a["agent_id"]): [] for a in summary["agents"]}
+    for r in results:
+        mine = times.get(r.agent_id)
+        if mine is not None and r.status == "ok" and not r.cached:
+            mine.append(r.execution_time)
+    return {agent_id: _box(values) for agent_id, values in times.items()}
 
 
 def _csp_hash(text: str) -> str:
@@ -111,8 +204,28 @@ _RECORD_CONTROLS = """
 """
 
 
-def render_html(summary: Summary, records: Sequence[Record]) -> str:
-    """The whole ``report.html`` text."""
+def _records_note(shown: int, total: int) -> str:
+    if shown >= total:
+        return ""
+    return (
+        f'<p class="note" id="records-note">Showing {shown:,} of {total:,} results (failed, '
+        "errored and unscored ones first, then passing ones spread over the run); all results "
+        "are in results.jsonl.</p>"
+    )
+
+
+def html_chunks(
+    summary: Summary,
+    results: Sequence[ScoredResult],
+    load: Load,
+    *,
+    max_records: int = MAX_RECORDS,
+) -> Iterator[str]:
+    """The ``report.html`` text, piece by piece.
+
+    ``results`` are the compact results of the run in run order; ``load(j)`` gives the full
+    record of ``results[j]``, asked only for the records embedded (:func:`select_records`).
+    """
     css, js = asset("report.css"), asset("report.js")
     csp = (
         f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
@@ -124,6 +237,8 @@ def render_html(summary: Summary, records: Sequence[Record]) -> str:
         f"{escape(str(summary.get('repeats', 1)))} · generated "
         f"{escape(str(summary.get('generated_at') or MISSING))}"
     )
+    chosen = select_records(results, max_records)
+    note = _records_note(len(chosen), len(results))
     body = [
         f"<header><h1>llmbench report: {run_id}</h1><p>{meta}</p></header>",
         "<main>",
@@ -134,11 +249,11 @@ def render_html(summary: Summary, records: Sequence[Record]) -> str:
         _figure("chart-quality-speed", "Quality against speed: mean score vs tokens/s p50"),
         _figure("chart-latency", "Latency per request (s): box plot of successful requests"),
         "</div></section>",
-        f"<section><h2>Records</h2>{_RECORD_CONTROLS}</section>",
+        f"<section><h2>Records</h2>{note}{_RECORD_CONTROLS}</section>",
         "</main>",
         '<noscript><p class="note">Charts and the record table need JavaScript.</p></noscript>',
     ]
-    return "\n".join(
+    yield "\n".join(
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
@@ -147,9 +262,24 @@ def render_html(summary: Summary, records: Sequence[Record]) -> str:
             f"<title>llmbench report {run_id}</title>",
             f"<style>{css}</style></head><body>",
             *body,
-            f'<script type="application/json" id="data">{data_block(summary, records)}</script>',
-            f"<script>{js}</script>",
-            "</body></html>",
-            "",
+            '<script type="application/json" id="data">',
         ]
     )
+    yield from data_block(
+        summary,
+        (load(j) for j in chosen),
+        latency=latency_boxes(summary, results),
+        total=len(results),
+    )
+    yield "\n".join(["</script>", f"<script>{js}</script>", "</body></html>", ""])
+
+
+def render_html(
+    summary: Summary,
+    results: Sequence[ScoredResult],
+    load: Load,
+    *,
+    max_records: int = MAX_RECORDS,
+) -> str:
+    """The whole ``report.html`` text (see :func:`html_chunks`)."""
+    return "".join(html_chunks(summary, results, load, max_records=max_records))

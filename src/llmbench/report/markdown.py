@@ -1,8 +1,13 @@
 """``report.md``: the run's results as GitHub-flavoured Markdown tables.
 
 Sections: title, leaderboard, score by category, speed, pairwise comparisons, repeats (when a
-run has them), errors by kind and the failed tests of each agent. Text from a model, a test
-file or an error goes into cells through :func:`cell`, which escapes ``|``, newlines and HTML.
+run has them), errors by kind and the failed tests of each agent (the first
+:data:`MAX_FAILURES` of each, in run order, then a line saying how many more there are). Text
+from a model, a test file or an error goes into cells through :func:`cell`, which escapes
+``|``, newlines and HTML.
+
+The text is produced line by line (:func:`markdown_lines`) from the summary and the compact
+results; only the failures listed are read back in full (``load``), one at a time.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from llmbench.report.terminal import (
@@ -27,11 +32,16 @@ from llmbench.report.terminal import (
     seconds,
     significant_differences,
 )
+from llmbench.scoring.scored import ScoredResult
 
 Record = Mapping[str, Any]
 """One scored record (docs/summary-format.md)."""
+Load = Callable[[int], Record]
+"""The full scored record of ``results[j]``."""
 
 MAX_CELL = 200
+MAX_FAILURES = 200
+"""Failed tests listed per agent; the rest are counted."""
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 
@@ -177,16 +187,12 @@ def _repeats(summary: Summary) -> list[str]:
     return ["## Repeats", "", intro, "", *table(header, rows)]
 
 
-def _scoring_errors(records: Sequence[Record]) -> Counter[str]:
-    return Counter(
-        str(r["agent_id"])
-        for r in records
-        if r["status"] == "ok" and (r.get("scoring") or {}).get("error")
-    )
+def _scoring_errors(results: Sequence[ScoredResult]) -> Counter[str]:
+    return Counter(r.agent_id for r in results if r.status == "ok" and r.scoring_error)
 
 
-def _errors(summary: Summary, records: Sequence[Record]) -> list[str]:
-    scoring = _scoring_errors(records)
+def _errors(summary: Summary, results: Sequence[ScoredResult]) -> list[str]:
+    scoring = _scoring_errors(results)
     rows = []
     for agent in ranked_agents(summary):
         kinds = dict(pick(agent, "speed", "errors_by_kind") or {})
@@ -216,8 +222,10 @@ def failure_reason(record: Record) -> str | None:
     return "failed"
 
 
-def _failures(summary: Summary, records: Sequence[Record]) -> list[str]:
-    lines = [
+def _failures(
+    summary: Summary, results: Sequence[ScoredResult], load: Load, limit: int
+) -> Iterator[str]:
+    yield from [
         "## Failed tests",
         "",
         "Failed, errored or not scored; the reason is the request error, the scoring error or "
@@ -225,21 +233,39 @@ def _failures(summary: Summary, records: Sequence[Record]) -> list[str]:
         "",
     ]
     for agent in ranked_agents(summary):
-        rows = [
-            [r["test_id"], r["repeat"], r["category"], reason]
-            for r in records
-            if r["agent_id"] == agent["agent_id"] and (reason := failure_reason(r)) is not None
-        ]
-        lines += [f"### {cell(agent['agent_id'])}", ""]
+        agent_id = agent["agent_id"]
+        rows: list[list[Any]] = []
+        more = 0
+        for j, result in enumerate(results):
+            if result.agent_id != agent_id or not result.failed:
+                continue
+            if len(rows) >= limit:
+                more += 1
+                continue
+            r = load(j)
+            rows.append([r["test_id"], r["repeat"], r["category"], failure_reason(r) or "failed"])
+        yield from [f"### {cell(agent_id)}", ""]
         if rows:
-            lines += table(["Test", "Repeat", "Category", "Reason"], rows)
+            yield from table(["Test", "Repeat", "Category", "Reason"], rows)
         else:
-            lines += ["None.", ""]
-    return lines
+            yield from ["None.", ""]
+        if more:
+            yield from [f"... and {more} more, see results.jsonl", ""]
 
 
-def render_markdown(summary: Summary, records: Sequence[Record]) -> str:
-    """The whole ``report.md`` text."""
+def markdown_lines(
+    summary: Summary,
+    results: Sequence[ScoredResult],
+    load: Load,
+    *,
+    max_failures: int = MAX_FAILURES,
+) -> Iterator[str]:
+    """The lines of ``report.md`` (without their newlines), one section after another.
+
+    ``results`` are the compact results of the run in run order; ``load(j)`` gives the full
+    record of ``results[j]``, which is asked only for the failures listed (``max_failures``
+    per agent).
+    """
     title = [
         f"# llmbench report: {cell(summary['run_id'])}",
         "",
@@ -247,14 +273,35 @@ def render_markdown(summary: Summary, records: Sequence[Record]) -> str:
         f"generated {cell(summary.get('generated_at') or MISSING)}",
         "",
     ]
-    sections = [
+    sections: list[Iterable[str]] = [
         title,
         _leaderboard(summary),
         _categories(summary),
         _speed(summary),
         _comparisons(summary),
         _repeats(summary),
-        _errors(summary, records),
-        _failures(summary, records),
+        _errors(summary, results),
+        _failures(summary, results, load, max_failures),
     ]
-    return "\n".join(line for section in sections for line in section).rstrip() + "\n"
+    held: list[str] = []  # blank lines held back: the text ends with its last non-blank line
+    for section in sections:
+        for line in section:
+            if not line.strip():
+                held.append(line)
+                continue
+            yield from held
+            held.clear()
+            yield line
+
+
+def render_markdown(
+    summary: Summary,
+    results: Sequence[ScoredResult],
+    load: Load,
+    *,
+    max_failures: int = MAX_FAILURES,
+) -> str:
+    """The whole ``report.md`` text (see :func:`markdown_lines`)."""
+    return "".join(
+        f"{line}\n" for line in markdown_lines(summary, results, load, max_failures=max_failures)
+    )

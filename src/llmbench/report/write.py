@@ -1,15 +1,28 @@
-"""``write_reports``: ``report.md`` and ``report.html`` into a run directory, atomically."""
+"""``write_reports``: ``report.md`` and ``report.html`` into a run directory, atomically.
+
+Both are written as they are produced (a line or a record at a time) to a temporary file that
+replaces the report only once complete, so that a run of any size is reported without holding
+its results; see :mod:`llmbench.report.markdown` and :mod:`llmbench.report.html` for what each
+shows of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from llmbench import redact
-from llmbench.report.html import render_html
-from llmbench.report.markdown import render_markdown
-from llmbench.store.files import write_atomic
+from llmbench.errors import ResultsError
+from llmbench.report.html import html_chunks
+from llmbench.report.markdown import markdown_lines
+from llmbench.scoring.scored import ScoredResult
+from llmbench.store.files import TEMPORARY_PREFIX
+
+Load = Callable[[int], Mapping[str, Any]]
+"""The full scored record (docs/summary-format.md) of ``results[j]``."""
 
 
 def _scrubbed(value: Any) -> Any:
@@ -23,24 +36,62 @@ def _scrubbed(value: Any) -> Any:
     return value
 
 
+def in_memory(records: Sequence[Mapping[str, Any]]) -> tuple[list[ScoredResult], Load]:
+    """``write_reports``' ``results`` and ``load`` for scored records already in memory."""
+    return [ScoredResult.from_record(r) for r in records], records.__getitem__
+
+
+def write_streamed(path: Path, pieces: Iterable[str]) -> None:
+    """Write ``pieces`` one after another to a temporary file beside ``path``, then put it in
+    ``path``'s place (fsynced first), so a reader never sees a half-written report."""
+    # the .json suffix lets RunDirectory.remove_stale_temporaries clean up after a kill
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for piece in pieces:
+                fh.write(piece)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise
+
+
 def write_reports(
-    run_dir: Path, summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]]
+    run_dir: Path,
+    summary: Mapping[str, Any],
+    results: Sequence[ScoredResult],
+    load: Load,
 ) -> dict[str, Path]:
     """Write ``report.md`` and ``report.html`` into ``run_dir``; return their paths by format
     (``"markdown"``, ``"html"``).
 
-    Registered secrets are scrubbed twice: from every string of the data before rendering (an
-    escaped form in the page, ``\\u003c`` or ``&amp;``, would not match afterwards) and from
-    each final text.
+    ``results`` are the run's compact results in run order; ``load(j)`` gives the full record
+    of ``results[j]`` and is asked only for the records a report shows. Registered secrets are
+    scrubbed twice: from every string of the data before rendering (an escaped form in the
+    page, ``\\u003c`` or ``&amp;``, would not match afterwards) and from each piece of text
+    written (a whole line or a whole record, so a secret is never split between two).
     """
-    summary, records = _scrubbed(summary), _scrubbed(records)
-    texts = {
-        "markdown": ("report.md", render_markdown(summary, records)),
-        "html": ("report.html", render_html(summary, records)),
+    summary = _scrubbed(summary)
+
+    def scrubbed(j: int) -> Mapping[str, Any]:
+        loaded: Mapping[str, Any] = _scrubbed(load(j))
+        return loaded
+
+    markdown = (f"{line}\n" for line in markdown_lines(summary, results, scrubbed))
+    pages = {
+        "markdown": ("report.md", markdown),
+        "html": ("report.html", html_chunks(summary, results, scrubbed)),
     }
     paths: dict[str, Path] = {}
-    for kind, (name, text) in texts.items():
+    for kind, (name, pieces) in pages.items():
         path = Path(run_dir) / name
-        write_atomic(path, redact.scrub(text))
+        write_streamed(path, (redact.scrub(piece) for piece in pieces))
         paths[kind] = path
     return paths

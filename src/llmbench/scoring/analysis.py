@@ -1,12 +1,15 @@
-"""``analyse``: scored records in, the ``summary.json`` dict of docs/summary-format.md out.
+"""``analyse``: scored results in, the ``summary.json`` dict of docs/summary-format.md out.
 
-Per agent: quality over all its records and per category, consistency over repeats, speed; then
-a paired comparison of every two agents. A record that could not be scored (the request failed,
+Per agent: quality over all its results and per category, consistency over repeats, speed; then
+a paired comparison of every two agents. A result that could not be scored (the request failed,
 or a scorer could not reach a verdict) is counted under ``errors`` and left out of every mean,
-never counted as a zero. A record with ``"scoring": null`` (its test has nothing to score)
-is left out of quality, repeats and comparisons but still counts for speed. Everything is
-deterministic: the bootstrap is seeded and pairs are taken in (test, repeat) order, so the same
-records give the same summary.
+never counted as a zero. A result whose test has nothing to score (``"scoring": null``) is left
+out of quality, repeats and comparisons but still counts for speed. Everything is deterministic:
+the bootstrap is seeded and pairs are taken in (test, repeat) order, so the same results give
+the same summary.
+
+The results are :class:`~llmbench.scoring.scored.ScoredResult` (a few hundred bytes each, no
+texts), so that a run of many tests is analysed without holding its answers.
 """
 
 from __future__ import annotations
@@ -14,11 +17,10 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from llmbench.result import TestResult
+from llmbench.scoring.scored import ScoredResult
 from llmbench.scoring.statistics import (
     agreement,
     bootstrap_mean_interval,
@@ -34,44 +36,6 @@ from llmbench.scoring.statistics import (
 from llmbench.store.results import summarize
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    """One scored record, reduced to what the quality figures use."""
-
-    test_id: str
-    repeat: int
-    category: str
-    status: str
-    """The request's status: ``ok``, ``error`` or ``cancelled``."""
-    score: float | None
-    """``scoring.score``; None when the record was not scored."""
-    passed: bool
-    """``scoring.passed``; False when the record was not scored."""
-    reasoning: float | None
-    """``scoring.reasoning`` (the secondary reasoning scorer), None when absent."""
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return self.test_id, self.repeat
-
-
-def _outcome(record: Mapping[str, Any]) -> _Outcome | None:
-    """The record's outcome; None when its test has nothing to score (``"scoring": null``)."""
-    scoring = record.get("scoring")
-    if scoring is None:
-        return None
-    score = scoring.get("score")
-    return _Outcome(
-        test_id=str(record["test_id"]),
-        repeat=int(record.get("repeat", 0)),
-        category=str(record.get("category", "")),
-        status=str(record.get("status", "ok")),
-        score=None if score is None else float(score),
-        passed=score is not None and scoring.get("passed") is True,
-        reasoning=None if scoring.get("reasoning") is None else float(scoring["reasoning"]),
-    )
-
-
 def _interval(bounds: tuple[float, float] | None) -> list[float] | None:
     return None if bounds is None else [bounds[0], bounds[1]]
 
@@ -80,11 +44,12 @@ def _mean(values: Sequence[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def _quality(outcomes: Sequence[_Outcome]) -> dict[str, Any]:
-    """The QUALITY block over ``outcomes`` (all of one agent's records, or one category's)."""
+def _quality(outcomes: Sequence[ScoredResult]) -> dict[str, Any]:
+    """The QUALITY block over ``outcomes`` (one agent's results with a scoring block, or one
+    category's)."""
     scored = [o for o in outcomes if o.score is not None]
     scores = [o.score for o in scored if o.score is not None]
-    passes = sum(o.passed for o in scored)
+    passes = sum(o.passes for o in scored)
     return {
         "n": len(outcomes),
         "scored": len(scored),
@@ -99,7 +64,7 @@ def _quality(outcomes: Sequence[_Outcome]) -> dict[str, Any]:
     }
 
 
-def _repeats(outcomes: Sequence[_Outcome], repeats: int) -> dict[str, Any] | None:
+def _repeats(outcomes: Sequence[ScoredResult], repeats: int) -> dict[str, Any] | None:
     """The ``repeats`` block: pass@k, pass^k and agreement per test, averaged over tests.
 
     Only tests with at least ``repeats`` scored repeats take part, so that pass@1 and
@@ -112,7 +77,7 @@ def _repeats(outcomes: Sequence[_Outcome], repeats: int) -> dict[str, Any] | Non
     for o in outcomes:
         verdicts = by_test.setdefault(o.test_id, {})
         if o.score is not None:
-            verdicts[o.repeat] = o.passed
+            verdicts[o.repeat] = o.passes
     complete = [list(v.values()) for v in by_test.values() if len(v) >= repeats]
     block: dict[str, Any] = {
         "k": repeats,
@@ -131,37 +96,35 @@ def _repeats(outcomes: Sequence[_Outcome], repeats: int) -> dict[str, Any] | Non
     return block
 
 
-def _has(record: Mapping[str, Any], field: str) -> bool:
-    return record.get(field) is not None
-
-
-def _speed(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _speed(results: Sequence[ScoredResult]) -> dict[str, Any]:
     """The ``speed`` block: figures over requests that succeeded and were not served from cache."""
-    timed = [r for r in records if r.get("status") == "ok" and not r.get("cached")]
-    latency = [float(r["execution_time"]) for r in timed if _has(r, "execution_time")]
-    ttft = [float(r["time_to_first_token"]) for r in timed if _has(r, "time_to_first_token")]
-    tps = [float(r["tokens_per_second"]) for r in timed if _has(r, "tokens_per_second")]
-    kinds = Counter(str(r["error_kind"]) for r in records if r.get("error_kind"))
+    timed = [r for r in results if r.status == "ok" and not r.cached]
+    latency = [r.execution_time for r in timed]
+    ttft = [r.time_to_first_token for r in timed if r.time_to_first_token is not None]
+    tps = [r.tokens_per_second for r in timed if r.tokens_per_second is not None]
+    kinds = Counter(r.error_kind for r in results if r.error_kind)
     return {
         "n": len(timed),
-        "cached": sum(1 for r in records if r.get("status") == "ok" and r.get("cached")),
+        "cached": sum(1 for r in results if r.status == "ok" and r.cached),
         "latency_s": {f"p{q}": percentile(latency, q) for q in (50, 95, 99)},
         "time_to_first_token_s": {f"p{q}": percentile(ttft, q) for q in (50, 95)},
         "tokens_per_second": {"p50": percentile(tps, 50)},
-        "prompt_tokens": sum(int(r.get("prompt_tokens") or 0) for r in timed),
-        "completion_tokens": sum(int(r.get("completion_tokens") or 0) for r in timed),
+        "prompt_tokens": sum(r.prompt_tokens or 0 for r in timed),
+        "completion_tokens": sum(r.completion_tokens or 0 for r in timed),
         "errors_by_kind": dict(sorted(kinds.items())),
     }
 
 
-def _compare(a_id: str, a: Sequence[_Outcome], b_id: str, b: Sequence[_Outcome]) -> dict[str, Any]:
+def _compare(
+    a_id: str, a: Sequence[ScoredResult], b_id: str, b: Sequence[ScoredResult]
+) -> dict[str, Any]:
     """One entry of ``comparisons``: agent ``a`` against ``b`` on the keys both scored."""
     a_by_key = {o.key: o for o in a if o.score is not None}
     b_by_key = {o.key: o for o in b if o.score is not None}
     keys = sorted(a_by_key.keys() & b_by_key.keys())
     pairs = [(a_by_key[k], b_by_key[k]) for k in keys]
-    a_only = sum(x.passed and not y.passed for x, y in pairs)
-    b_only = sum(y.passed and not x.passed for x, y in pairs)
+    a_only = sum(x.passes and not y.passes for x, y in pairs)
+    b_only = sum(y.passes and not x.passes for x, y in pairs)
     entry: dict[str, Any] = {
         "a": a_id,
         "b": b_id,
@@ -199,10 +162,9 @@ def _compare(a_id: str, a: Sequence[_Outcome], b_id: str, b: Sequence[_Outcome])
 
 def _agent(
     agent: Mapping[str, Any],
-    records: Sequence[Mapping[str, Any]],
-    outcomes: Sequence[_Outcome],
+    results: Sequence[ScoredResult],
+    outcomes: Sequence[ScoredResult],
     repeats: int,
-    results: Sequence[TestResult],
 ) -> dict[str, Any]:
     categories = sorted({o.category for o in outcomes})
     return {
@@ -215,27 +177,26 @@ def _agent(
         "quality": _quality(outcomes),
         "categories": {c: _quality([o for o in outcomes if o.category == c]) for c in categories},
         "repeats": _repeats(outcomes, repeats),
-        "speed": _speed(records),
+        "speed": _speed(results),
     }
 
 
 def analyse(
-    records: Sequence[Mapping[str, Any]],
+    results: Sequence[ScoredResult],
     agents: Sequence[Mapping[str, Any]],
     *,
     run_id: str,
     status: str,
     repeats: int,
-    results_by_agent: Mapping[str, Sequence[TestResult]],
     generated_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Build the ``summary.json`` dict (docs/summary-format.md) of one run.
 
-    ``records`` are the scored records of every agent (one per agent, test and repeat);
-    ``agents`` gives each agent's ``agent_id``, ``model``, ``endpoint``, ``planned`` and
-    ``not_run``, in the order the summary lists them and compares them (a before b);
-    ``results_by_agent`` holds each agent's final TestResults, for its ``summary`` field.
-    ``generated_at`` (timezone-aware) defaults to now in UTC. Records of agents not in
+    ``results`` are the scored results of every agent (one per agent, test and repeat, in run
+    order); ``agents`` gives each agent's ``agent_id``, ``model``, ``endpoint``, ``planned`` and
+    ``not_run``, in the order the summary lists them and compares them (a before b). An agent's
+    ``summary`` field is :func:`~llmbench.store.results.summarize` of its results.
+    ``generated_at`` (timezone-aware) defaults to now in UTC. Results of agents not in
     ``agents`` are ignored; an ``agent_id`` listed twice is a ``ValueError``.
     """
     ids = [str(a["agent_id"]) for a in agents]
@@ -243,19 +204,19 @@ def analyse(
     if repeated:
         raise ValueError(f"analyse: agent_id listed more than once: {', '.join(repeated)}")
     stamp = (generated_at or datetime.now(UTC)).isoformat(timespec="milliseconds")
-    own: dict[str, list[Mapping[str, Any]]] = {i: [] for i in ids}
-    for record in records:
-        if record.get("agent_id") in own:
-            own[record["agent_id"]].append(record)
-    outcomes = {i: [o for o in map(_outcome, rs) if o is not None] for i, rs in own.items()}
+    own: dict[str, list[ScoredResult]] = {i: [] for i in ids}
+    for result in results:
+        mine = own.get(result.agent_id)
+        if mine is not None:
+            mine.append(result)
+    outcomes = {i: [r for r in rs if r.has_scoring] for i, rs in own.items()}
     return {
         "run_id": run_id,
         "status": status,
         "repeats": repeats,
         "generated_at": stamp,
         "agents": [
-            _agent(a, own[i], outcomes[i], repeats, results_by_agent.get(i, ()))
-            for a, i in zip(agents, ids, strict=True)
+            _agent(a, own[i], outcomes[i], repeats) for a, i in zip(agents, ids, strict=True)
         ],
         "comparisons": [
             _compare(a, outcomes[a], b, outcomes[b])

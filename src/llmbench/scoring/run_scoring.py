@@ -115,6 +115,25 @@ class RunScorer:
                 )
         return aggregate(scores)
 
+    async def score_entry(
+        self,
+        session: aiohttp.ClientSession | None,
+        entry: JournalEntry,
+        tests: Mapping[str, TestCase],
+    ) -> dict[str, Any] | None:
+        """The scoring block of one entry (None for a test with nothing to score); a scorer
+        bug becomes a "not scored" block, never an exception."""
+        test = tests.get(entry.test_id)
+        if test is None:
+            return not_scored(f"not scored: test {entry.test_id!r} is no longer in the suite")
+        if not has_scorers(test):
+            return None
+        try:
+            return await self.score_one(session, entry, test)
+        except Exception as exc:  # a scorer bug must not lose the other scores
+            log.exception("scoring %s of %s failed", entry.test_id, entry.agent_id)
+            return not_scored(f"not scored: internal error {type(exc).__name__}: {exc}")
+
     async def score_all(
         self,
         entries: Sequence[JournalEntry],
@@ -124,20 +143,7 @@ class RunScorer:
         """The scoring block of every entry (None for a test with nothing to score)."""
 
         async def one(entry: JournalEntry) -> tuple[EntryKey, dict[str, Any] | None]:
-            test = tests.get(entry.test_id)
-            if test is None:
-                return entry.key, not_scored(
-                    f"not scored: test {entry.test_id!r} is no longer in the suite"
-                )
-            if not has_scorers(test):
-                return entry.key, None
-            try:
-                return entry.key, await self.score_one(session, entry, test)
-            except Exception as exc:  # a scorer bug must not lose the other scores
-                log.exception("scoring %s of %s failed", entry.test_id, entry.agent_id)
-                return entry.key, not_scored(
-                    f"not scored: internal error {type(exc).__name__}: {exc}"
-                )
+            return entry.key, await self.score_entry(session, entry, tests)
 
         pairs = await asyncio.gather(*(one(e) for e in entries))
         return dict(pairs)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from llmbench.config.runner_config import OutputSettings
 from llmbench.result import TestResult
@@ -43,7 +43,35 @@ def _stats(values: Sequence[float]) -> dict[str, float | None]:
     }
 
 
-def summarize(results: Sequence[TestResult]) -> dict[str, Any]:
+class Measured(Protocol):
+    """What :func:`summarize` reads of a result: a :class:`TestResult`, or the compact
+    :class:`~llmbench.scoring.scored.ScoredResult` the end of a run keeps instead."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def timestamp(self) -> str: ...
+    @property
+    def execution_time(self) -> float: ...
+    @property
+    def time_to_first_token(self) -> float | None: ...
+    @property
+    def tokens_per_second(self) -> float | None: ...
+    @property
+    def prompt_tokens(self) -> int | None: ...
+    @property
+    def completion_tokens(self) -> int | None: ...
+    @property
+    def tokens_estimated(self) -> bool: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def error_kind(self) -> str | None: ...
+
+
+def summarize(results: Sequence[Measured]) -> dict[str, Any]:
     """Counts, success rate, times, latency and speed figures over ``results``.
 
     Latency, time to first token and tokens/s are taken over successful results only; token

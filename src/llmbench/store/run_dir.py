@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 from llmbench.errors import ResultsError
 from llmbench.result import TestResult
@@ -178,7 +178,9 @@ class RunDirectory:
         """Wrap an existing directory; use :meth:`create` or :meth:`open` instead."""
         self._path = path
         self._lock = threading.RLock()
-        self._journal: IO[bytes] | None = None
+        self._journal: int | None = None
+        """The journal's file descriptor (unbuffered: a failed write leaves nothing behind
+        to be flushed later)."""
         self._made: set[Path] = set()
         """Agent directories known to exist."""
 
@@ -306,9 +308,10 @@ class RunDirectory:
             data = b"".join(lines)
             journal = self._open_journal()
             try:
-                journal.write(data)
-                journal.flush()
-                os.fsync(journal.fileno())
+                view = memoryview(data)
+                while view:  # one write() unless the kernel takes less
+                    view = view[os.write(journal, view) :]
+                os.fsync(journal)
             except OSError as exc:
                 raise ResultsError(
                     f"{self.journal_path}: cannot append: {exc.strerror or exc}"
@@ -338,14 +341,14 @@ class RunDirectory:
             name = f"{name}-{digest}"
         return name
 
-    def _open_journal(self) -> IO[bytes]:
+    def _open_journal(self) -> int:
         if self._journal is None:
             path = self.journal_path
             existed = path.exists()
             try:
                 if existed:
                     self._repair_tail()
-                self._journal = open(path, "ab")  # noqa: SIM115 (kept open between appends)
+                self._journal = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 if not existed:
                     _fsync_directory(self._path)
             except OSError as exc:
@@ -480,7 +483,7 @@ class RunDirectory:
         with self._lock:
             if self._journal is not None:
                 journal, self._journal = self._journal, None
-                journal.close()
+                os.close(journal)
 
     def __enter__(self) -> RunDirectory:
         return self

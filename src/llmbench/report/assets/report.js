@@ -104,19 +104,14 @@
     return root;
   }
 
-  function quantile(sorted, p) {
-    const i = (sorted.length - 1) * p, lo = Math.floor(i), hi = Math.ceil(i);
-    return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
-  }
   function latencyChart() {
+    /* box-plot figures over every successful request, computed when the report was written
+       (DATA.latency): the table below may hold only some of the records */
     const rowH = 34, m = { l: 110, r: 20, t: 10, b: 30 }, W = 640, H = m.t + m.b + rowH * AGENTS.length;
-    const times = {};
-    AGENTS.forEach((a) => {
-      times[a.agent_id] = RECORDS.filter((r) => r.agent_id === a.agent_id && r.status === 'ok' && typeof r.execution_time === 'number')
-        .map((r) => r.execution_time).sort((p, q) => p - q);
-    });
-    const all = [].concat.apply([], Object.keys(times).map((k) => times[k]));
-    const xt = ticks(Math.max.apply(null, all.concat([0.1])) * 1.05, 5);
+    const boxes = DATA.latency || {};
+    const box = (a) => boxes[a.agent_id] || { n: 0 };
+    const maxes = AGENTS.map((a) => box(a).max).filter((v) => typeof v === 'number');
+    const xt = ticks(Math.max.apply(null, maxes.concat([0.1])) * 1.05, 5);
     const xmax = xt[xt.length - 1], x = (v) => m.l + (v / xmax) * (W - m.l - m.r);
     const root = frame(W, H);
     xt.forEach((t) => {
@@ -124,18 +119,16 @@
       root.appendChild(svg('text', { x: x(t), y: H - m.b + 14, 'text-anchor': 'middle', class: 'muted' }, fmt(t, xmax < 2 ? 2 : 1)));
     });
     AGENTS.forEach((a, i) => {
-      const v = times[a.agent_id], cy = m.t + i * rowH + rowH / 2;
-      root.appendChild(svg('text', { x: m.l - 8, y: cy + 4, 'text-anchor': 'end' }, a.agent_id + ' (n=' + v.length + ')'));
-      if (!v.length) return;
-      const q1 = quantile(v, 0.25), med = quantile(v, 0.5), q3 = quantile(v, 0.75), fence = 1.5 * (q3 - q1);
-      const inside = v.filter((t) => t >= q1 - fence && t <= q3 + fence);
-      const lo = inside[0], hi = inside[inside.length - 1];
-      root.appendChild(svg('line', { class: 'whisker', x1: x(lo), x2: x(hi), y1: cy, y2: cy }));
-      root.appendChild(titled(svg('rect', { class: 'box', x: x(q1), y: cy - 10, width: Math.max(x(q3) - x(q1), 1), height: 20,
+      const b = box(a), cy = m.t + i * rowH + rowH / 2;
+      root.appendChild(svg('text', { x: m.l - 8, y: cy + 4, 'text-anchor': 'end' }, a.agent_id + ' (n=' + b.n + ')'));
+      if (!b.n) return;
+      root.appendChild(svg('line', { class: 'whisker', x1: x(b.low), x2: x(b.high), y1: cy, y2: cy }));
+      root.appendChild(titled(svg('rect', { class: 'box', x: x(b.q1), y: cy - 10, width: Math.max(x(b.q3) - x(b.q1), 1), height: 20,
         fill: COLOR[a.agent_id], 'fill-opacity': 0.35, stroke: COLOR[a.agent_id] }),
-        a.agent_id + ': median ' + fmt(med) + ' s, quartiles ' + fmt(q1) + '–' + fmt(q3) + ' s, n = ' + v.length));
-      root.appendChild(svg('line', { class: 'whisker', x1: x(med), x2: x(med), y1: cy - 10, y2: cy + 10 }));
-      v.filter((t) => t < lo || t > hi).forEach((t) => root.appendChild(titled(
+        a.agent_id + ': median ' + fmt(b.median) + ' s, quartiles ' + fmt(b.q1) + '–' + fmt(b.q3) + ' s, n = ' + b.n +
+        (b.outliers_n > b.outliers.length ? ', ' + b.outliers.length + ' of ' + b.outliers_n + ' outliers drawn' : '')));
+      root.appendChild(svg('line', { class: 'whisker', x1: x(b.median), x2: x(b.median), y1: cy - 10, y2: cy + 10 }));
+      b.outliers.forEach((t) => root.appendChild(titled(
         svg('circle', { cx: x(t), cy: cy, r: 3, fill: 'none', stroke: COLOR[a.agent_id] }), fmt(t) + ' s')));
     });
     return root;
@@ -160,7 +153,8 @@
     return r[key] === undefined ? null : r[key];
   }
   AGENTS.forEach((a) => controls.agent.appendChild(el('option', { value: a.agent_id }, a.agent_id)));
-  Array.from(new Set(RECORDS.map((r) => r.category))).sort().forEach((c) => controls.category.appendChild(el('option', { value: c }, c)));
+  const CATEGORIES = [].concat.apply(RECORDS.map((r) => r.category), AGENTS.map((a) => Object.keys(a.categories || {})));
+  Array.from(new Set(CATEGORIES)).sort().forEach((c) => controls.category.appendChild(el('option', { value: c }, c)));
 
   function visible() {
     const text = controls.text.value.trim().toLowerCase();

@@ -1,0 +1,146 @@
+"""``ScoredResult``: one scored record reduced to the figures the summary and reports count.
+
+The end of a run keeps one of these per agent, test and repeat instead of the scored record of
+docs/summary-format.md (no prompt, answer, transcript or scorer reasons: a few hundred bytes
+instead of tens of kilobytes), so that its memory does not grow with the answers. The texts stay
+in ``results.jsonl`` and ``scores.jsonl``, from which a report reads the few records it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from llmbench.result import TestResult
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredResult:
+    """One agent's result of one test and repeat, with its scoring's verdict."""
+
+    agent_id: str
+    test_id: str
+    repeat: int
+    category: str
+    status: str
+    """The request's status: ``ok``, ``error`` or ``cancelled``."""
+    error_kind: str | None
+    execution_time: float
+    time_to_first_token: float | None
+    tokens_per_second: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cached: bool
+    """Served from the reply cache: left out of the speed figures."""
+    tokens_estimated: bool
+    attempts: int
+    timestamp: str
+    """When the test started, ISO 8601 (``TestResult.timestamp``)."""
+    has_scoring: bool
+    """False when the record's ``scoring`` is null: its test has nothing to score."""
+    score: float | None
+    """``scoring.score``: None when not scored (request failed, scorer error, nothing to score)."""
+    passed: bool | None
+    """``scoring.passed``."""
+    reasoning: float | None
+    """``scoring.reasoning``: the secondary reasoning scorer's value."""
+    scoring_error: str | None
+    """``scoring.error``: why the result could not be scored."""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(test_id, repeat)``: what two agents' results are paired on."""
+        return self.test_id, self.repeat
+
+    @property
+    def passes(self) -> bool:
+        """Scored and passed."""
+        return self.score is not None and self.passed is True
+
+    @property
+    def failed(self) -> bool:
+        """Failed, errored or not scored: what the reports list as a failure (a test with
+        nothing to score fails only when its request did)."""
+        return self.status != "ok" or bool(self.scoring_error) or self.passed is False
+
+    @classmethod
+    def of(
+        cls,
+        key: tuple[str, str, int],
+        result: TestResult,
+        scoring: Mapping[str, Any] | None,
+        *,
+        share: dict[str, str] | None = None,
+    ) -> ScoredResult:
+        """From a journal entry's key ``(agent_id, test_id, repeat)``, its result and its
+        ``scoring`` block. Strings that repeat from result to result (category, status, error
+        kind, scoring error) are taken from ``share`` when an equal one is there, so that many
+        results hold one copy."""
+        strings = {} if share is None else share
+
+        def shared(text: str) -> str:
+            return strings.setdefault(text, text)
+
+        kind = result.error_kind
+        return cls(
+            agent_id=key[0],
+            test_id=key[1],
+            repeat=key[2],
+            category=shared(result.category),
+            status=shared(result.status),
+            error_kind=None if kind is None else shared(kind),
+            execution_time=result.execution_time,
+            time_to_first_token=result.time_to_first_token,
+            tokens_per_second=result.tokens_per_second,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cached=result.cached,
+            tokens_estimated=result.tokens_estimated,
+            attempts=result.attempts,
+            timestamp=result.timestamp,
+            **_verdict(scoring, shared),
+        )
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ScoredResult:
+        """From a scored record of docs/summary-format.md (fields it lacks take their
+        ``TestResult`` defaults)."""
+        return cls(
+            agent_id=str(record["agent_id"]),
+            test_id=str(record["test_id"]),
+            repeat=int(record.get("repeat", 0)),
+            category=str(record.get("category", "")),
+            status=str(record.get("status", "ok")),
+            error_kind=record.get("error_kind"),
+            execution_time=float(record.get("execution_time") or 0.0),
+            time_to_first_token=record.get("time_to_first_token"),
+            tokens_per_second=record.get("tokens_per_second"),
+            prompt_tokens=record.get("prompt_tokens"),
+            completion_tokens=record.get("completion_tokens"),
+            cached=bool(record.get("cached")),
+            tokens_estimated=bool(record.get("tokens_estimated")),
+            attempts=int(record.get("attempts") or 0),
+            timestamp=str(record.get("timestamp") or ""),
+            **_verdict(record.get("scoring"), lambda text: text),
+        )
+
+
+def _verdict(scoring: Mapping[str, Any] | None, shared: Callable[[str], str]) -> dict[str, Any]:
+    if scoring is None:
+        return {
+            "has_scoring": False,
+            "score": None,
+            "passed": None,
+            "reasoning": None,
+            "scoring_error": None,
+        }
+    score, passed, reasoning = scoring.get("score"), scoring.get("passed"), scoring.get("reasoning")
+    error = scoring.get("error")
+    return {
+        "has_scoring": True,
+        "score": None if score is None else float(score),
+        "passed": passed if isinstance(passed, bool) else None,
+        "reasoning": None if reasoning is None else float(reasoning),
+        "scoring_error": None if error is None else shared(str(error)),
+    }
