@@ -4,12 +4,17 @@ first token is the floor while at most S are in flight, and grows as ``floor * L
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 
 from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.result import TestResult
+from tests.conftest import Run, make_test
+from tests.scripted_server import Answer, ScriptedServer
+from tests.test_runner_e2e import _agent, _base_config, _suite
 
 
 def _result(ttft: float | None, status: str = "ok", http_status: int | None = 200) -> TestResult:
@@ -81,3 +86,24 @@ def test_429_and_503_halve_it_once_per_burst() -> None:
     assert auto.limit == 8
     auto.observe(_result(0.2, "cancelled"))
     assert auto.limit == 8
+
+
+def test_the_summary_reports_each_agents_concurrency(
+    tmp_path: Path, server: ScriptedServer, run: Run
+) -> None:
+    _suite(tmp_path, [make_test(f"q{i}") for i in range(40)])
+    _base_config(tmp_path, server.url + "/v1", server.url + "/v1", max_workers=8)
+    _agent(tmp_path, "auto", server.url + "/v1", 'max_concurrency = "auto"')
+    _agent(tmp_path, "fixed", server.url + "/v1", "max_concurrency = 3")
+    server.set_default(Answer(ttft_s=0.01))
+    done = run("--base_config", "base_config.toml", "--agent_config", "agents")
+    assert done.returncode == 0, done.stderr
+    [run_dir] = [p for p in (tmp_path / "results").iterdir() if p.is_dir() and p.name[0] != "."]
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    by_agent = {a["agent_id"]: a["concurrency"] for a in summary["agents"]}
+    assert by_agent["fixed"] == {"mode": "fixed", "limit": 3}
+    auto = by_agent["auto"]
+    assert auto["mode"] == "auto" and 1 <= auto["final"] <= 8
+    assert auto["changes"][0] == {"after": 0, "limit": 2} and len(auto["changes"]) > 1
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["concurrency"] == by_agent

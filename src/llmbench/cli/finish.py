@@ -57,6 +57,9 @@ class AgentInfo:
     agent_id: str
     model: str | None
     endpoint: str
+    concurrency: dict[str, Any] | None = None
+    """How many tests were in flight for this agent: ``{"mode": "fixed", "limit": n}`` or
+    :meth:`AutoConcurrency.report <llmbench.engine.concurrency.AutoConcurrency.report>`."""
 
 
 def needs_judge(tests: Sequence[TestCase]) -> bool:
@@ -144,6 +147,7 @@ def agent_info(index: JournalIndex, agent: AgentInfo, agent_id: str) -> dict[str
         "agent_id": agent_id,
         "model": agent.model,
         "endpoint": agent.endpoint,
+        "concurrency": agent.concurrency,
         "planned": len(mine),
         "not_run": sum(not index.has_entry(i) for i in mine),
     }

@@ -284,6 +284,16 @@ def _lanes(
     return lanes
 
 
+def _concurrency(lanes: list[Lane]) -> dict[str, dict[str, Any]]:
+    """Each agent's bound on tests in flight, as chosen (for the summary and the manifest)."""
+    return {
+        lane.agent_id: lane.auto.report()
+        if lane.auto is not None
+        else {"mode": "fixed", "limit": lane.max_concurrency}
+        for lane in lanes
+    }
+
+
 class _Interrupts:
     """Ctrl-C (or SIGTERM) once: stop new work and cancel what is in flight. Twice: exit now."""
 
@@ -450,12 +460,18 @@ def _run(
     except KeyboardInterrupt:  # Ctrl-C before the handlers were installed
         status = "interrupted"
     finally:
+        concurrency = _concurrency(lanes)
         try:
             summary = finish(
                 run_dir,
                 tests=plan.tests,
                 agents=[
-                    AgentInfo(a.id, resolved[a.id].api.model or None, redact.strip_url(a.endpoint))
+                    AgentInfo(
+                        a.id,
+                        resolved[a.id].api.model or None,
+                        redact.strip_url(a.endpoint),
+                        concurrency.get(a.id),
+                    )
                     for a in plan.agents
                 ],
                 repeats=plan.repeats,
@@ -464,7 +480,11 @@ def _run(
                 supervisor=plan.base.supervisor,
             )
         finally:
-            run_dir.set_status(status, ended_at=manifest_mod.now())  # type: ignore[arg-type]
+            run_dir.set_status(
+                status,  # type: ignore[arg-type]
+                ended_at=manifest_mod.now(),
+                concurrency=concurrency,
+            )
     print_report(summary, stdout_console())
     print(f"results: {run_dir.path}")
     for breaker in breakers.tripped():

@@ -77,11 +77,14 @@ def open_run(path: str, base_config: str | None = None) -> StoredRun:
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
         )
     recorded = {a.get("id"): a for a in manifest.get("agents") or [] if isinstance(a, dict)}
+    concurrency = manifest.get("concurrency")
+    concurrency = concurrency if isinstance(concurrency, dict) else {}
     agents = [
         AgentInfo(
             a,
             (recorded.get(a) or {}).get("model") or None,
             str((recorded.get(a) or {}).get("endpoint") or ""),
+            concurrency.get(a) if isinstance(concurrency.get(a), dict) else None,
         )
         for a in inputs.agents
     ]

@@ -171,6 +171,7 @@ def _agent(
         "agent_id": agent["agent_id"],
         "model": agent.get("model"),
         "endpoint": agent.get("endpoint"),
+        "concurrency": agent.get("concurrency"),
         "planned": agent.get("planned"),
         "not_run": agent.get("not_run"),
         "summary": summarize(results),

@@ -69,15 +69,19 @@ class Measured(Protocol):
     def attempts(self) -> int: ...
     @property
     def error_kind(self) -> str | None: ...
+    @property
+    def cached(self) -> bool: ...
 
 
 def summarize(results: Sequence[Measured]) -> dict[str, Any]:
     """Counts, success rate, times, latency and speed figures over ``results``.
 
-    Latency, time to first token and tokens/s are taken over successful results only; token
-    totals say whether any figure was estimated.
+    Latency, time to first token and tokens/s are taken over successful results that were
+    sent (answers from the response cache have no timings); token totals say whether any
+    figure was estimated.
     """
     ok = [r for r in results if r.status == "ok"]
+    timed = [r for r in ok if not r.cached]
     n = len(results)
     starts = []
     ends = []
@@ -101,12 +105,12 @@ def summarize(results: Sequence[Measured]) -> dict[str, Any]:
         "success_rate": len(ok) / n if n else None,
         "total_execution_time": sum(r.execution_time for r in results),
         "wall_time": (max(ends) - min(starts)) if starts else None,
-        "latency_s": _stats([r.execution_time for r in ok]),
+        "latency_s": _stats([r.execution_time for r in timed]),
         "time_to_first_token_s": _stats(
-            [r.time_to_first_token for r in ok if r.time_to_first_token is not None]
+            [r.time_to_first_token for r in timed if r.time_to_first_token is not None]
         ),
         "tokens_per_second": _stats(
-            [r.tokens_per_second for r in ok if r.tokens_per_second is not None]
+            [r.tokens_per_second for r in timed if r.tokens_per_second is not None]
         ),
         "prompt_tokens": sum(r.prompt_tokens or 0 for r in ok),
         "completion_tokens": sum(r.completion_tokens or 0 for r in ok),
