@@ -114,6 +114,7 @@ def child(run_dir: str, repeats: int) -> None:
         status="completed",
         judge_api=None,
         supervisor=HelperSection(),
+        cache_dir=None,
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     quality = summary["agents"][0]["quality"]
@@ -227,6 +228,7 @@ def finish_small(run: RunDirectory, rescore: bool) -> dict[str, Any]:
         status="completed",
         judge_api=None,
         supervisor=HelperSection(),
+        cache_dir=None,
         rescore=rescore,
         served_models=True,
     )

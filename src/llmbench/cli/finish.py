@@ -67,11 +67,6 @@ def needs_judge(tests: Sequence[TestCase]) -> bool:
     return any(judge_spec(t) is not None for t in tests)
 
 
-def cache_path(run_dir: RunDirectory) -> Path:
-    """The reply cache shared by the runs of one results directory."""
-    return run_dir.path.parent / ".cache" / CACHE_FILE
-
-
 @dataclass(frozen=True)
 class _Source:
     """One run's index and what its records need besides it."""
@@ -201,12 +196,13 @@ async def _read_and_score(
     judge_api: APIConfiguration | None,
     supervisor: HelperSection,
     rescore: bool,
+    cache_dir: Path | None,
 ) -> None:
     run_dir = index.run_dir
     if not _needs_scoring(index, rescore):
         await results.read(index, tests)
         return
-    cache = ReplyCache(cache_path(run_dir))
+    cache = ReplyCache(cache_dir / CACHE_FILE) if cache_dir is not None else None
     try:
         judge = None
         if judge_api is not None:
@@ -225,7 +221,8 @@ async def _read_and_score(
                 save=run_dir.write_scores,
             )
     finally:
-        cache.close()
+        if cache is not None:
+            cache.close()
 
 
 def finish(
@@ -237,10 +234,13 @@ def finish(
     status: str,
     judge_api: APIConfiguration | None,
     supervisor: HelperSection,
+    cache_dir: Path | None,
     rescore: bool = True,
     served_models: bool = False,
 ) -> dict[str, Any]:
     """Score (all, or only what has no score yet), analyse, write the reports.
+
+    ``cache_dir`` holds the judge's reply cache (None: judge without a cache).
 
     ``served_models``: name each agent's model as its results do (the embedded server's alias)
     rather than as ``agents`` does.
@@ -249,7 +249,9 @@ def finish(
     keys = run_keys((a.agent_id for a in agents), by_id, repeats)
     with JournalIndex.build(run_dir, keys) as index:
         results = RunResults()
-        asyncio.run(_read_and_score(results, index, by_id, judge_api, supervisor, rescore))
+        asyncio.run(
+            _read_and_score(results, index, by_id, judge_api, supervisor, rescore, cache_dir)
+        )
         if served_models:
             agents = [replace(a, model=index.models.get(a.agent_id) or a.model) for a in agents]
         infos = [agent_info(index, a, a.agent_id) for a in agents]

@@ -478,6 +478,7 @@ def _run(
                 status=status,
                 judge_api=resolved["supervisor"].api if "supervisor" in resolved else None,
                 supervisor=plan.base.supervisor,
+                cache_dir=None if no_cache else plan.base.benchmark.cache_directory(),
             )
         finally:
             run_dir.set_status(

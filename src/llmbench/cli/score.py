@@ -114,6 +114,11 @@ def score_command(args: argparse.Namespace) -> int:
             supervisor=stored.base.supervisor,
             rescore=True,
             served_models=True,
+            cache_dir=(
+                Path(stored.base.benchmark.cache_dir)
+                if stored.base.benchmark.cache_dir
+                else stored.run_dir.path.parent / ".cache"
+            ),
         )
     finally:
         stored.run_dir.close()
