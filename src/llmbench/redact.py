@@ -8,6 +8,7 @@ registered here; :func:`scrub` replaces any registered value in a text, and
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -65,6 +66,7 @@ def redact_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     return {k: (MASK if is_sensitive(k) else scrub(v)) for k, v in (headers or {}).items()}
 
 
+@functools.lru_cache(maxsize=256)
 def strip_url(url: str) -> str:
     """``url`` without credentials and query string, safe to save and print."""
     parts = urlsplit(url)

@@ -78,14 +78,18 @@ class TestResult:
     sent, so it has no timings and never counts in speed figures."""
 
     def to_dict(self) -> dict[str, Any]:
-        """All fields as a JSON-ready dict, in declaration order."""
-        return dataclasses.asdict(self)
+        """All fields as a JSON-ready dict, in declaration order (``api_response`` is shared,
+        not copied)."""
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestResult:
         """Rebuild a result from :meth:`to_dict` output; unknown keys are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TestResult))
 
 
 @dataclass(frozen=True)

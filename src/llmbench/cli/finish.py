@@ -95,7 +95,7 @@ class RunResults:
         *,
         score: Callable[[JournalEntry], Awaitable[Scoring]] | None = None,
         rescore: bool = False,
-        save: Callable[[list[tuple[EntryKey, Scoring]]], None] | None = None,
+        save: Callable[[list[tuple[EntryKey, Scoring, JournalEntry]]], None] | None = None,
         rename: Mapping[str, str] | None = None,
         run_id: str | None = None,
     ) -> None:
@@ -106,7 +106,7 @@ class RunResults:
         each full record (a comparison of runs)."""
         source = len(self._sources)
         self._sources.append(_Source(index, tests, rename or {}, run_id))
-        batch: list[tuple[EntryKey, Scoring]] = []
+        batch: list[tuple[EntryKey, Scoring, JournalEntry]] = []
         async with aclosing(_scored(index, score, rescore)) as scored:
             async for i, entry, scoring, fresh in scored:
                 agent_id, test_id, repeat = index.keys[i]
@@ -116,7 +116,7 @@ class RunResults:
                 self._position.append(i)
                 if fresh:
                     index.keep_scoring(i, scoring)
-                    batch.append((index.keys[i], scoring))
+                    batch.append((index.keys[i], scoring, entry))
                     if len(batch) >= SCORES_BATCH and save is not None:
                         await asyncio.to_thread(save, batch)
                         batch = []

@@ -118,8 +118,16 @@ class Caller:
         )
         self.headers = api.request_headers()
         self.limiter = RateLimiter(rpm) if rpm else None
+        self._urls: dict[ApiType, str] = {}
         self.cache: ReplyCache | None = None
         """The response cache, when the run uses one (see :meth:`send`)."""
+
+    def url_for(self, api_type: ApiType) -> str:
+        """The endpoint's URL for ``api_type`` (worked out once)."""
+        url = self._urls.get(api_type)
+        if url is None:
+            url = self._urls[api_type] = self.api.url_for(api_type)
+        return url
 
     async def send(
         self,
@@ -135,7 +143,7 @@ class Caller:
 
         ``label`` names the request in log lines (a test id, ``instructor for <test>``).
         """
-        url = self.api.url_for(api_type)
+        url = self.url_for(api_type)
         key = None
         if self.cache is not None:
             key = cache_key("response " + calls.cache_salt, url, self.api.model, body)

@@ -91,7 +91,7 @@ class TestRun:
         self.api_type = (
             "chat" if test.is_interactive else resolve_api_type(test, api.default_api_type())
         )
-        self.url = api.url_for(self.api_type)
+        self.url = target.caller.url_for(self.api_type)
         self.started = time.perf_counter()
         self.stamp = _stamp()
         self.calls = CallLog()

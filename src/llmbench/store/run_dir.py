@@ -289,13 +289,14 @@ class RunDirectory:
         """
         self.append_many([entry])
 
-    def append_many(self, entries: Sequence[JournalEntry]) -> None:
+    def append_many(self, entries: Sequence[JournalEntry], *, result_files: bool = True) -> None:
         """:meth:`append` for several entries with one journal write and one fsync (a group
         commit; see :class:`llmbench.store.writer.JournalWriter`).
 
         The per-test files are written first (atomically, not fsynced: the journal is the
         record, they are its readable copy), then every line in one ``write()``, so that a
-        crash can only tear the last line.
+        crash can only tear the last line. ``result_files=False`` leaves the per-test files to
+        :meth:`write_scores` at the end of the run.
         """
         if not entries:
             return
@@ -303,7 +304,8 @@ class RunDirectory:
         with self._lock:
             for entry in entries:
                 as_dict = entry.to_dict()
-                self._write_result_file(entry.key, as_dict)
+                if result_files:
+                    self._write_result_file(entry.key, as_dict)
                 lines.append(_encodable(dumps(as_dict, pretty=False) + "\n").encode("utf-8"))
             data = b"".join(lines)
             journal = self._open_journal()
@@ -324,13 +326,16 @@ class RunDirectory:
 
     def _write_result_file(self, key: EntryKey, as_dict: dict[str, Any]) -> None:
         target = self.result_file(*key)
+        self._make_parent(target)
+        write_atomic(target, _encodable(dumps(as_dict, pretty=True) + "\n"), durable=False)
+
+    def _make_parent(self, target: Path) -> None:
         if target.parent not in self._made:
             try:
                 target.parent.mkdir(exist_ok=True)
             except OSError as exc:
                 raise ResultsError(f"{target.parent}: cannot create: {exc.strerror}") from None
             self._made.add(target.parent)
-        write_atomic(target, _encodable(dumps(as_dict, pretty=True) + "\n"), durable=False)
 
     @staticmethod
     def _agent_dir_name(agent_id: str) -> str:
@@ -430,22 +435,30 @@ class RunDirectory:
 
     # scores
 
-    def write_scores(self, scored: Iterable[tuple[EntryKey, dict[str, Any] | None]]) -> None:
-        """Append one ``scores.jsonl`` line per key and add ``scoring`` to its per-test file."""
+    def write_scores(
+        self, scored: Iterable[tuple[EntryKey, dict[str, Any] | None, JournalEntry | None]]
+    ) -> None:
+        """Append one ``scores.jsonl`` line per key, and write its per-test file: the entry
+        with its ``scoring`` (given the entry; else ``scoring`` is added to the existing file)."""
         lines = []
         with self._lock:
-            for key, scoring in scored:
+            for key, scoring, entry in scored:
                 agent_id, test_id, repeat = key
                 line = {"agent_id": agent_id, "test_id": test_id, "repeat": repeat}
                 line["scoring"] = scoring
                 lines.append(_encodable(dumps(line, pretty=False) + "\n"))
                 target = self.result_file(*key)
-                try:
-                    data = json.loads(target.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    continue  # the result file is gone or damaged; the journal still has it
+                if entry is not None:
+                    data = entry.to_dict()
+                    self._make_parent(target)
+                else:
+                    try:
+                        data = json.loads(target.read_text(encoding="utf-8"))
+                    except (OSError, ValueError):
+                        continue  # the result file is gone or damaged; the journal has it
                 data["scoring"] = scoring
-                write_atomic(target, _encodable(dumps(data, pretty=True) + "\n"))
+                # a readable copy: scores.jsonl (fsynced below) is the record
+                write_atomic(target, _encodable(dumps(data, pretty=True) + "\n"), durable=False)
             path = self._path / SCORES
             try:
                 with open(path, "a", encoding="utf-8") as fh:

@@ -6,7 +6,10 @@ as client-side latency in the speed figures). :class:`JournalWriter` takes finis
 without blocking and saves them from a background thread in batches: every result that arrived
 while the previous batch was being written goes into the next one, with one journal ``write()``
 and one fsync for the whole batch (:meth:`RunDirectory.append_many`). Under light load a batch
-is one result, so nothing waits; under heavy load the fsyncs amortise.
+is one result, so nothing waits; under heavy load the fsyncs amortise. The per-test files are
+not written here but once, with their scoring, at the end of the run
+(:meth:`RunDirectory.write_scores`): every file write is a few system calls, each of which
+hands the GIL back and waits for the busy event loop to give it up again.
 
 A result counts as saved once its batch's fsync returned. A crash can lose the results still
 queued (milliseconds' worth); those tests have no journal line, so ``--resume`` runs them again.
@@ -91,7 +94,7 @@ class JournalWriter:
     def _write(self, batch: list[JournalEntry]) -> None:
         if batch and self.error is None:
             try:
-                self.run_dir.append_many(batch)
+                self.run_dir.append_many(batch, result_files=False)
                 self.saved += len(batch)
                 self.batches += 1
             except ResultsError as exc:
