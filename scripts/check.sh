@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh dev
-.venv/bin/ruff check src tests examples
-.venv/bin/ruff format --check src tests examples
+.venv/bin/ruff check src tests examples benchmarks
+.venv/bin/ruff format --check src tests examples benchmarks
 .venv/bin/mypy
 .venv/bin/python -m pytest

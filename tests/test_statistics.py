@@ -395,3 +395,17 @@ def test_min_detectable_difference_rejects_bad_levels(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         min_detectable_difference(10, 0.5, alpha=alpha, power=power)
+
+
+def test_a_large_sample_gets_the_normal_interval_which_matches_the_bootstrap() -> None:
+    import random as _random
+
+    from llmbench.scoring import statistics as st
+
+    rng = _random.Random(3)
+    values = [float(rng.random() < 0.3) for _ in range(st.LARGE_SAMPLE)]
+    fast = st.bootstrap_mean_interval(values)
+    # the percentile bootstrap itself, on the same data, just under the threshold
+    slow = st.bootstrap_mean_interval(values[:-1], resamples=500)
+    assert fast is not None and slow is not None
+    assert abs(fast[0] - slow[0]) < 0.005 and abs(fast[1] - slow[1]) < 0.005

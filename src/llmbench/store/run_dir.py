@@ -182,6 +182,7 @@ class RunDirectory:
         """The journal's file descriptor (unbuffered: a failed write leaves nothing behind
         to be flushed later)."""
         self._made: set[Path] = set()
+        self._agent_dirs: dict[str, Path] = {}
         """Agent directories known to exist."""
 
     @classmethod
@@ -321,8 +322,12 @@ class RunDirectory:
 
     def result_file(self, agent_id: str, test_id: str, repeat: int) -> Path:
         """Where the per-test file of ``(agent_id, test_id, repeat)`` goes."""
-        agent_dir = contained_path(self._path, self._agent_dir_name(agent_id))
-        return contained_path(agent_dir, f"{safe_component(test_id)}-r{repeat}.json")
+        agent_dir = self._agent_dirs.get(agent_id)
+        if agent_dir is None:  # resolved (symlinks and all) once per agent
+            agent_dir = contained_path(self._path, self._agent_dir_name(agent_id))
+            self._agent_dirs[agent_id] = agent_dir
+        # safe_component leaves only letters, digits, "._-" and no leading dot: one plain name
+        return agent_dir / f"{safe_component(test_id)}-r{int(repeat)}.json"
 
     def _write_result_file(self, key: EntryKey, as_dict: dict[str, Any]) -> None:
         target = self.result_file(*key)

@@ -1,0 +1,1 @@
+"""Reproducible speed and memory measurements of llmbench: ``python benchmarks/run.py``."""

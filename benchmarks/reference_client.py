@@ -1,0 +1,117 @@
+"""The reference: a minimal asyncio + aiohttp streaming client, the floor llmbench is held to.
+
+One ``ClientSession``, a connector allowing ``--in-flight`` connections, ``--in-flight``
+workers taking requests from a shared counter (a semaphore by another name), each request's
+SSE stream read line by line with every event parsed as JSON, time to first token and
+generation tokens/s recorded as llmbench defines them. Nothing else: no retries, no files
+until the end.
+
+``python benchmarks/reference_client.py --url URL --requests N --in-flight K --out FILE``
+writes ``{"first_request_at", "records": [[start, end, ttft_s, tokens_per_s], ...]}`` to FILE
+(``start`` and ``end`` are ``time.time()``; ``ttft_s`` and ``tokens_per_s`` are null for a
+failed request) and exits 0 when every request succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+Record = tuple[float, float, float | None, float | None]
+
+
+async def one_request(
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any]
+) -> tuple[float | None, float | None]:
+    """Send one streaming chat request; (TTFT, generation tokens/s), or Nones on failure."""
+    sent = time.perf_counter()
+    first = last = None
+    pieces = 0
+    usage_tokens = None
+    async with session.post(url, json=body) as resp:
+        if resp.status != 200:
+            await resp.read()
+            return None, None
+        async for line in resp.content:
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                break
+            event = json.loads(payload)
+            if event.get("usage"):
+                usage_tokens = event["usage"].get("completion_tokens")
+            choices = event.get("choices")
+            if choices and choices[0].get("delta", {}).get("content"):
+                now = time.perf_counter()
+                if first is None:
+                    first = now
+                last = now
+                pieces += 1
+    if first is None or last is None:
+        return None, None
+    tokens = usage_tokens or pieces
+    rate = (tokens - 1) / (last - first) if tokens > 1 and last > first else None
+    return first - sent, rate
+
+
+async def run(url: str, requests: int, in_flight: int, prompt: str) -> tuple[float, list[Record]]:
+    body = {
+        "model": "bench-model",
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    records: list[Record] = []
+    counter = itertools.count()
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    first_request_at = 0.0
+
+    async def worker() -> None:
+        nonlocal first_request_at
+        while next(counter) < requests:
+            start = time.time()
+            if not first_request_at:
+                first_request_at = start
+            try:
+                ttft, rate = await one_request(session, url, body)
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                ttft, rate = None, None
+            records.append((start, time.time(), ttft, rate))
+
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return first_request_at, records
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="the chat completions URL")
+    parser.add_argument("--requests", type=int, required=True)
+    parser.add_argument("--in-flight", type=int, required=True)
+    parser.add_argument("--prompt", default="What is 2 + 3?")
+    parser.add_argument("--out", required=True, help="where to write the records (JSON)")
+    parser.add_argument("--cpu", type=int, help="pin the client to this CPU")
+    args = parser.parse_args(argv)
+    if args.cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    first, records = asyncio.run(run(args.url, args.requests, args.in_flight, args.prompt))
+    with open(args.out, "w", encoding="utf-8") as fh:
+        json.dump({"first_request_at": first, "records": records}, fh)
+    return 0 if all(r[2] is not None for r in records) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
