@@ -276,11 +276,18 @@ def run_reference(server: Server, workdir: Path, *, tests: int, in_flight: int) 
 
 
 def write_llmbench_run(
-    workdir: Path, server: Server, *, tests: int, in_flight: int, max_concurrency: int | str
+    workdir: Path,
+    server: Server,
+    *,
+    tests: int,
+    in_flight: int,
+    max_concurrency: int | str,
+    agents: int = 1,
 ) -> tuple[Path, Path]:
-    """A suite of ``tests`` one-prompt tests, a base config and one agent on ``server``.
+    """A suite of ``tests`` one-prompt tests, a base config and ``agents`` agents on ``server``.
 
-    Returns (base config, agent config). ``max_workers`` is ``in_flight``.
+    Returns (base config, agent config: a file for one agent, else a directory).
+    ``max_workers`` is ``in_flight``.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     suite = workdir / "suite.json"
@@ -305,16 +312,18 @@ def write_llmbench_run(
         encoding="utf-8",
     )
     concurrency = f'"{max_concurrency}"' if isinstance(max_concurrency, str) else max_concurrency
-    agent = workdir / "agent.toml"
-    agent.write_text(
-        'id = "bench"\n'
-        f'endpoint = "{server.url}/v1"\n'
-        'model = "bench-model"\n'
-        "retry_attempts = 0\n"
-        f"max_concurrency = {concurrency}\n",
-        encoding="utf-8",
-    )
-    return base, agent
+    directory = workdir / "agents"
+    directory.mkdir(exist_ok=True)
+    for n in range(agents):
+        (directory / f"bench{n or ''}.toml").write_text(
+            f'id = "bench{n or ""}"\n'
+            f'endpoint = "{server.url}/v1"\n'
+            'model = "bench-model"\n'
+            "retry_attempts = 0\n"
+            f"max_concurrency = {concurrency}\n",
+            encoding="utf-8",
+        )
+    return base, (directory / "bench.toml" if agents == 1 else directory)
 
 
 def run_llmbench(
@@ -325,6 +334,7 @@ def run_llmbench(
     in_flight: int,
     max_concurrency: int | str | None = None,
     while_running: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    agents: int = 1,
 ) -> ClientRun:
     """``runner.py --base_config X --agent_config Y`` as users run it, on a fresh suite.
 
@@ -336,6 +346,7 @@ def run_llmbench(
         tests=tests,
         in_flight=in_flight,
         max_concurrency=in_flight if max_concurrency is None else max_concurrency,
+        agents=agents,
     )
     cmd = [sys.executable, str(RUNNER), f"--base_config={base}", f"--agent_config={agent}"]
     child = run_child(cmd, workdir, while_running=while_running)
@@ -346,7 +357,7 @@ def run_llmbench(
     records = list(read_journal(run_dir / "results.jsonl"))
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text("utf-8")) if summary_path.exists() else None
-    return _checked("llmbench", ClientRun(child, records, summary=summary), tests)
+    return _checked("llmbench", ClientRun(child, records, summary=summary), tests * agents)
 
 
 def read_journal(path: Path) -> Iterator[Record]:

@@ -580,12 +580,37 @@ def chosen_concurrency(summary: dict[str, Any] | None) -> float | None:
     return find(summary["agents"][0])
 
 
+# -- 7. load (issue 5) ----------------------------------------------------------------------
+
+
+def load(plan: Plan, tmp: Path) -> list[Row]:
+    """Tests x 2 agents at ``max_workers = 512``: every result saved, and peak RSS."""
+    tests = 1000 if plan.quick else 20_000
+    with Server(ttft_s=0.05, tokens=8) as server:
+        run = run_llmbench(server, tmp / "load", tests=tests, in_flight=512, agents=2)
+    saved = sum(1 for r in run.records if r.ok)
+    rss_mb = run.child.peak_rss_kb / 1024
+    return [
+        Row(
+            f"load: {tests} tests x 2 agents at 512 in flight, results saved ok",
+            f"{saved} / {2 * tests}",
+            "-",
+            target="all",
+            passed=saved == 2 * tests,
+            gate="all",
+            gate_passed=saved == 2 * tests,
+        ),
+        Row(f"load: peak RSS of runner.py, MB ({2 * tests} results)", _fmt(rss_mb, 1), "-"),
+    ]
+
+
 MEASUREMENTS: dict[str, Callable[[Plan, Path], list[Row]]] = {
     "cpu-memory": cpu_and_memory,
     "throughput": throughput,
     "startup": startup,
     "accuracy": accuracy,
     "auto": auto_concurrency,
+    "load": load,
 }
 
 
