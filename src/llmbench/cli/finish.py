@@ -33,7 +33,6 @@ from llmbench.scoring.analysis import analyse
 from llmbench.scoring.judge import Judge, JudgeSettings
 from llmbench.scoring.run_scoring import RunScorer, record
 from llmbench.scoring.scored import ScoredResult
-from llmbench.scoring.specs import judge_spec
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.files import dumps, write_atomic
 from llmbench.store.journal_index import JournalIndex
@@ -60,11 +59,6 @@ class AgentInfo:
     concurrency: dict[str, Any] | None = None
     """How many tests were in flight for this agent: ``{"mode": "fixed", "limit": n}`` or
     :meth:`AutoConcurrency.report <llmbench.engine.concurrency.AutoConcurrency.report>`."""
-
-
-def needs_judge(tests: Sequence[TestCase]) -> bool:
-    """True when some test is scored by the judge."""
-    return any(judge_spec(t) is not None for t in tests)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
-from llmbench.scoring.specs import judge_spec
+from llmbench.scoring.specs import needs_judge
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.store.writer import JournalWriter
@@ -241,7 +241,7 @@ def _uses(plan: RunPlan) -> list[Use]:
     uses = [Use(a.id, a.api_configuration()) for a in plan.agents]
     if _uses_helpers(plan):
         uses.append(Use("instructor", plan.base.instructor.api_configuration()))
-    if _uses_helpers(plan) or any(judge_spec(t) is not None for t in plan.tests):
+    if _uses_helpers(plan) or needs_judge(plan.tests):
         uses.append(Use("supervisor", plan.base.supervisor.api_configuration()))
     return uses
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmbench.cli.exits import run_reporting_errors
-from llmbench.cli.finish import AgentInfo, RunResults, agent_info, finish, needs_judge
+from llmbench.cli.finish import AgentInfo, RunResults, agent_info, finish
 from llmbench.cli.manifest import recorded_inputs
 from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
 from llmbench.config.base_config import BaseConfig, load_base_config
@@ -27,7 +27,7 @@ from llmbench.providers.embedded import EmbeddedServer
 from llmbench.report.terminal import print_report, stdout_console
 from llmbench.report.write import write_reports
 from llmbench.scoring.analysis import analyse
-from llmbench.scoring.specs import check_suite_scoring
+from llmbench.scoring.specs import check_suite_scoring, needs_judge
 from llmbench.store.files import dumps, ensure_directory, write_atomic
 from llmbench.store.journal_index import JournalIndex
 from llmbench.store.run_dir import (

@@ -197,11 +197,34 @@ class Caller:
         started: float,
         calls: CallLog,
     ) -> Completion:
+        """One request, within the rate limit, the test's time budget and the breaker."""
         probe = self.breaker.before_attempt()  # raises while the endpoint is known to be down
         try:
-            completion = await self._send_once(
-                session, url, body, api_type, read_timeout, attempt, started, calls
-            )
+            if calls.prepaid:
+                calls.prepaid = False
+            elif self.limiter is not None:
+                await self.limiter.acquire()
+            # every attempt, the first too, ends within the test's budget: a server that keeps
+            # a stream alive with comments but never finishes must not hold the test for ever
+            remaining = self.policy.budget_s - (time.perf_counter() - started)
+            try:
+                async with asyncio.timeout(max(remaining, 0.001)):
+                    completion = await request_completion(
+                        session,
+                        url,
+                        self.headers,
+                        body,
+                        api_type=api_type,
+                        read_timeout_s=read_timeout,
+                        connect_timeout_s=min(self.api.connect_timeout, read_timeout),
+                        max_response_bytes=self.api.max_response_bytes,
+                    )
+            except TimeoutError:
+                raise RequestFailure(
+                    "timeout",
+                    f"time budget of {self.policy.budget_s:g}s (retry_budget_s) used up "
+                    f"during attempt {attempt}",
+                ) from None
         except RequestFailure as failure:
             self.breaker.record(failure, probe=probe)
             raise
@@ -211,44 +234,6 @@ class Caller:
             raise
         self.breaker.record(None, probe=probe)
         return completion
-
-    async def _send_once(
-        self,
-        session: aiohttp.ClientSession,
-        url: str,
-        body: dict[str, Any],
-        api_type: ApiType,
-        read_timeout: float,
-        attempt: int,
-        started: float,
-        calls: CallLog,
-    ) -> Completion:
-        if calls.prepaid:
-            calls.prepaid = False
-        elif self.limiter is not None:
-            await self.limiter.acquire()
-        coro = request_completion(
-            session,
-            url,
-            self.headers,
-            body,
-            api_type=api_type,
-            read_timeout_s=read_timeout,
-            connect_timeout_s=min(self.api.connect_timeout, read_timeout),
-            max_response_bytes=self.api.max_response_bytes,
-        )
-        # every attempt, the first too, ends within the test's budget: a server that keeps a
-        # stream alive with comments but never finishes must not hold the test for ever
-        remaining = self.policy.budget_s - (time.perf_counter() - started)
-        try:
-            async with asyncio.timeout(max(remaining, 0.001)):
-                return await coro
-        except TimeoutError:
-            raise RequestFailure(
-                "timeout",
-                f"time budget of {self.policy.budget_s:g}s (retry_budget_s) used up "
-                f"during attempt {attempt}",
-            ) from None
 
     def chat_fn(
         self,

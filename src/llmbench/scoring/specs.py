@@ -15,6 +15,7 @@ judge is built by :mod:`llmbench.scoring.judge`: :func:`scorers_for` leaves it o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -282,6 +283,11 @@ def _indicators(test: TestCase) -> list[str]:
 def judge_spec(test: TestCase) -> JudgeSpec | None:
     """The test's ``judge`` entry, or None."""
     return next((s for s in specs_for(test) if isinstance(s, JudgeSpec)), None)
+
+
+def needs_judge(tests: Sequence[TestCase]) -> bool:
+    """True when some test is scored by the judge."""
+    return any(judge_spec(t) is not None for t in tests)
 
 
 def scorers_for(test: TestCase) -> list[Scorer]:

@@ -473,29 +473,6 @@ class RunDirectory:
             except OSError as exc:
                 raise ResultsError(f"{path}: cannot append: {exc.strerror or exc}") from None
 
-    def read_scores(self) -> dict[EntryKey, dict[str, Any] | None]:
-        """The latest scoring of each key from ``scores.jsonl`` (a torn last line ignored)."""
-        path = self._path / SCORES
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            raise ResultsError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        found: dict[EntryKey, dict[str, Any] | None] = {}
-        lines = _lines(data)
-        for index, (number, _offset, raw) in enumerate(lines):
-            try:
-                line = json.loads(raw.decode("utf-8"))
-                key = (str(line["agent_id"]), str(line["test_id"]), int(line["repeat"]))
-                scoring = line["scoring"]
-            except (ValueError, KeyError, TypeError):
-                if index == len(lines) - 1:
-                    break
-                raise ResultsError(f"{path}: line {number}: not a scoring line") from None
-            found[key] = scoring if isinstance(scoring, dict) else None
-        return found
-
     def close(self) -> None:
         """Close the journal; a later :meth:`append` opens it again."""
         with self._lock:
