@@ -21,6 +21,8 @@ _SENSITIVE = re.compile(
 )
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_longest_first: tuple[str, ...] = ()
+"""The registered secrets, longest first (so a key inside a longer header value goes too)."""
 
 
 def is_sensitive(name: str) -> bool:
@@ -38,6 +40,8 @@ def register(values: Iterable[str | None]) -> None:
                 parts = value.split(None, 1)
                 if len(parts) == 2 and len(parts[1]) >= 4:
                     _secrets.add(parts[1])
+        global _longest_first
+        _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def secrets_in(headers: Mapping[str, str] | None, url: str | None = None) -> list[str]:
@@ -53,12 +57,19 @@ def secrets_in(headers: Mapping[str, str] | None, url: str | None = None) -> lis
 
 def scrub(text: str) -> str:
     """``text`` with every registered secret replaced by ``***``."""
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
+    for secret in _longest_first:  # a tuple replaced whole by register(): no lock needed
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def scrub_bytes(data: bytes) -> bytes:
+    """:func:`scrub` for UTF-8 text as bytes."""
+    for secret in _longest_first:
+        encoded = secret.encode("utf-8", "backslashreplace")
+        if encoded in data:
+            data = data.replace(encoded, MASK.encode())
+    return data
 
 
 def redact_headers(headers: Mapping[str, str] | None) -> dict[str, str]:

@@ -85,11 +85,11 @@ class TestResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestResult:
         """Rebuild a result from :meth:`to_dict` output; unknown keys are ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELD_SET})
 
 
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TestResult))
+_FIELD_SET = frozenset(_FIELD_NAMES)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from llmbench import redact
+from llmbench import jsonio, redact
 from llmbench.config.api import DEFAULT_MAX_RESPONSE_BYTES
 from llmbench.errors import RequestFailure
 from llmbench.suite.models import ApiType, TestCase
@@ -272,7 +272,7 @@ class _StreamState:
             self.done = True
             return
         try:
-            event = json.loads(payload)
+            event = jsonio.loads(payload)
         except ValueError:
             raise RequestFailure(
                 "protocol", f"malformed JSON in a stream event: {quote(payload)}"
@@ -389,7 +389,7 @@ def parse_json_response(
     the body is not JSON and the type did not claim it was.
     """
     try:
-        data = json.loads(raw)
+        data = jsonio.loads(raw)
     except (ValueError, UnicodeDecodeError):
         if not content_type:
             labelled = " (no Content-Type)"

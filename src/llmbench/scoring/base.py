@@ -8,7 +8,7 @@ with ``error`` set; that is counted as an error, never as a zero.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from llmbench.suite.models import TestCase
@@ -42,7 +42,14 @@ class Score:
     """Set when the scorer could not reach a verdict; the score then counts as an error."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "scorer": self.scorer,
+            "value": self.value,
+            "passed": self.passed,
+            "reason": self.reason,
+            "secondary": self.secondary,
+            "error": self.error,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Score:

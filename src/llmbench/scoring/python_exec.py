@@ -25,6 +25,7 @@ import signal
 import sys
 import textwrap
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from llmbench.scoring.base import Score, ScoreInput
 from llmbench.scoring.normalize import shorten
@@ -111,6 +112,8 @@ class PythonScorer:
     assertions: tuple[str, ...] = ()
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     name: str = field(default=NAME, init=False)
+    blocking: ClassVar[bool] = True
+    """It waits on a child process: the run scores it in a worker thread."""
 
     def __call__(self, item: ScoreInput) -> Score:
         if sys.platform == "win32":

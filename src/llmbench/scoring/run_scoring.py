@@ -13,13 +13,14 @@ import asyncio
 import logging
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from llmbench.scoring.base import Score, ScoreInput
+from llmbench.scoring.base import Score, ScoreInput, Scorer
 from llmbench.scoring.judge import Judge
-from llmbench.scoring.specs import judge_spec, scorers_for
+from llmbench.scoring.specs import JudgeSpec, judge_spec, scorers_for
 from llmbench.store.run_dir import EntryKey, JournalEntry
 from llmbench.suite.models import TestCase
 
@@ -84,12 +85,35 @@ def record(
     return data
 
 
+@dataclass(frozen=True)
+class _TestScorers:
+    """What one test is scored with, worked out once per test."""
+
+    rules: list[Scorer]
+    judge: JudgeSpec | None
+    blocking: bool
+    """True when a rule waits on something (a child process): it runs in a worker thread."""
+
+
 class RunScorer:
     """Scores entries with the rule-based scorers and, where a test asks for it, the judge."""
 
     def __init__(self, judge: Judge | None, workers: int = 2) -> None:
         self.judge = judge
         self._slots = asyncio.Semaphore(max(1, workers))
+        self._scorers: dict[int, tuple[TestCase, _TestScorers]] = {}
+
+    def _for(self, test: TestCase) -> _TestScorers:
+        """The test's scorers, built once per test (a test's repeats and agents share them)."""
+        known = self._scorers.get(id(test))
+        if known is not None and known[0] is test:
+            return known[1]
+        rules = scorers_for(test)
+        plan = _TestScorers(
+            rules, judge_spec(test), any(getattr(r, "blocking", False) for r in rules)
+        )
+        self._scorers[id(test)] = (test, plan)
+        return plan
 
     async def score_one(
         self, session: aiohttp.ClientSession | None, entry: JournalEntry, test: TestCase
@@ -98,10 +122,14 @@ class RunScorer:
         if entry.result.status != "ok":
             return not_scored()
         item = ScoreInput(test, entry.result.response_text, entry.transcript)
-        rules = scorers_for(test)
-        async with self._slots:
-            scores = await asyncio.to_thread(lambda: [scorer(item) for scorer in rules])
-        spec = judge_spec(test)
+        plan = self._for(test)
+        rules = plan.rules
+        if plan.blocking:
+            async with self._slots:
+                scores = await asyncio.to_thread(lambda: [scorer(item) for scorer in rules])
+        else:  # text rules take microseconds: a thread hop would cost more than they do
+            scores = [scorer(item) for scorer in rules]
+        spec = plan.judge
         if spec is not None:
             if self.judge is None or session is None:
                 scores.append(
@@ -126,7 +154,8 @@ class RunScorer:
         test = tests.get(entry.test_id)
         if test is None:
             return not_scored(f"not scored: test {entry.test_id!r} is no longer in the suite")
-        if not has_scorers(test):
+        plan = self._for(test)
+        if not plan.rules and plan.judge is None:
             return None
         try:
             return await self.score_one(session, entry, test)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from llmbench import redact
+from llmbench import jsonio, redact
 from llmbench.errors import ResultsError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -73,11 +72,16 @@ def ensure_directory(directory: str | Path) -> Path:
 
 def dumps(data: Any, pretty: bool) -> str:
     """JSON text with every registered secret scrubbed."""
-    text = json.dumps(data, indent=2 if pretty else None, ensure_ascii=False, default=str)
-    return redact.scrub(text)
+    return redact.scrub(jsonio.dumps(data, pretty))
 
 
-def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
+def dumps_bytes(data: Any, pretty: bool) -> bytes:
+    """:func:`dumps` as UTF-8 bytes, ready to write (a lone surrogate is written as its JSON
+    escape, which reads back as the same string)."""
+    return redact.scrub_bytes(jsonio.dumps_bytes(data, pretty))
+
+
+def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same directory and a rename,
     so a reader never sees a half-written file. ``durable`` fsyncs the data before the rename
     (skip it for files that can be rebuilt from a journal). The temporary file's name is fixed
@@ -85,12 +89,16 @@ def write_atomic(path: Path, text: str, *, durable: bool = True) -> None:
     a killed writer's leftover is removed on resume (:data:`TEMPORARY_PREFIX`)."""
     tmp = path.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{path.name}")
     try:
+        data = text.encode("utf-8") if isinstance(text, str) else text
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            view = memoryview(data)
+            while view:  # one write() unless the kernel takes less
+                view = view[os.write(fd, view) :]
             if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
         try:

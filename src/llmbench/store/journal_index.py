@@ -16,7 +16,6 @@ warning wherever it is (a kill while scores were appended can leave one mid-file
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from llmbench import jsonio
 from llmbench.errors import ResultsError
 from llmbench.store.run_dir import SCORES, EntryKey, JournalEntry, RunDirectory
 
@@ -35,7 +35,7 @@ _NOWHERE = -1
 
 
 def _parse_entry(raw: bytes) -> JournalEntry:
-    data = json.loads(raw.decode("utf-8"))
+    data = jsonio.loads(raw)
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     return JournalEntry.from_dict(data)
@@ -43,7 +43,7 @@ def _parse_entry(raw: bytes) -> JournalEntry:
 
 def _parse_scoring(raw: bytes) -> tuple[EntryKey, dict[str, Any] | None]:
     try:
-        line = json.loads(raw.decode("utf-8"))
+        line = jsonio.loads(raw)
         key = (str(line["agent_id"]), str(line["test_id"]), int(line["repeat"]))
         scoring = line["scoring"]
     except (KeyError, TypeError) as exc:
@@ -172,7 +172,7 @@ class JournalIndex:
         if self._fresh_at[i] != _NOWHERE:
             assert self._fresh is not None
             line = self._read(self._fresh, self._fresh_at[i], self.run_dir.path / "(new scores)")
-            kept = json.loads(line.decode("utf-8"))
+            kept = jsonio.loads(line)
             return kept if isinstance(kept, dict) else None
         if self._stored_at[i] == _NOWHERE:
             return None
@@ -187,7 +187,7 @@ class JournalIndex:
         fh = self._fresh
         fh.seek(0, os.SEEK_END)
         self._fresh_at[i] = fh.tell()
-        fh.write(json.dumps(scoring, ensure_ascii=False).encode("utf-8") + b"\n")
+        fh.write(jsonio.dumps_bytes(scoring) + b"\n")
 
     @staticmethod
     def _read(fh: IO[bytes], offset: int, path: Path) -> bytes:

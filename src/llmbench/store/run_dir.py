@@ -33,12 +33,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, get_args
 
+from llmbench import jsonio
 from llmbench.errors import ResultsError
 from llmbench.result import TestResult
 from llmbench.store.files import (
     TEMPORARY_PREFIX,
     contained_path,
     dumps,
+    dumps_bytes,
     ensure_directory,
     safe_component,
     write_atomic,
@@ -149,7 +151,7 @@ def _encodable(text: str) -> str:
 
 
 def _parse_line(raw: bytes) -> JournalEntry:
-    data = json.loads(raw.decode("utf-8"))
+    data = jsonio.loads(raw)
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     return JournalEntry.from_dict(data)
@@ -307,7 +309,7 @@ class RunDirectory:
                 as_dict = entry.to_dict()
                 if result_files:
                     self._write_result_file(entry.key, as_dict)
-                lines.append(_encodable(dumps(as_dict, pretty=False) + "\n").encode("utf-8"))
+                lines.append(dumps_bytes(as_dict, pretty=False) + b"\n")
             data = b"".join(lines)
             journal = self._open_journal()
             try:
@@ -332,7 +334,7 @@ class RunDirectory:
     def _write_result_file(self, key: EntryKey, as_dict: dict[str, Any]) -> None:
         target = self.result_file(*key)
         self._make_parent(target)
-        write_atomic(target, _encodable(dumps(as_dict, pretty=True) + "\n"), durable=False)
+        write_atomic(target, dumps_bytes(as_dict, pretty=True) + b"\n", durable=False)
 
     def _make_parent(self, target: Path) -> None:
         if target.parent not in self._made:
@@ -451,23 +453,23 @@ class RunDirectory:
                 agent_id, test_id, repeat = key
                 line = {"agent_id": agent_id, "test_id": test_id, "repeat": repeat}
                 line["scoring"] = scoring
-                lines.append(_encodable(dumps(line, pretty=False) + "\n"))
+                lines.append(dumps_bytes(line, pretty=False) + b"\n")
                 target = self.result_file(*key)
                 if entry is not None:
                     data = entry.to_dict()
                     self._make_parent(target)
                 else:
                     try:
-                        data = json.loads(target.read_text(encoding="utf-8"))
+                        data = jsonio.loads(target.read_bytes())
                     except (OSError, ValueError):
                         continue  # the result file is gone or damaged; the journal has it
                 data["scoring"] = scoring
                 # a readable copy: scores.jsonl (fsynced below) is the record
-                write_atomic(target, _encodable(dumps(data, pretty=True) + "\n"), durable=False)
+                write_atomic(target, dumps_bytes(data, pretty=True) + b"\n", durable=False)
             path = self._path / SCORES
             try:
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write("".join(lines))
+                with open(path, "ab") as fh:
+                    fh.write(b"".join(lines))
                     fh.flush()
                     os.fsync(fh.fileno())
             except OSError as exc:
