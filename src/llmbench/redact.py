@@ -55,6 +55,11 @@ def secrets_in(headers: Mapping[str, str] | None, url: str | None = None) -> lis
     return found
 
 
+def any_registered() -> bool:
+    """True once a secret has been registered: until then there is nothing to scrub."""
+    return bool(_longest_first)
+
+
 def scrub(text: str) -> str:
     """``text`` with every registered secret replaced by ``***``."""
     for secret in _longest_first:  # a tuple replaced whole by register(): no lock needed

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from html import escape
 from importlib import resources
 from typing import Any, TypeVar
 
+from llmbench import jsonio
 from llmbench.report.terminal import (
     LEADERBOARD_COLUMNS,
     MISSING,
@@ -56,20 +56,10 @@ def asset(name: str) -> str:
     return resources.files("llmbench.report").joinpath("assets", name).read_text("utf-8")
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities as ``None``: the data block must be valid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _json(value: Any) -> str:
-    """``value`` as JSON text that is safe inside a ``<script>`` block."""
-    text = json.dumps(_finite(value), ensure_ascii=False, default=str, allow_nan=False)
+    """``value`` as JSON text that is safe inside a ``<script>`` block (NaN and infinities are
+    ``null``)."""
+    text = jsonio.dumps(value)
     # \u003c also covers "</" and "<!--"; JSON.parse reads the escapes back as the characters
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 

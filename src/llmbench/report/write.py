@@ -78,11 +78,13 @@ def write_reports(
     page, ``\\u003c`` or ``&amp;``, would not match afterwards) and from each piece of text
     written (a whole line or a whole record, so a secret is never split between two).
     """
-    summary = _scrubbed(summary)
+    scrubbed: Load = load
+    if redact.any_registered():  # else there is nothing to scrub: skip the walk
+        summary = _scrubbed(summary)
 
-    def scrubbed(j: int) -> Mapping[str, Any]:
-        loaded: Mapping[str, Any] = _scrubbed(load(j))
-        return loaded
+        def scrubbed(j: int) -> Mapping[str, Any]:
+            loaded: Mapping[str, Any] = _scrubbed(load(j))
+            return loaded
 
     markdown = (f"{line}\n" for line in markdown_lines(summary, results, scrubbed))
     pages = {

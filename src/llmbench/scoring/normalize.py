@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 _SIGNS = frozenset("+-\u2212")
 _WHITESPACE = re.compile(r"\s+")
+_ASCII_MARK = re.compile(r"[!-/:-@\[-`{-~]")
+"""Every ASCII punctuation or symbol character (Unicode categories P* and S*)."""
 
 
 @dataclass(frozen=True)
@@ -35,20 +37,20 @@ def _is_mark(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "PS"
 
 
+def _kept(text: str, i: int) -> bool:
+    """True when the mark at ``text[i]`` stays: between two alphanumerics, or a number's sign."""
+    before = text[i - 1] if i > 0 else ""
+    after = text[i + 1] if i + 1 < len(text) else ""
+    if before.isalnum() and after.isalnum():
+        return True
+    return text[i] in _SIGNS and after.isdigit() and not before.isalnum()
+
+
 def strip_punctuation(text: str) -> str:
     """Drop punctuation and symbols except between two alphanumerics or as a sign of a number."""
-    out: list[str] = []
-    for i, ch in enumerate(text):
-        if not _is_mark(ch):
-            out.append(ch)
-            continue
-        before = text[i - 1] if i > 0 else ""
-        after = text[i + 1] if i + 1 < len(text) else ""
-        inner = before.isalnum() and after.isalnum()
-        sign = ch in _SIGNS and after.isdigit() and not before.isalnum()
-        if inner or sign:
-            out.append(ch)
-    return "".join(out)
+    if text.isascii():  # the usual case: only the ASCII marks need a look
+        return _ASCII_MARK.sub(lambda m: m[0] if _kept(text, m.start()) else "", text)
+    return "".join(ch for i, ch in enumerate(text) if not _is_mark(ch) or _kept(text, i))
 
 
 def normalize(text: str, options: TextOptions = TextOptions()) -> str:
