@@ -194,6 +194,18 @@ def test_the_index_refuses_a_bad_line_before_the_last(tmp_path: Path) -> None:
         JournalIndex.build(run_with(tmp_path, journal), KEYS)
 
 
+def test_an_entry_with_a_good_key_and_a_bad_body_is_an_error_naming_file_and_key(
+    tmp_path: Path,
+) -> None:
+    bad = '{"agent_id": "a", "test_id": "t2", "repeat": 0, "no_such_field": 1}\n'
+    with JournalIndex.build(run_with(tmp_path, line("a", "t1") + bad), KEYS) as index:
+        assert index.entry(0).result.response_text == "answer"
+        with pytest.raises(
+            ResultsError, match=r"results\.jsonl: the entry of a / t2 \(repeat 0\) at byte \d+: "
+        ):
+            index.entry(1)
+
+
 def test_the_index_gives_the_latest_scoring_and_skips_a_torn_scores_line(tmp_path: Path) -> None:
     def scored(test_id: str, score: float | None) -> str:
         block = None if score is None else {"score": score}

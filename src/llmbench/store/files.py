@@ -81,10 +81,9 @@ def dumps_bytes(data: Any, pretty: bool) -> bytes:
     return redact.scrub_bytes(jsonio.dumps_bytes(data, pretty))
 
 
-def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename,
-    so a reader never sees a half-written file. ``durable`` fsyncs the data before the rename
-    (skip it for files that can be rebuilt from a journal). The temporary file's name is fixed
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory, fsynced, and a
+    rename, so a reader never sees a half-written file. The temporary file's name is fixed
     per process and target (one writer per file at a time), which is cheaper than a random one;
     a killed writer's leftover is removed on resume (:data:`TEMPORARY_PREFIX`)."""
     tmp = path.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{path.name}")
@@ -95,8 +94,7 @@ def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None
             view = memoryview(data)
             while view:  # one write() unless the kernel takes less
                 view = view[os.write(fd, view) :]
-            if durable:
-                os.fsync(fd)
+            os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -105,6 +103,24 @@ def write_atomic(path: Path, text: str | bytes, *, durable: bool = True) -> None
             os.unlink(tmp)
         except OSError:
             pass
+        raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def write_copy(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` in place: for the readable copies of what a journal holds
+    (the per-test files). No temporary file, rename or fsync: on ext4 the rename alone cost
+    more than the rest of a result's end-of-run work. The caller writes the journal line that
+    makes the copy final only after the copy, so a copy torn by a kill is written again on
+    resume."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+    except OSError as exc:
         raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 

@@ -41,6 +41,21 @@ def _parse_entry(raw: bytes) -> JournalEntry:
     return JournalEntry.from_dict(data)
 
 
+def _parse_key(raw: bytes) -> tuple[EntryKey, str]:
+    """The key and the model of a journal line, checked as :meth:`JournalEntry.from_dict`
+    checks them; the rest of the entry is checked when :meth:`JournalIndex.entry` reads it."""
+    data = jsonio.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    agent_id, test_id, repeat = data.get("agent_id"), data.get("test_id"), data.get("repeat")
+    if not isinstance(agent_id, str) or not isinstance(test_id, str):
+        raise ValueError("expected string 'agent_id' and 'test_id'")
+    if not isinstance(repeat, int) or isinstance(repeat, bool):
+        raise ValueError(f"expected an integer 'repeat', got {repeat!r}")
+    model = data.get("model")
+    return (agent_id, test_id, repeat), model if isinstance(model, str) else ""
+
+
 def _parse_scoring(raw: bytes) -> tuple[EntryKey, dict[str, Any] | None]:
     try:
         line = jsonio.loads(raw)
@@ -123,13 +138,13 @@ class JournalIndex:
             if torn is not None:
                 raise ResultsError(f"{path}: line {torn[0]}: not a journal entry: {torn[1]}")
             try:
-                entry = _parse_entry(raw)
+                key, model = _parse_key(raw)
             except ValueError as exc:
                 torn = (number, str(exc))
                 continue
-            if entry.result.model:
-                self.models.setdefault(entry.agent_id, entry.result.model)
-            i = self._position.get(entry.key)
+            if model:
+                self.models.setdefault(key[0], model)
+            i = self._position.get(key)
             if i is not None:
                 self._entry_at[i] = offset
         if torn is not None:
@@ -160,7 +175,15 @@ class JournalIndex:
     def entry(self, i: int) -> JournalEntry:
         """The final journal entry of key ``i`` (which must have one)."""
         assert self._journal is not None and self.has_entry(i)
-        return _parse_entry(self._read(self._journal, self._entry_at[i], self.run_dir.journal_path))
+        path, offset = self.run_dir.journal_path, self._entry_at[i]
+        try:
+            return _parse_entry(self._read(self._journal, offset, path))
+        except ValueError as exc:  # its key was readable, the rest of it is not
+            agent_id, test_id, repeat = self.keys[i]
+            raise ResultsError(
+                f"{path}: the entry of {agent_id} / {test_id} (repeat {repeat}) at byte "
+                f"{offset}: not a journal entry: {exc}"
+            ) from None
 
     def has_stored_scoring(self, i: int) -> bool:
         """True when ``scores.jsonl`` has a line for key ``i`` (its scoring may be null)."""

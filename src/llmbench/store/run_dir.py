@@ -44,6 +44,7 @@ from llmbench.store.files import (
     ensure_directory,
     safe_component,
     write_atomic,
+    write_copy,
 )
 
 log = logging.getLogger(__name__)
@@ -334,7 +335,7 @@ class RunDirectory:
     def _write_result_file(self, key: EntryKey, as_dict: dict[str, Any]) -> None:
         target = self.result_file(*key)
         self._make_parent(target)
-        write_atomic(target, dumps_bytes(as_dict, pretty=True) + b"\n", durable=False)
+        write_copy(target, dumps_bytes(as_dict, pretty=True) + b"\n")
 
     def _make_parent(self, target: Path) -> None:
         if target.parent not in self._made:
@@ -465,7 +466,7 @@ class RunDirectory:
                         continue  # the result file is gone or damaged; the journal has it
                 data["scoring"] = scoring
                 # a readable copy: scores.jsonl (fsynced below) is the record
-                write_atomic(target, dumps_bytes(data, pretty=True) + b"\n", durable=False)
+                write_copy(target, dumps_bytes(data, pretty=True) + b"\n")
             path = self._path / SCORES
             try:
                 with open(path, "ab") as fh:
