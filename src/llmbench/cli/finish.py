@@ -15,7 +15,6 @@ reports read back the few full records they show (:class:`RunResults.record`).
 from __future__ import annotations
 
 import asyncio
-import gc
 from array import array
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
@@ -240,7 +239,6 @@ def finish(
     ``served_models``: name each agent's model as its results do (the embedded server's alias)
     rather than as ``agents`` does.
     """
-    gc.freeze()  # what the run left lives on: the collector need not walk it again
     by_id = {t.id: t for t in tests}
     keys = run_keys((a.agent_id for a in agents), by_id, repeats)
     with JournalIndex.build(run_dir, keys) as index:

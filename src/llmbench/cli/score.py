@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,7 @@ def score_command(args: argparse.Namespace) -> int:
             )
             asyncio.run(check_endpoints(uses))
             judge_api = uses[0].api
+        gc.freeze()  # the suite and the index live to the end: the collector need not walk them
         summary = finish(
             stored.run_dir,
             tests=stored.tests,
