@@ -476,15 +476,20 @@ def auto_concurrency(plan: Plan, tmp: Path) -> list[Row]:
                     notes=[AUTO_PENDING, str(exc)],
                 )
             ]
+        fixed_whole: dict[int, float | None] = {}
         for c in plan.auto_fixed:
             server.control(reset=True)
             run = run_llmbench(server, tmp / f"fixed-{c}", tests=s * 15, in_flight=c)
             fixed[c] = steady_rate(run.records, min(c, s))
+            fixed_whole[c] = _whole_rate(run.records)
     best_c = max(fixed, key=lambda c: fixed[c] or 0.0)
     best = fixed[best_c]
     fixed_text = ", ".join(f"{c}: {_fmt(r, 0)}/s" for c, r in fixed.items())
     chosen = chosen_concurrency(auto.summary)
+    # the same figure as for the fixed settings: the steady part, after the first 10% of the
+    # completions (for "auto", most of its ramp from 2); the whole run is in the notes
     rate = steady_rate(auto.records, s)
+    whole, best_whole = _whole_rate(auto.records), fixed_whole[best_c]
     rows = [
         Row(
             f'"auto" vs {s} slots: chosen concurrency',
@@ -504,10 +509,39 @@ def auto_concurrency(plan: Plan, tmp: Path) -> list[Row]:
             _at_least(_ratio(rate, best), 0.9),
             f">= {GATE_AUTO_SHARE:.2f}",
             _at_least(_ratio(rate, best), GATE_AUTO_SHARE),
-            [f"ideal {ideal:.0f}/s; fixed settings: {fixed_text}"],
+            [
+                f"ideal {ideal:.0f}/s; fixed settings: {fixed_text}",
+                f"whole run, ramp included: auto {_fmt(whole, 1)}/s over {plan.auto_tests} tests, "
+                f"fixed {best_c} {_fmt(best_whole, 1)}/s over {s * 15} "
+                f"(ratio {_fmt(_ratio(whole, best_whole))})",
+                f"auto's limit over time: {_limit_over_time(auto)}",
+            ],
         ),
     ]
     return rows if plan.quick else rows + _auto_mid_run_change(plan, tmp)
+
+
+def _whole_rate(records: Sequence[Record]) -> float | None:
+    """Completions per second from the first send to the last completion."""
+    if not records:
+        return None
+    span = max(r.end for r in records) - min(r.start for r in records)
+    return len(records) / span if span > 0 else None
+
+
+def _limit_over_time(run: ClientRun) -> str:
+    """The changes of "auto"'s limit (summary.json), each at the time of the completion it
+    followed, in seconds since the first send: ``2 @0.0s, 4 @0.8s, ...``."""
+    agents = (run.summary or {}).get("agents") or [{}]
+    changes = (agents[0].get("concurrency") or {}).get("changes") or []
+    if not changes or not run.records:
+        return "n/a"
+    start = min(r.start for r in run.records)
+    ends = sorted(r.end for r in run.records)
+    return ", ".join(
+        f"{c['limit']} @{(ends[c['after'] - 1] if c['after'] else start) - start:.1f}s"
+        for c in changes
+    )
 
 
 def _auto_mid_run_change(plan: Plan, tmp: Path) -> list[Row]:

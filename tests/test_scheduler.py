@@ -13,6 +13,7 @@ import pytest
 
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller
+from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.scheduler import Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ResultsError
@@ -83,6 +84,20 @@ def test_an_agent_never_exceeds_its_own_max_concurrency(server: ScriptedServer) 
     recorded = _run([_lane(server, "narrow", tests, max_concurrency=2)], max_workers=16)
     assert len(recorded) == 8
     assert server.peak_in_flight("narrow") == 2
+
+
+def test_an_auto_agent_sends_up_to_its_limit_and_reports_every_test(
+    server: ScriptedServer,
+) -> None:
+    server.set_default(Answer(ttft_s=0.02))
+    lane = _lane(server, "auto", _tests(*(f"t{i}" for i in range(40))))
+    auto = lane.auto = AutoConcurrency(ceiling=16)
+    recorded = _run([lane], max_workers=16)
+    assert len(recorded) == 40
+    assert auto.sent() == 40  # one ticket per test; this is the 41st
+    limits = [limit for _, limit in auto.history]
+    assert limits[:2] == [2, 4]  # the first window of 8 results doubles it
+    assert 2 < server.peak_in_flight("auto") <= max(limits)
 
 
 def test_a_slow_agent_does_not_hold_back_a_fast_one(server: ScriptedServer) -> None:

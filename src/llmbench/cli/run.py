@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -43,6 +44,7 @@ from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
+from llmbench.providers.openai_compatible import send_time_trace
 from llmbench.scoring.specs import needs_judge
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory, run_keys
@@ -339,7 +341,9 @@ async def _run_scheduler(
     connector = aiohttp.TCPConnector(limit=workers + 4, limit_per_host=0)
     try:
         live.start()
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(
+            connector=connector, trace_configs=[send_time_trace()]
+        ) as session:
             await scheduler.run(session)
     finally:
         await live.stop()
@@ -443,6 +447,8 @@ def _run(
     status = "failed"
     try:
         try:
+            # the plan lives as long as the run: keep the collector's full passes off it
+            gc.freeze()
             interrupted = asyncio.run(_run_scheduler(scheduler, lanes, run_dir, console))
         finally:
             if cache is not None:
@@ -462,6 +468,7 @@ def _run(
     finally:
         concurrency = _concurrency(lanes)
         try:
+            gc.freeze()  # what the run left lives on: the collector need not walk it again
             summary = finish(
                 run_dir,
                 tests=plan.tests,

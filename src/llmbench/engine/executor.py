@@ -24,6 +24,7 @@ from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller
 from llmbench.engine.progress import ProgressTracker
 from llmbench.engine.test_run import SCRIPTED, Target, TestRun
+from llmbench.providers.openai_compatible import send_time_trace
 from llmbench.result import TestResult
 from llmbench.suite.models import TestCase
 
@@ -90,7 +91,9 @@ class Engine:
         queue: Iterator[tuple[int, TestCase]] = iter(enumerate(tests))
         connector = aiohttp.TCPConnector(limit=max(workers, 1), limit_per_host=0)
         try:
-            async with aiohttp.ClientSession(connector=connector) as session:
+            async with aiohttp.ClientSession(
+                connector=connector, trace_configs=[send_time_trace()]
+            ) as session:
                 self._workers = [
                     asyncio.create_task(self._worker(session, queue, slots, delay_s))
                     for _ in range(max(1, min(workers, len(tests))))

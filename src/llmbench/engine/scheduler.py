@@ -194,13 +194,17 @@ class Scheduler:
             run.calls.prepaid = True
         lane.progress.test_started(test.id)
         seed = lane.seed + repeat if lane.seed is not None else None
+        ticket = lane.auto.sent() if lane.auto is not None else 0
         task = asyncio.create_task(run.execute(session, self.helpers, seed, repeat))
         self._tasks.add(task)
-        task.add_done_callback(lambda t: self._finished(t, lane, run, repeat))
+        task.add_done_callback(lambda t: self._finished(t, lane, run, repeat, ticket))
 
-    def _finished(self, task: asyncio.Task[Outcome], lane: Lane, run: TestRun, repeat: int) -> None:
+    def _finished(
+        self, task: asyncio.Task[Outcome], lane: Lane, run: TestRun, repeat: int, ticket: int
+    ) -> None:
         """Record how a test's task ended. A done callback, so that a task cancelled before it
-        ever ran still ends as a cancelled result."""
+        ever ran still ends as a cancelled result. ``ticket`` is the test's from
+        :meth:`AutoConcurrency.sent` (0 without "auto")."""
         self._tasks.discard(task)
         lane.in_flight -= 1
         if task.cancelled():
@@ -216,7 +220,7 @@ class Scheduler:
         else:
             outcome = task.result()
         if lane.auto is not None:
-            lane.auto.observe(outcome.result)
+            lane.auto.observe(outcome.result, ticket)
         self._record(lane, repeat, outcome)
         if self._wake is not None:
             self._wake.set()
