@@ -85,6 +85,10 @@ def record(
     return data
 
 
+SCORERS_KEPT = 4096
+"""Tests whose scorers are kept for their next result (another agent's, another repeat's)."""
+
+
 @dataclass(frozen=True)
 class _TestScorers:
     """What one test is scored with, worked out once per test."""
@@ -112,6 +116,8 @@ class RunScorer:
         plan = _TestScorers(
             rules, judge_spec(test), any(getattr(r, "blocking", False) for r in rules)
         )
+        if len(self._scorers) >= SCORERS_KEPT:  # bounded: 100,000 tests' scorers are 50 MB
+            self._scorers.clear()
         self._scorers[id(test)] = (test, plan)
         return plan
 

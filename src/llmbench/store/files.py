@@ -109,19 +109,25 @@ def write_atomic(path: Path, text: str | bytes) -> None:
 def write_copy(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` in place: for the readable copies of what a journal holds
     (the per-test files). No temporary file, rename or fsync: on ext4 the rename alone cost
-    more than the rest of a result's end-of-run work. The caller writes the journal line that
-    makes the copy final only after the copy, so a copy torn by a kill is written again on
-    resume."""
+    more than the rest of a result's end-of-run work. A failed write (a full disk) removes the
+    file rather than leave part of it; the caller writes the line that makes the copy final
+    only after the copy, so a copy torn by a kill is written again on resume."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
     except OSError as exc:
         raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 def unique_name(directory: Path, name: str, taken: set[str]) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from llmbench.config.files import json_type, read_json
 from llmbench.config.validation import did_you_mean, explain, shown
@@ -20,13 +21,71 @@ def _test_label(index: int, raw: Any) -> str:
     return f"tests[{index}]"
 
 
-def parse_test(raw: Any, index: int, path: str | Path) -> TestCase:
-    """Validate one test object; the error names its position and id."""
+SHARED_MODELS = ("parameters", "metadata")
+"""Test keys whose equal objects become one validated model (see :class:`Sharing`)."""
+
+
+class Sharing:
+    """Equal values of the tests of one suite made into one object, while the suite loads.
+
+    The JSON parser gives every test its own copy of each value, so 100,000 tests of category
+    ``"math"`` with the same ``parameters`` would hold 100,000 ``"math"`` strings and 100,000
+    Parameters models. Here a test's strings (all but its id, which is unique) and the text of
+    its messages become the first equal string seen, and its ``parameters`` and ``metadata``
+    the model of the first test whose object was written the same (same JSON, keys in the
+    same order), validated once. The tests validate as before: a shared model is one that
+    validated, and the error of a bad test is the same.
+    """
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._models: dict[tuple[str, str], BaseModel] = {}
+
+    def _string(self, value: str) -> str:
+        return self._strings.setdefault(value, value)
+
+    def _message(self, message: Any) -> Any:
+        if not isinstance(message, dict):
+            return message
+        return {k: self._string(v) if isinstance(v, str) else v for k, v in message.items()}
+
+    def prepare(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """A copy of ``raw`` holding the objects seen before, and the keys of the models it
+        holds that have not been seen yet (for :meth:`keep`)."""
+        out: dict[str, Any] = {}
+        new: list[tuple[str, str]] = []
+        for key, value in raw.items():
+            if isinstance(value, str) and key != "id":
+                value = self._string(value)
+            elif key == "messages" and isinstance(value, list):
+                value = [self._message(m) for m in value]
+            elif key in SHARED_MODELS and isinstance(value, dict):
+                text = (key, json.dumps(value))
+                known = self._models.get(text)
+                if known is None:
+                    new.append(text)
+                else:
+                    value = known
+            out[key] = value
+        return out, new
+
+    def keep(self, test: TestCase, new: list[tuple[str, str]]) -> None:
+        """Remember the models of ``test`` under the keys :meth:`prepare` found new."""
+        for text in new:
+            self._models[text] = getattr(test, text[0])
+
+
+def parse_test(raw: Any, index: int, path: str | Path, sharing: Sharing | None = None) -> TestCase:
+    """Validate one test object; the error names its position and id. With ``sharing``, the
+    test holds the objects it has in common with the tests parsed before it."""
     label = _test_label(index, raw)
     if not isinstance(raw, dict):
         raise SuiteError(f"{label}: expected a JSON object, got {json_type(raw)}", path=path)
+    new: list[tuple[str, str]] = []
+    if sharing is not None:
+        raw, new = sharing.prepare(raw)
     try:
-        return TestCase.model_validate(raw)
+        test = TestCase.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         if not err["loc"]:  # a model-level check such as prompt-or-messages
@@ -34,6 +93,9 @@ def parse_test(raw: Any, index: int, path: str | Path) -> TestCase:
                 f"{label}: {err['msg'].removeprefix('Value error, ')}", path=path
             ) from None
         raise SuiteError(f"{label}: {explain(exc, TestCase)}", path=path) from None
+    if sharing is not None:
+        sharing.keep(test, new)
+    return test
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -58,8 +120,9 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError(f"'suite_info': expected an object, got {json_type(info)}", path=path)
     tests: list[TestCase] = []
     seen: dict[str, int] = {}
+    sharing = Sharing()
     for index, raw in enumerate(raw_tests):
-        test = parse_test(raw, index, path)
+        test = parse_test(raw, index, path, sharing)
         if test.id in seen:
             raise SuiteError(
                 f"duplicate test id {test.id!r} at tests[{seen[test.id]}] and tests[{index}]",

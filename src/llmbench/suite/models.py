@@ -2,11 +2,14 @@
 
 Unknown keys on a test are kept (other tools write extra keys; later stages may read them).
 Known keys are type-checked strictly: ``"max_tokens": "64"`` is an error, not a silent cast.
+
+A run keeps every test of its suite in memory to the end (100,000 tests is a normal size), so
+the models here share what is the same in all of them: see :class:`SuiteModel`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn, Self
 
 from pydantic import (
     AfterValidator,
@@ -23,25 +26,101 @@ from llmbench.config.validation import MAX_ID_LENGTH, check_id
 
 ApiType = Literal["chat", "completions"]
 
+MAX_SHARED_KEY_SETS = 1024
+"""The most distinct sets of keys whose ``model_fields_set`` is shared; models with yet other
+keys (a suite where unknown keys differ from test to test) keep a set of their own."""
 
-class Message(BaseModel):
-    """One chat turn."""
+
+def _refuse(self: object, *args: object, **kwargs: object) -> NoReturn:
+    raise TypeError(
+        f"this {type(self).__name__} is shared by many suite models and cannot be changed; "
+        "change a copy (copy.copy gives an ordinary one)"
+    )
+
+
+class SharedFieldsSet(set[str]):
+    """A read-only ``model_fields_set``, one for every suite model with the same keys; its copy
+    (``copy.copy``, ``model_copy``, pickling) is an ordinary set."""
+
+    __slots__ = ()
+    add = discard = remove = pop = clear = update = _refuse
+    difference_update = intersection_update = symmetric_difference_update = _refuse
+    __ior__ = __iand__ = __isub__ = __ixor__ = _refuse
+
+    def __copy__(self) -> set[str]:
+        return set(self)
+
+    def __deepcopy__(self, memo: object) -> set[str]:
+        return set(self)
+
+    def __reduce__(self) -> tuple[type[set[str]], tuple[list[str]]]:
+        return set, (list(self),)
+
+
+class NoExtra(dict[str, Any]):
+    """The read-only, empty ``model_extra`` of every suite model without unknown keys; its copy
+    (``copy.copy``, ``model_copy``, pickling) is an ordinary dict."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = setdefault = pop = popitem = clear = update = _refuse
+    __ior__ = _refuse
+
+    def __copy__(self) -> dict[str, Any]:
+        return {}
+
+    def __deepcopy__(self, memo: object) -> dict[str, Any]:
+        return {}
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[()]]:
+        return dict, ()
+
+
+_FIELDS_SETS: dict[frozenset[str], SharedFieldsSet] = {}
+_NO_EXTRA = NoExtra()
+
+
+class SuiteModel(BaseModel):
+    """The base of the suite's models: frozen, unknown keys kept, and light in memory.
+
+    pydantic gives each model a set of the keys it was given (``model_fields_set``) and a dict
+    of its unknown keys (``model_extra``); for a test such as ``{"id", "name", "category",
+    "prompt", "expected"}`` the set alone takes 728 bytes, half of the whole test. Here every
+    model with the same keys shares one read-only set (up to :data:`MAX_SHARED_KEY_SETS` sets of
+    keys), and every model without unknown keys one read-only empty dict. pydantic changes
+    neither on a frozen model (``model_copy`` changes a copy).
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="after")
+    def _share_bookkeeping(self) -> Self:
+        own = self.__pydantic_fields_set__
+        if type(own) is not SharedFieldsSet:
+            key = frozenset(own)
+            shared = _FIELDS_SETS.get(key)
+            if shared is None and len(_FIELDS_SETS) < MAX_SHARED_KEY_SETS:
+                shared = _FIELDS_SETS[key] = SharedFieldsSet(own)
+            if shared is not None:
+                object.__setattr__(self, "__pydantic_fields_set__", shared)
+        if self.__pydantic_extra__ == {}:
+            object.__setattr__(self, "__pydantic_extra__", _NO_EXTRA)
+        return self
+
+
+class Message(SuiteModel):
+    """One chat turn."""
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: StrictStr | list[dict[str, Any]]
     """Text, or a list of content parts (OpenAI multimodal form)."""
 
 
-class Parameters(BaseModel):
+class Parameters(SuiteModel):
     """``parameters``: sent to the API as they are; the common ones are type-checked.
 
     ``stream`` and ``stream_options`` are llmbench's to set (see ``APIConfiguration.stream``)
     and are ignored here.
     """
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     max_tokens: StrictInt | None = Field(None, gt=0)
     temperature: StrictFloat | None = Field(None, ge=0, le=2)
@@ -50,19 +129,16 @@ class Parameters(BaseModel):
     seed: StrictInt | None = None
 
 
-class TestMetadata(BaseModel):
+class TestMetadata(SuiteModel):
     """``metadata``: free form; ``timeout_seconds`` overrides the read timeout for this test."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     timeout_seconds: StrictFloat | None = Field(None, gt=0)
 
 
-class TestCase(BaseModel):
+class TestCase(SuiteModel):
     """One test: a prompt or a conversation, the parameters to send, and the reference answer."""
 
     __test__ = False
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: Annotated[StrictStr, AfterValidator(check_id)] = Field(
         min_length=1, max_length=MAX_ID_LENGTH
@@ -137,19 +213,15 @@ class TestCase(BaseModel):
         return float(t) if t is not None else None
 
 
-class Category(BaseModel):
+class Category(SuiteModel):
     """One entry of ``categories.json``."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     description: StrictStr = ""
     test_ids: list[StrictStr]
 
 
-class Suite(BaseModel):
+class Suite(SuiteModel):
     """A loaded suite: tests in file order, unique ids."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     suite_info: dict[str, Any] = Field(default_factory=dict)
     tests: list[TestCase]
