@@ -417,6 +417,10 @@ def test_ids_with_slashes_and_dots_run_and_write_only_inside_the_run_directory(
         for n, t in enumerate(HOSTILE_TEST_IDS)
     ]
     (root / "suite.json").write_text(json.dumps({"tests": tests}), encoding="utf-8")
+    base = root / "base_config.toml"  # per-test files too: their paths are what is checked
+    base.write_text(
+        base.read_text().replace("[benchmark]\n", "[benchmark]\nresult_files = true\n", 1)
+    )
     (root / "agents" / "alpha.toml").unlink()
     for n, agent_id in enumerate(HOSTILE_AGENT_IDS):
         (root / "agents" / f"agent{n}.toml").write_text(

@@ -22,7 +22,13 @@ SECRET = "sk-e2e-secret-value-1234"
 
 
 def _base_config(
-    tmp: Path, instructor_url: str, supervisor_url: str, *, max_workers: int = 4, extra: str = ""
+    tmp: Path,
+    instructor_url: str,
+    supervisor_url: str,
+    *,
+    max_workers: int = 4,
+    extra: str = "",
+    result_files: bool = True,
 ) -> Path:
     path = tmp / "base_config.toml"
     path.write_text(
@@ -31,6 +37,7 @@ def _base_config(
 test_suite = "suite.json"
 results_dir = "results"
 max_workers = {max_workers}
+result_files = {str(result_files).lower()}
 {extra}
 
 [instructor]
@@ -304,6 +311,21 @@ def test_retry_errors_runs_only_the_errors_again(
     seen = [(e["test_id"], e["status"]) for e in entries]
     assert sorted(seen[:2]) == [("a", "ok"), ("b", "error")] and seen[2:] == [("b", "ok")]
     assert json.loads((run_dir / "alpha" / "b-r0.json").read_text())["status"] == "ok"
+
+
+def test_without_result_files_the_run_directory_holds_no_per_test_files(
+    tmp_path: Path, server: ScriptedServer, run: Run
+) -> None:
+    _suite(tmp_path, [make_test("a"), make_test("b")])
+    _base_config(tmp_path, server.url + "/v1", server.url + "/v1", result_files=False)
+    _agent(tmp_path, "alpha", server.url + "/v1")
+    done = run("--base_config", "base_config.toml", "--agent_config", "agents")
+    assert done.returncode == 0, done.stderr
+    run_dir = _run_dir(tmp_path)
+    assert not [p for p in run_dir.iterdir() if p.is_dir()]  # no agent folder
+    assert sorted(e["test_id"] for e in _journal(run_dir)) == ["a", "b"]
+    scores = (run_dir / "scores.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["test_id"] for line in scores) == ["a", "b"]
 
 
 def test_dry_run_counts_and_writes_nothing(

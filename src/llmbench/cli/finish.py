@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,7 @@ async def _read_and_score(
     supervisor: HelperSection,
     rescore: bool,
     cache_dir: Path | None,
+    result_files: bool,
 ) -> None:
     run_dir = index.run_dir
     if not _needs_scoring(index, rescore):
@@ -212,7 +214,7 @@ async def _read_and_score(
                 tests,
                 score=lambda entry: scorer.score_entry(session, entry, tests),
                 rescore=rescore,
-                save=run_dir.write_scores,
+                save=partial(run_dir.write_scores, result_files=result_files),
             )
     finally:
         if cache is not None:
@@ -231,10 +233,14 @@ def finish(
     cache_dir: Path | None,
     rescore: bool = True,
     served_models: bool = False,
+    result_files: bool = True,
 ) -> dict[str, Any]:
     """Score (all, or only what has no score yet), analyse, write the reports.
 
     ``cache_dir`` holds the judge's reply cache (None: judge without a cache).
+
+    ``result_files``: also write each newly scored result to its per-test file
+    (``[benchmark] result_files``).
 
     ``served_models``: name each agent's model as its results do (the embedded server's alias)
     rather than as ``agents`` does.
@@ -244,7 +250,9 @@ def finish(
     with JournalIndex.build(run_dir, keys) as index:
         results = RunResults()
         asyncio.run(
-            _read_and_score(results, index, by_id, judge_api, supervisor, rescore, cache_dir)
+            _read_and_score(
+                results, index, by_id, judge_api, supervisor, rescore, cache_dir, result_files
+            )
         )
         if served_models:
             agents = [replace(a, model=index.models.get(a.agent_id) or a.model) for a in agents]

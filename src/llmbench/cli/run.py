@@ -486,6 +486,7 @@ def _run(
                 judge_api=resolved["supervisor"].api if "supervisor" in resolved else None,
                 supervisor=plan.base.supervisor,
                 cache_dir=None if no_cache else plan.base.benchmark.cache_directory(),
+                result_files=plan.base.benchmark.result_files,
             )
         finally:
             run_dir.set_status(

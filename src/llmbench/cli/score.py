@@ -116,6 +116,7 @@ def score_command(args: argparse.Namespace) -> int:
             supervisor=stored.base.supervisor,
             rescore=True,
             served_models=True,
+            result_files=stored.base.benchmark.result_files,
             cache_dir=(
                 Path(stored.base.benchmark.cache_dir)
                 if stored.base.benchmark.cache_dir

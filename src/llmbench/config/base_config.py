@@ -61,6 +61,11 @@ class BenchmarkSection(_Strict):
     seed: int | None = None
     """Sent as ``seed + repeat`` with every test where neither the test nor the agent sets a
     seed."""
+    result_files: bool = False
+    """Also write each result, with its scoring, to ``<agent_id>/<test_id>-r<N>.json`` when the
+    run ends. Off by default: the journal holds every result (``llmbench show`` prints any of
+    them), and creating a file per result cost more CPU than everything else llmbench does
+    for a test (benchmarks/README.md)."""
 
     def cache_directory(self) -> Path:
         """Where the response and judge caches live: ``cache_dir``, else

@@ -444,10 +444,14 @@ class RunDirectory:
     # scores
 
     def write_scores(
-        self, scored: Iterable[tuple[EntryKey, dict[str, Any] | None, JournalEntry | None]]
+        self,
+        scored: Iterable[tuple[EntryKey, dict[str, Any] | None, JournalEntry | None]],
+        *,
+        result_files: bool = True,
     ) -> None:
-        """Append one ``scores.jsonl`` line per key, and write its per-test file: the entry
-        with its ``scoring`` (given the entry; else ``scoring`` is added to the existing file)."""
+        """Append one ``scores.jsonl`` line per key and, with ``result_files``, write its
+        per-test file: the entry with its ``scoring`` (given the entry; else ``scoring`` is
+        added to the existing file)."""
         lines = []
         with self._lock:
             for key, scoring, entry in scored:
@@ -455,6 +459,8 @@ class RunDirectory:
                 line = {"agent_id": agent_id, "test_id": test_id, "repeat": repeat}
                 line["scoring"] = scoring
                 lines.append(dumps_bytes(line, pretty=False) + b"\n")
+                if not result_files:
+                    continue
                 target = self.result_file(*key)
                 if entry is not None:
                     data = entry.to_dict()
