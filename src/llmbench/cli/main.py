@@ -15,6 +15,7 @@ from llmbench.cli.exits import EXIT_OK, run_reporting_errors
 from llmbench.cli.plan import RunPlan, load_plan
 from llmbench.cli.run import add_run_arguments, run_command
 from llmbench.cli.score import add_score_arguments, run_scoring_command
+from llmbench.cli.show import add_show_arguments, show_command
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="rebuild the reports of a run, or compare several runs in one report"
     )
     add_score_arguments(score, report)
+    show = sub.add_parser(
+        "show",
+        help="print stored results of a run as JSON: entry, prompt, expected and scoring",
+        epilog="exit codes: 0 every selected result shown, 1 some were not run, 2 bad input",
+    )
+    add_show_arguments(show)
     validate = sub.add_parser(
         "validate", help="check every file of a run without calling any model"
     )
@@ -90,11 +97,18 @@ def _list(plan: RunPlan, what: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "show" and not any(e.startswith("-") for e in extra):
+        args.test_ids = [*args.test_ids, *extra]  # `show RUN --agent a q1`: see show.py
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "run":
         return run_command(args)
     if args.command in ("score", "report"):
         return run_scoring_command(args)
+    if args.command == "show":
+        return run_reporting_errors(lambda: show_command(args))
     return run_reporting_errors(lambda: _check(args))
 
 
