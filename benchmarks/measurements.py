@@ -30,15 +30,18 @@ LATENCY_S = 0.2
 HEAVY_MODULES = ("pandas", "numpy", "scipy", "matplotlib", "plotly", "jinja2", "llama_cpp")
 """Modules ``import llmbench`` must not load (reports, notebooks, the embedded model)."""
 
-# The quick run's gates: far enough above today's figures that timing noise on two busy cores
-# never trips them, so that only a gross regression does. Tighten them as llmbench meets its
-# targets (the full run checks the targets themselves).
-GATE_CPU_RATIO = 30.0
-GATE_THROUGHPUT_PCT = 20.0
-GATE_RSS_KB_PER_TEST = 30.0
-GATE_STARTUP_S = 5.0
-GATE_ACCURACY_PCT = 50.0
-GATE_AUTO_SHARE = 0.5
+# The quick run's gates: far enough from today's figures that timing noise on two busy cores
+# never trips them, so that only a gross regression does (the full run checks the targets
+# themselves). Today (quick run, 2026-11-21): CPU 1.5-2x the reference (up to 4x while other
+# jobs loaded both cores), throughput 95-98% of ideal, RSS growth 2-3.6 KB per test (the
+# 200 -> 1,000 difference is a few MB, the allocator's granularity), start-up 0.48 s, TTFT and
+# tokens/s within 1%, "auto" 1.00 of fixed 16.
+GATE_CPU_RATIO = 8.0
+GATE_THROUGHPUT_PCT = 75.0
+GATE_RSS_KB_PER_TEST = 12.0
+GATE_STARTUP_S = 3.0
+GATE_ACCURACY_PCT = 20.0
+GATE_AUTO_SHARE = 0.75
 
 
 @dataclass(frozen=True)
