@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 MASK = "***"
+_MASK_BYTES = MASK.encode()
 _SENSITIVE = re.compile(
     r"(authorization|api[-_]?key|token|secret|password|cookie|session|credential)", re.I
 )
@@ -23,6 +24,8 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _longest_first: tuple[str, ...] = ()
 """The registered secrets, longest first (so a key inside a longer header value goes too)."""
+_longest_first_bytes: tuple[bytes, ...] = ()
+"""The same as UTF-8, for :func:`scrub_bytes`."""
 
 
 def is_sensitive(name: str) -> bool:
@@ -40,8 +43,9 @@ def register(values: Iterable[str | None]) -> None:
                 parts = value.split(None, 1)
                 if len(parts) == 2 and len(parts[1]) >= 4:
                     _secrets.add(parts[1])
-        global _longest_first
+        global _longest_first, _longest_first_bytes
         _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
+        _longest_first_bytes = tuple(s.encode("utf-8", "backslashreplace") for s in _longest_first)
 
 
 def secrets_in(headers: Mapping[str, str] | None, url: str | None = None) -> list[str]:
@@ -70,10 +74,9 @@ def scrub(text: str) -> str:
 
 def scrub_bytes(data: bytes) -> bytes:
     """:func:`scrub` for UTF-8 text as bytes."""
-    for secret in _longest_first:
-        encoded = secret.encode("utf-8", "backslashreplace")
-        if encoded in data:
-            data = data.replace(encoded, MASK.encode())
+    for secret in _longest_first_bytes:
+        if secret in data:
+            data = data.replace(secret, _MASK_BYTES)
     return data
 
 

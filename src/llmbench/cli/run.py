@@ -18,7 +18,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,14 +62,19 @@ def _id_list(value: str) -> list[str]:
     return items
 
 
-def _positive(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
-    return n
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number of at least ``minimum``."""
+
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {n}")
+        return n
+
+    return parse
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +114,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--categories", type=_id_list, metavar="NAME,...", help="only these categories"
     )
     parser.add_argument(
-        "--repeats", type=_positive, metavar="N", help="run each test N times per agent"
+        "--repeats", type=whole_number(1), metavar="N", help="run each test N times per agent"
     )
     parser.add_argument(
         "--no-cache",

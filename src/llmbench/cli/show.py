@@ -18,9 +18,11 @@ import argparse
 import os
 import sys
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from llmbench.cli.exits import EXIT_ERRORS, EXIT_OK
+from llmbench.cli.run import whole_number
 from llmbench.cli.score import StoredRun, open_run
 from llmbench.config.validation import did_you_mean
 from llmbench.errors import ConfigError, InputError, SuiteError
@@ -59,7 +61,7 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--repeat",
-        type=_repeat,
+        type=whole_number(0),
         metavar="N",
         help="only repetition N, counted from 0 as in the file names (-r0); default: every one",
     )
@@ -69,16 +71,6 @@ def add_show_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base_config", help="read the suite from this config instead of the run's"
     )
-
-
-def _repeat(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {n}")
-    return n
 
 
 def _ids(values: Iterable[str], known: Collection[str]) -> list[str]:
@@ -100,25 +92,30 @@ def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
     return f"unknown {kind} {name!r}{did_you_mean(name, known)}; the {kind}s of the run: {listed}"
 
 
+def _chosen(
+    values: Sequence[str] | None,
+    known: Sequence[str],
+    kind: str,
+    error: type[InputError],
+    where: Path,
+) -> set[str] | None:
+    """The ids given (None when none were: all of them), each one of ``known``."""
+    if not values:
+        return None
+    chosen = set(_ids(values, set(known)))
+    for name in chosen:
+        if name not in known:
+            raise error(_unknown(kind, name, known), path=where)
+    return chosen
+
+
 def _select(
     stored: StoredRun, args: argparse.Namespace
 ) -> tuple[set[str] | None, set[str] | None, int | None]:
     """The agent ids, test ids and repeat chosen (None: all), checked against the run."""
     where = stored.run_dir.path
-    agents: set[str] | None = None
-    if args.agents:
-        known = [a.agent_id for a in stored.agents]
-        agents = set(_ids(args.agents, set(known)))
-        for agent_id in agents:
-            if agent_id not in known:
-                raise ConfigError(_unknown("agent", agent_id, known), path=where)
-    tests: set[str] | None = None
-    if args.test_ids:
-        known = [t.id for t in stored.tests]
-        tests = set(_ids(args.test_ids, set(known)))
-        for test_id in tests:
-            if test_id not in known:
-                raise SuiteError(_unknown("test", test_id, known), path=where)
+    agents = _chosen(args.agents, [a.agent_id for a in stored.agents], "agent", ConfigError, where)
+    tests = _chosen(args.test_ids, [t.id for t in stored.tests], "test", SuiteError, where)
     repeat: int | None = args.repeat
     if repeat is not None and repeat >= stored.repeats:
         raise InputError(

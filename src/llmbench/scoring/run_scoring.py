@@ -42,11 +42,6 @@ def prompt_text(test: TestCase) -> str:
     return test.prompt or ""
 
 
-def has_scorers(test: TestCase) -> bool:
-    """True when the test has anything to score with."""
-    return bool(scorers_for(test)) or judge_spec(test) is not None
-
-
 def aggregate(scores: Sequence[Score]) -> dict[str, Any]:
     """The ``scoring`` block of a record from its scores."""
     primary = [s for s in scores if not s.secondary]

@@ -87,22 +87,11 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     per process and target (one writer per file at a time), which is cheaper than a random one;
     a killed writer's leftover is removed on resume (:data:`TEMPORARY_PREFIX`)."""
     tmp = path.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{path.name}")
+    _write(tmp, text.encode("utf-8") if isinstance(text, str) else text, fsync=True, name=path)
     try:
-        data = text.encode("utf-8") if isinstance(text, str) else text
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:  # one write() unless the kernel takes less
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove(tmp)
         raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
@@ -112,22 +101,39 @@ def write_copy(path: Path, data: bytes) -> None:
     more than the rest of a result's end-of-run work. A failed write (a full disk) removes the
     file rather than leave part of it; the caller writes the line that makes the copy final
     only after the copy, so a copy torn by a kill is written again on resume."""
+    _write(path, data, fsync=False, name=path)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``: one write() unless the kernel takes less."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write(path: Path, data: bytes, *, fsync: bool, name: Path) -> None:
+    """Create ``path`` holding ``data`` (fsynced if asked); on failure remove what was created
+    and raise :class:`ResultsError` naming ``name``."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError as exc:
-        raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise ResultsError(f"{name}: cannot write: {exc.strerror or exc}") from None
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
+        if fsync:
+            os.fsync(fd)
     except OSError as exc:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        _remove(path)
+        raise ResultsError(f"{name}: cannot write: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def unique_name(directory: Path, name: str, taken: set[str]) -> str:

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from llmbench import jsonio
 from llmbench.errors import ResultsError
-from llmbench.store.run_dir import SCORES, EntryKey, JournalEntry, RunDirectory
+from llmbench.store.run_dir import SCORES, EntryKey, JournalEntry, RunDirectory, entry_key
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,8 @@ def _parse_key(raw: bytes) -> tuple[EntryKey, str]:
     data = jsonio.loads(raw)
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
-    agent_id, test_id, repeat = data.get("agent_id"), data.get("test_id"), data.get("repeat")
-    if not isinstance(agent_id, str) or not isinstance(test_id, str):
-        raise ValueError("expected string 'agent_id' and 'test_id'")
-    if not isinstance(repeat, int) or isinstance(repeat, bool):
-        raise ValueError(f"expected an integer 'repeat', got {repeat!r}")
     model = data.get("model")
-    return (agent_id, test_id, repeat), model if isinstance(model, str) else ""
+    return entry_key(data), model if isinstance(model, str) else ""
 
 
 def _parse_scoring(raw: bytes) -> tuple[EntryKey, dict[str, Any] | None]:

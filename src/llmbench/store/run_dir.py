@@ -43,6 +43,7 @@ from llmbench.store.files import (
     dumps_bytes,
     ensure_directory,
     safe_component,
+    write_all,
     write_atomic,
     write_copy,
 )
@@ -130,12 +131,8 @@ class JournalEntry:
 
         Raises ``ValueError`` when a key is missing or has the wrong type.
         """
-        agent_id, test_id, repeat = d.get("agent_id"), d.get("test_id"), d.get("repeat")
+        agent_id, test_id, repeat = entry_key(d)
         transcript = d.get("transcript")
-        if not isinstance(agent_id, str) or not isinstance(test_id, str):
-            raise ValueError("expected string 'agent_id' and 'test_id'")
-        if not isinstance(repeat, int) or isinstance(repeat, bool):
-            raise ValueError(f"expected an integer 'repeat', got {repeat!r}")
         if transcript is not None and not isinstance(transcript, list):
             raise ValueError("expected 'transcript' to be a list or null")
         try:
@@ -145,10 +142,14 @@ class JournalEntry:
         return cls(agent_id, test_id, repeat, result, transcript)
 
 
-def _encodable(text: str) -> str:
-    """``text`` safe to encode as UTF-8: a lone surrogate (only possible inside a JSON string)
-    becomes its JSON escape ``\\udXXX``, which reads back as the same character."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+def entry_key(d: dict[str, Any]) -> EntryKey:
+    """The key of a journal line's object; ``ValueError`` when a part is missing or mistyped."""
+    agent_id, test_id, repeat = d.get("agent_id"), d.get("test_id"), d.get("repeat")
+    if not isinstance(agent_id, str) or not isinstance(test_id, str):
+        raise ValueError("expected string 'agent_id' and 'test_id'")
+    if not isinstance(repeat, int) or isinstance(repeat, bool):
+        raise ValueError(f"expected an integer 'repeat', got {repeat!r}")
+    return agent_id, test_id, repeat
 
 
 def _parse_line(raw: bytes) -> JournalEntry:
@@ -258,7 +259,7 @@ class RunDirectory:
     def write_manifest(self, data: dict[str, Any]) -> None:
         """Replace ``manifest.json`` with ``data`` atomically, registered secrets scrubbed."""
         with self._lock:
-            write_atomic(self.manifest_path, _encodable(dumps(data, pretty=True) + "\n"))
+            write_atomic(self.manifest_path, dumps_bytes(data, pretty=True) + b"\n")
 
     def read_manifest(self) -> dict[str, Any]:
         """The contents of ``manifest.json``."""
@@ -314,9 +315,7 @@ class RunDirectory:
             data = b"".join(lines)
             journal = self._open_journal()
             try:
-                view = memoryview(data)
-                while view:  # one write() unless the kernel takes less
-                    view = view[os.write(journal, view) :]
+                write_all(journal, data)
                 os.fsync(journal)
             except OSError as exc:
                 raise ResultsError(
