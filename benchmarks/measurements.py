@@ -32,14 +32,20 @@ HEAVY_MODULES = ("pandas", "numpy", "scipy", "matplotlib", "plotly", "jinja2", "
 
 # The quick run's gates: far enough from today's figures that timing noise on two busy cores
 # never trips them, so that only a gross regression does (the full run checks the targets
-# themselves). Today (quick run, 2026-11-21): CPU 1.5-2x the reference (up to 4x while other
-# jobs loaded both cores), throughput 95-98% of ideal, RSS growth 2-3.6 KB per test (the
-# 200 -> 1,000 difference is a few MB, the allocator's granularity), start-up 0.48 s, TTFT and
-# tokens/s within 1%, "auto" 1.00 of fixed 16.
+# themselves). Each is relative to the reference client measured in the same run (so that a
+# machine that is slow for both clients trips nothing), except the accuracy errors, which are
+# shares of the quantity measured, and RSS growth, which is a count of bytes. A gate that could
+# not measure fails. Today (quick run, 2026-11-21): CPU 1.5-2x the reference (up to 4x while
+# other jobs loaded both cores), throughput 95-98% of ideal and 1.0x the reference, RSS growth
+# 2-3.6 KB per test (the 200 -> 1,000 difference is a few MB, the allocator's granularity),
+# start-up 0.48 s (2.5x the reference), TTFT and tokens/s within 1%, "auto" 1.00 of fixed 16.
 GATE_CPU_RATIO = 8.0
-GATE_THROUGHPUT_PCT = 75.0
+GATE_THROUGHPUT_RATIO = 0.7
+"""llmbench's share of the ideal throughput over the reference's, at least."""
 GATE_RSS_KB_PER_TEST = 12.0
-GATE_STARTUP_S = 3.0
+GATE_STARTUP_RATIO = 10.0
+"""llmbench's start-up (best of STARTUP_TRIES) over the reference's, at most."""
+STARTUP_TRIES = 3
 GATE_ACCURACY_PCT = 20.0
 GATE_AUTO_SHARE = 0.75
 
@@ -285,8 +291,8 @@ def _throughput_row(
         _fmt(_ratio(share["llmbench"], share["reference"])),
         ">= 95%",
         _at_least(share["llmbench"], 95.0),
-        f">= {GATE_THROUGHPUT_PCT:g}%",
-        _at_least(share["llmbench"], GATE_THROUGHPUT_PCT),
+        f">= {GATE_THROUGHPUT_RATIO:g}x",
+        _at_least(_ratio(share["llmbench"], share["reference"]), GATE_THROUGHPUT_RATIO),
         notes,
     )
 
@@ -310,8 +316,8 @@ def _memory_rows(plan: Plan, runs: dict[tuple[str, int], ClientRun]) -> list[Row
             _fmt(slope["reference"]),
             target="<= 2",
             passed=_at_most(slope["llmbench"], 2.0),
-            gate=f"< {GATE_RSS_KB_PER_TEST:g}",
-            gate_passed=slope["llmbench"] < GATE_RSS_KB_PER_TEST,
+            gate=f"<= {GATE_RSS_KB_PER_TEST:g}",
+            gate_passed=_at_most(slope["llmbench"], GATE_RSS_KB_PER_TEST),
         )
     )
     if b >= 100_000:
@@ -324,31 +330,42 @@ def _memory_rows(plan: Plan, runs: dict[tuple[str, int], ClientRun]) -> list[Row
 
 
 def startup(plan: Plan, tmp: Path) -> list[Row]:
-    """From process start to the first completion request at the server; import laziness."""
+    """From process start to the first completion request at the server, best of
+    :data:`STARTUP_TRIES` for each client, alternating (a burst of load on the machine then
+    slows one try, not one client); import laziness."""
+    best: dict[str, float | None] = {"reference": None, "llmbench": None}
+    first_any: float | None = None
     with Server(ttft_s=0.0, tokens=8) as server:
-        ref = run_reference(server, tmp, tests=8, in_flight=8)
-        ref_stats = server.stats()
-        server.control(reset=True)
-        lb = run_llmbench(server, tmp / "startup", tests=8, in_flight=8)
-        lb_stats = server.stats()
-    firsts = {
-        "reference": _since(ref_stats["first_completion_at"], ref.child.spawned_at),
-        "llmbench": _since(lb_stats["first_completion_at"], lb.child.spawned_at),
-    }
-    first_any = _since(lb_stats["first_request_at"], lb.child.spawned_at)
-    notes = [f"llmbench's first request (GET /v1/models) came {_fmt(first_any)} s after start"]
+        for attempt in range(STARTUP_TRIES):
+            for name in ("reference", "llmbench"):
+                server.control(reset=True)
+                if name == "reference":
+                    run = run_reference(server, tmp, tests=8, in_flight=8)
+                else:
+                    run = run_llmbench(server, tmp / f"startup-{attempt}", tests=8, in_flight=8)
+                stats = server.stats()
+                first = _since(stats["first_completion_at"], run.child.spawned_at)
+                if first is not None and (best[name] is None or first < (best[name] or 0)):
+                    best[name] = first
+                    if name == "llmbench":
+                        first_any = _since(stats["first_request_at"], run.child.spawned_at)
+    notes = [
+        f"best of {STARTUP_TRIES} each; llmbench's first request (GET /v1/models) came "
+        f"{_fmt(first_any)} s after start"
+    ]
     heavy, import_ms = _import_check("llmbench")
     heavy_cli, import_cli_ms = _import_check("llmbench.cli.run")
+    ratio = _ratio(best["llmbench"], best["reference"])
     return [
         Row(
             "start-up: process start to first completion request, s",
-            _fmt(firsts["llmbench"]),
-            _fmt(firsts["reference"]),
-            _fmt(_ratio(firsts["llmbench"], firsts["reference"]), 1) + "x",
+            _fmt(best["llmbench"]),
+            _fmt(best["reference"]),
+            _fmt(ratio, 1) + "x",
             "< 1 s",
-            _at_most(firsts["llmbench"], 1.0),
-            f"< {GATE_STARTUP_S:g} s",
-            _at_most(firsts["llmbench"], GATE_STARTUP_S),
+            _at_most(best["llmbench"], 1.0),
+            f"< {GATE_STARTUP_RATIO:g}x",
+            None if ratio is None else ratio < GATE_STARTUP_RATIO,
             notes,
         ),
         Row(

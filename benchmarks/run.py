@@ -116,8 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     if args.json:
         Path(args.json).write_text(json_rows(rows), encoding="utf-8")
-    verdicts = [r.gate_passed if args.quick else r.passed for r in rows]
-    return 1 if any(v is False for v in verdicts) else 0
+    return 0 if all(_verdict_ok(r, args.quick) for r in rows) else 1
+
+
+def _verdict_ok(row: Row, quick: bool) -> bool:
+    """A row passes when it has no gate (quick) or target (full), or meets it; a gate or target
+    that could not be measured (None) fails."""
+    bound, verdict = (row.gate, row.gate_passed) if quick else (row.target, row.passed)
+    return verdict is True or (bound == "-" and verdict is None)
 
 
 if __name__ == "__main__":

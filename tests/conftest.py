@@ -119,3 +119,14 @@ def runner(
     )
     yield r
     r.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say loudly which tests were skipped: each one leaves a guarantee unchecked here."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    terminalreporter.section("SKIPPED: GUARANTEES NOT CHECKED ON THIS MACHINE", sep="!", red=True)
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        terminalreporter.write_line(f"{report.nodeid}: {reason}", red=True, bold=True)

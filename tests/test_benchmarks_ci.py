@@ -11,9 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.timeout(660)
 def test_quick_benchmark_passes_its_regression_gates() -> None:
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick"],

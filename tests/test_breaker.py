@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -12,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from llmbench.config.api import APIConfiguration
+from llmbench.engine import breaker as breaker_module
 from llmbench.engine.breaker import Breakers, CircuitBreaker
 from llmbench.engine.calls import Caller, CallLog
 from llmbench.engine.scheduler import Lane, Scheduler
@@ -64,6 +66,27 @@ def test_any_answer_from_the_server_resets_the_count(proof_of_life: RequestFailu
     breaker.record(REFUSED)
     breaker.record(REFUSED)
     assert breaker.state == "closed"
+
+
+def test_the_readme_s_defaults_five_failures_then_ten_seconds_doubling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(breaker_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    breaker = Breakers().for_api(APIConfiguration(endpoint="http://127.0.0.1:1/v1", model="m"))
+    for _ in range(4):
+        breaker.record(REFUSED)
+    assert breaker.state == "closed"
+    breaker.record(REFUSED)  # the fifth consecutive failure
+    assert breaker.state == "open"
+    for cooldown_s in (10.0, 20.0, 40.0):
+        now[0] += cooldown_s - 0.01
+        with pytest.raises(RequestFailure):  # still cooling down
+            breaker.before_attempt()
+        now[0] += 0.01
+        assert breaker.before_attempt() is True  # the probe, exactly at the cool-down
+        breaker.record(REFUSED, probe=True)
+    assert "probes it again every 80s" in breaker.reason()
 
 
 def test_after_the_cool_down_exactly_one_probe_goes_out() -> None:

@@ -3,10 +3,13 @@ test, repeat) ends with exactly one final result and the scores and summary equa
 that was never interrupted.
 
 The kill points come from a seeded generator (``LLMBENCH_CRASH_SEED`` picks another seed; a
-failure message names the seed and the points): some while tests are running, one right after
-the last result was saved (while the run is scoring and writing reports), and one at a random
-moment that may fall in start-up. After one of the kills a torn line is appended to the journal,
-as a kill in the middle of a write would leave it.
+failure message names the seed and the points): one at a random moment that may fall in
+start-up, three while tests are running, each a random number of results past where its run
+started (so a kill never fires at once on results an earlier run saved), and one right after the
+last result was saved (while the run scores and writes its reports). The test proves each kill
+landed where it says: the runner was still running, and a mid-run kill left results to run.
+A torn line is appended to the journal after a mid-run kill and after the last one, as a kill in
+the middle of a write would leave it: the final resume drops both.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ import random
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import make_test
 from tests.scripted_server import Answer, ScriptedServer
@@ -58,9 +64,25 @@ def _run_dir(results: Path) -> Path | None:
     return dirs[0] if dirs else None
 
 
-def _kill_when(proc: subprocess.Popen[str], results: Path, *, lines: int = 0, after_s: float = 0):
+@dataclass(frozen=True)
+class Kill:
+    """Where a kill landed: journal lines when the runner started and at the kill, and whether
+    the runner was still running (False: it ended on its own before the kill)."""
+
+    started_at: int
+    seen: int
+    landed: bool
+
+    def __str__(self) -> str:
+        where = "killed" if self.landed else "ENDED BEFORE THE KILL"
+        return f"{self.started_at} -> {self.seen} lines, {where}"
+
+
+def _kill_when(
+    proc: subprocess.Popen[str], results: Path, started_at: int, *, lines: int = 0, after_s=0.0
+) -> Kill:
     """SIGKILL ``proc`` once the journal has ``lines`` lines and ``after_s`` have passed (or
-    leave it be if it ended first). Returns the journal length at the kill."""
+    leave it be if it ended first)."""
     started = time.monotonic()
     deadline = started + 60
     while proc.poll() is None:
@@ -71,10 +93,18 @@ def _kill_when(proc: subprocess.Popen[str], results: Path, *, lines: int = 0, af
             _, err = proc.communicate(timeout=30)
             raise AssertionError(f"no result {lines} within 60 s; the runner said:\n{err}")
         time.sleep(0.005)
-    if proc.poll() is None:
+    landed = proc.poll() is None
+    if landed:
         proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
-    return _lines(results)
+    return Kill(started_at, _lines(results), landed)
+
+
+def _tear(run_dir: Path | None) -> None:
+    """Append what a kill in the middle of a journal write leaves: part of a line."""
+    assert run_dir is not None
+    with (run_dir / "results.jsonl").open("ab") as f:
+        f.write(b'{"agent_id": "alpha", "test_id": "t0')
 
 
 def _quality(run_dir: Path) -> dict[str, Any]:
@@ -93,14 +123,15 @@ def _final(run_dir: Path) -> dict[tuple[str, str, int], tuple[str, str]]:
     return final
 
 
+@pytest.mark.timeout(600)
 def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(
     tmp_path: Path, server: ScriptedServer, server2: ScriptedServer
 ) -> None:
-    server.set_default(Answer("42", ttft_s=0.01))
-    server2.set_default(Answer("41", ttft_s=0.01))
+    # 12 tests in flight, 0.1 s each: the run takes about 2.5 s, time for every kill to land
+    server.set_default(Answer("42", ttft_s=0.1))
+    server2.set_default(Answer("41", ttft_s=0.1))
     rng = random.Random(SEED)
-    points = sorted(rng.sample(range(1, TOTAL - 10), 3))
-    context = f"seed {SEED}, kill points {points}"
+    context = f"seed {SEED}"
 
     reference = _setup(tmp_path / "reference", server, server2)
     ref = _start(reference)
@@ -111,27 +142,29 @@ def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(
 
     crashed = _setup(tmp_path / "crashed", server, server2)
     results = crashed / "results"
-    kills: list[str] = []
+    kills: list[Kill] = []
 
     def start() -> subprocess.Popen[str]:
         run_dir = _run_dir(results)
         return _start(crashed, "--resume", str(run_dir)) if run_dir else _start(crashed)
 
     # a random moment, possibly before the run directory exists
-    seen = _kill_when(start(), results, after_s=rng.uniform(0.05, 1.5))
-    kills.append(f"at a random time: {seen} lines")
-    for n in points:  # while tests are running
-        seen = _kill_when(start(), results, lines=n)
-        kills.append(f"at {n}: {seen} lines")
-        if len(kills) == 2:  # a write cut short by the kill
-            run_dir = _run_dir(results)
-            assert run_dir is not None
-            with (run_dir / "results.jsonl").open("ab") as f:
-                f.write(b'{"agent_id": "alpha", "test_id": "t0')
+    kills.append(_kill_when(start(), results, 0, after_s=rng.uniform(0.05, 1.5)))
+    for number in range(3):  # while tests are running
+        before = _lines(results)
+        # a quarter of what is left at most: each kill leaves work for the next ones
+        n = before + rng.randint(1, max(1, (TOTAL - before) // 4))
+        kills.append(_kill_when(start(), results, before, lines=n))
+        if number == 1:
+            _tear(_run_dir(results))
     # after the last result, while the run scores and writes its reports
-    seen = _kill_when(start(), results, lines=TOTAL)
-    kills.append(f"after the last result: {seen} lines")
-    context += f"; kills {kills}"
+    kills.append(_kill_when(start(), results, _lines(results), lines=TOTAL))
+    _tear(_run_dir(results))
+    context += f"; kills: {'; '.join(map(str, kills))}"
+    assert all(k.landed for k in kills), context
+    mid_run = kills[1:4]
+    assert all(k.started_at < k.seen < TOTAL for k in mid_run), context
+    assert kills[-1].seen >= TOTAL, context
 
     resumed = start()
     out, err = resumed.communicate(timeout=120)
@@ -139,7 +172,9 @@ def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(
     run_dir = _run_dir(results)
     assert run_dir is not None
 
-    entries = _journal(run_dir)  # every line parses: the torn one was repaired
+    journal = (run_dir / "results.jsonl").read_bytes()
+    assert journal.endswith(b"\n"), f"{context}: the journal ends in a torn line"
+    entries = [json.loads(line) for line in journal.splitlines()]  # every line parses
     final = _final(run_dir)
     expected = {(a, f"t{i:03d}", 0) for a in AGENTS for i in range(N_TESTS)}
     assert set(final) == expected, context
@@ -156,3 +191,25 @@ def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(
     again = _start(crashed, "--resume", str(run_dir))
     out, err = again.communicate(timeout=60)
     assert again.returncode == 0 and "nothing to run" in out, context
+
+
+def test_a_completed_run_with_a_torn_last_line_is_repaired_by_resume(
+    tmp_path: Path, server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    """The bug of seed 4: every result in, then a torn line; a resume with nothing left to run
+    still drops it."""
+    server.set_default(Answer("42"))
+    server2.set_default(Answer("41"))
+    directory = _setup(tmp_path / "run", server, server2)
+    out, err = _start(directory).communicate(timeout=120)
+    run_dir = _run_dir(directory / "results")
+    journal = run_dir / "results.jsonl" if run_dir else None
+    assert journal is not None, err
+    whole = journal.read_bytes()
+    _tear(run_dir)
+
+    again = _start(directory, "--resume", str(run_dir))
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0 and out.startswith("nothing to run"), err
+    assert journal.read_bytes() == whole
+    assert "torn (a crash while writing); dropping it" in err

@@ -142,6 +142,7 @@ def test_server_does_not_outlive_its_runner(sig: signal.Signals) -> None:
     assert not _alive(pid)
 
 
+@pytest.mark.timeout(360)
 def test_the_shipped_configs_run_both_agents_on_the_embedded_model(tmp_path: Path) -> None:
     """README command 1 on a subset: runner.py with base_config.toml and agent_configs/."""
     import json

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from llmbench import SuiteError, TestRunner
+from llmbench.engine import executor as executor_module
+from llmbench.engine.test_run import Outcome, TestRun
 from tests.conftest import make_test
 from tests.scripted_server import Answer, Echo, ScriptedServer, Stall
 
@@ -222,3 +226,27 @@ def test_ctrl_c_keeps_the_results_of_started_tests(
         ("t3", "cancelled"),
     ]
     assert not runner.get_progress().is_running
+
+
+def test_cancel_is_bounded_even_when_a_test_ignores_it(
+    server: ScriptedServer, runner: TestRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test that swallows the cancellation is recorded as cancelled after the grace period;
+    the run returns then, with each started test once."""
+
+    async def stubborn(self: TestRun, *args: Any) -> Outcome:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(30)  # ignores the first cancellation (the run's shutdown ends it)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(TestRun, "execute", stubborn)
+    monkeypatch.setattr(executor_module, "CANCEL_GRACE_S", 0.2)
+    threading.Timer(0.3, runner.cancel_execution).start()
+    started = time.monotonic()
+    out = runner.execute_concurrent(["t1", "t2", "t3"], workers=2)
+    assert time.monotonic() - started < 5
+    assert [(r.test_id, r.status) for r in out] == [("t1", "cancelled"), ("t2", "cancelled")]
+    progress = runner.get_progress()
+    assert progress.cancelled_tests == 2 and not progress.is_running

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,12 @@ def test_a_capped_page_says_so_and_still_charts_every_result(browser: Any, cappe
     page.page.select_option("#filter-category", "dialogue")
     assert page.errors == []
     context.close()
+
+
+def test_the_screenshot_goes_where_git_ignores_it() -> None:
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    done = subprocess.run(
+        ["git", "check-ignore", "--quiet", str(SCREENSHOT.relative_to(REPO))], cwd=REPO
+    )
+    assert done.returncode == 0, f"{SCREENSHOT} would show up in `git status`; ignore it"

@@ -12,10 +12,11 @@ import aiohttp
 import pytest
 
 from llmbench.config.api import APIConfiguration
+from llmbench.engine import scheduler as scheduler_module
 from llmbench.engine.calls import Caller
 from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.scheduler import Lane, Scheduler
-from llmbench.engine.test_run import Helpers, Outcome, Target
+from llmbench.engine.test_run import Helpers, Outcome, Target, TestRun
 from llmbench.errors import ResultsError
 from llmbench.suite.models import TestCase
 from tests.conftest import make_test
@@ -115,12 +116,30 @@ def test_a_slow_agent_does_not_hold_back_a_fast_one(server: ScriptedServer) -> N
 
 
 def test_rpm_spaces_request_starts(server: ScriptedServer) -> None:
+    # the turns the limiter gives out are what rpm bounds; arrival times at the server would
+    # add the machine's jitter (a busy machine delays one request and not the next)
     tests = _tests("a", "b", "c", "d")
-    recorded = _run([_lane(server, "limited", tests, rpm=600)], max_workers=8)  # 0.1 s apart
-    assert len(recorded) == 4
-    starts = sorted(r.received_at for r in server.requests if r.path.endswith("completions"))
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(gaps) == 3 and min(gaps) >= 0.09, gaps
+    lane = _lane(server, "limited", tests, rpm=600)  # 0.1 s apart
+    limiter = lane.target.caller.limiter
+    assert limiter is not None
+    turns: list[float] = []
+    take, acquire = limiter.take, limiter.acquire
+
+    def taken() -> None:
+        take()
+        turns.append(limiter._next_at - limiter.interval_s)  # the moment the turn was given
+
+    async def acquired() -> None:
+        await acquire()
+        turns.append(limiter._next_at - limiter.interval_s)
+
+    limiter.take = taken  # type: ignore[method-assign]
+    limiter.acquire = acquired  # type: ignore[method-assign]
+    recorded = _run([lane], max_workers=8)
+    assert len(recorded) == 4 and all(o.result.status == "ok" for _, _, o in recorded)
+    assert server.request_count() == 4
+    gaps = [b - a for a, b in itertools.pairwise(turns)]
+    assert len(gaps) == 3 and min(gaps) >= 0.1 - 1e-6, gaps
 
 
 def test_cancel_ends_in_flight_tests_as_cancelled_and_starts_no_more(
@@ -209,3 +228,52 @@ def test_agent_parameters_win_and_the_system_prompt_goes_first(server: ScriptedS
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "question p"},
     ]
+
+
+def test_a_timeout_around_the_run_cancels_the_tests_in_flight_at_once(
+    server: ScriptedServer,
+) -> None:
+    """asyncio.timeout (or any cancellation of the task running the scheduler) ends the run
+    within the grace period, not when the tests in flight would have ended (30 s here, with
+    a retry budget of 600 s)."""
+    server.set_default(Hang(seconds=30))
+    recorded: Recorded = []
+    lane = _lane(server, "a", _tests("t0", "t1", "t2"), max_concurrency=3)
+    scheduler = Scheduler(
+        [lane], max_workers=3, helpers=Helpers(), on_result=lambda *r: recorded.append(r)
+    )
+
+    async def main() -> None:
+        async with asyncio.timeout(0.5), aiohttp.ClientSession() as session:
+            await scheduler.run(session)
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        asyncio.run(main())
+    assert time.monotonic() - started < 0.5 + scheduler_module.CANCEL_GRACE_S
+    assert sorted(o.result.test_id for _, _, o in recorded) == ["t0", "t1", "t2"]
+    assert {o.result.status for _, _, o in recorded} == {"cancelled"}
+    assert scheduler.cancelled
+
+
+def test_a_test_that_ignores_cancellation_is_recorded_after_the_grace_period(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def stubborn(self: TestRun, *args: Any) -> Outcome:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(30)  # ignores the first cancellation (the run's shutdown ends it)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(TestRun, "execute", stubborn)
+    monkeypatch.setattr(scheduler_module, "CANCEL_GRACE_S", 0.2)
+    holder: list[Scheduler] = []
+    lane = _lane(server, "a", _tests("t0", "t1"), max_concurrency=2)
+    threading.Timer(0.2, lambda: holder[0].request_cancel()).start()
+    started = time.monotonic()
+    recorded = _run([lane], max_workers=2, scheduler_out=holder)
+    assert time.monotonic() - started < 5
+    assert sorted(o.result.test_id for _, _, o in recorded) == ["t0", "t1"]  # each once
+    assert {o.result.status for _, _, o in recorded} == {"cancelled"}
+    assert lane.in_flight == 0

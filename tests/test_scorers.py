@@ -226,6 +226,26 @@ def test_no_number_in_words() -> None:
             False,
             "expected 100, found 101.5 (last number of the answer)",
         ),
+        # the edge is inside (<=), in exactly representable numbers: |7.5 - 7| = 0.5 <= 0.5,
+        # |5 - 4| = 1 <= 0.25 * 4
+        ({"abs_tol": 0.5}, 7, "7.5", True, "expected 7, found 7.5 (last number of the answer)"),
+        ({"rel_tol": 0.25}, 4, "5", True, "expected 4, found 5 (last number of the answer)"),
+        # rel_tol is relative to the expected value, not the found one: 25 > 0.2 * 100 (though
+        # 25 <= 0.2 * 125), and 25 <= 0.2 * 125 (though 25 > 0.2 * 100)
+        (
+            {"rel_tol": 0.2},
+            100,
+            "125",
+            False,
+            "expected 100, found 125 (last number of the answer)",
+        ),
+        (
+            {"rel_tol": 0.2},
+            125,
+            "100",
+            True,
+            "expected 125, found 100 (last number of the answer)",
+        ),
         # default abs_tol 1e-6: 1e-7 off passes, 3.3e-4 off fails
         ({}, 0.1, "0.1000001", True, "expected 0.1, found 0.1000001 (last number of the answer)"),
         (

@@ -573,6 +573,9 @@ def _run_command(args: argparse.Namespace) -> int:
     pending = _pending(prep, args.retry_errors)
     if args.dry_run:
         return _dry_run(prep, pending)
+    if prep.run_dir is not None:
+        # a kill mid-write leaves a torn last line: drop it even when nothing is left to run
+        prep.run_dir.repair_journal()
     if not pending:
         where = prep.run_dir.path if prep.run_dir else "the run"
         if prep.run_dir is None or prep.run_dir.read_manifest().get("status") == "completed":

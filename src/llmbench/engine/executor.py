@@ -6,7 +6,8 @@ and no per-test task is created up front. Results come back in input order.
 
 Cancellation (:meth:`Engine.request_cancel`, safe from any thread or a signal handler) stops new
 tests from starting and cancels the requests in flight; each of those ends as a result with
-``status="cancelled"``. Tests that never started are not in the returned list.
+``status="cancelled"``, within :data:`~llmbench.engine.test_run.CANCEL_GRACE_S` even when a test
+ignores the cancellation. Tests that never started are not in the returned list.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import aiohttp
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller
 from llmbench.engine.progress import ProgressTracker
-from llmbench.engine.test_run import SCRIPTED, Target, TestRun
+from llmbench.engine.test_run import CANCEL_GRACE_S, SCRIPTED, Target, TestRun
 from llmbench.providers.openai_compatible import send_time_trace
 from llmbench.result import TestResult
 from llmbench.suite.models import TestCase
@@ -60,6 +61,10 @@ class Engine:
         self._cancel = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._workers: list[asyncio.Task[None]] = []
+        self._stopping: asyncio.Future[None] | None = None
+        """Done once the run is cancelled: the grace period for the tests in flight starts."""
+        self._in_flight: dict[int, TestRun] = {}
+        """Tests started and not yet recorded, by their index in the run."""
         self.partial: list[TestResult] = []
         """Results so far; read it when :meth:`run` was interrupted."""
 
@@ -78,6 +83,8 @@ class Engine:
     def _cancel_workers(self) -> None:
         for task in self._workers:
             task.cancel()
+        if self._stopping is not None and not self._stopping.done():
+            self._stopping.set_result(None)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -98,15 +105,20 @@ class Engine:
                     asyncio.create_task(self._worker(session, queue, slots, delay_s))
                     for _ in range(max(1, min(workers, len(tests))))
                 ]
+                self._stopping = self._loop.create_future()
                 if self._cancel.is_set():  # cancelled before the loop was known
                     self._cancel_workers()
+                everything = asyncio.gather(*self._workers, return_exceptions=True)
                 try:
-                    await asyncio.gather(*self._workers, return_exceptions=True)
+                    either: list[asyncio.Future[Any]] = [everything, self._stopping]
+                    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                    if not everything.done():  # cancelled: the tests in flight have a grace
+                        await self._end_in_flight(everything, slots)
                 except asyncio.CancelledError:
                     # the caller's task was cancelled (Ctrl-C under asyncio.run): finish cleanly
                     self._cancel.set()
                     self._cancel_workers()
-                    await asyncio.gather(*self._workers, return_exceptions=True)
+                    await self._end_in_flight(everything, slots)
                     raise
                 finally:
                     self.partial = [r for r in slots if r is not None]
@@ -131,7 +143,20 @@ class Engine:
                 if self._cancel.is_set():
                     return
             first = False
-            slots[index] = await self._run_recorded(session, test, slots, index)
+            await self._run_recorded(session, test, slots, index)
+
+    async def _end_in_flight(
+        self, everything: asyncio.Future[Any], slots: list[TestResult | None]
+    ) -> None:
+        """Wait (a bounded time) for the cancelled workers; record what is still in flight."""
+        await asyncio.wait([everything], timeout=CANCEL_GRACE_S)
+        for index, run in list(self._in_flight.items()):
+            log.warning(
+                "test %s did not end within %gs of the cancellation; recorded as cancelled",
+                run.test.id,
+                CANCEL_GRACE_S,
+            )
+            self._record(slots, index, run.cancelled().result)
 
     async def _run_recorded(
         self,
@@ -139,21 +164,25 @@ class Engine:
         test: TestCase,
         slots: list[TestResult | None],
         index: int,
-    ) -> TestResult:
+    ) -> None:
         run = TestRun(test, self.target)
+        self._in_flight[index] = run
         self.progress.test_started(test.id)
         try:
             result = (await run.execute(session, SCRIPTED)).result
         except asyncio.CancelledError:
-            result = run.cancelled().result
-            slots[index] = result
-            self._finish(result)
+            self._record(slots, index, run.cancelled().result)
             raise
         except Exception as exc:  # a bug in llmbench must not lose the test
             log.exception("internal error while running test %s", test.id)
             result = run.internal_error(exc).result
+        self._record(slots, index, result)
+
+    def _record(self, slots: list[TestResult | None], index: int, result: TestResult) -> None:
+        if self._in_flight.pop(index, None) is None:
+            return  # recorded as cancelled already, when it outlived the grace period
+        slots[index] = result
         self._finish(result)
-        return result
 
     def _finish(self, result: TestResult) -> None:
         self.progress.test_finished(result)

@@ -12,6 +12,12 @@ hold them back, and a lone remaining agent may use every slot up to its own boun
 Every test that starts ends as exactly one :class:`Outcome` handed to ``on_result`` (in the
 event loop's thread): success, error, or cancelled when the run is cancelled while it is in
 flight. Tests that never started produce nothing; a resumed run starts them later.
+
+Cancellation is bounded in time: when the run is cancelled (:meth:`Scheduler.request_cancel`,
+or the task running :meth:`Scheduler.run` is cancelled, e.g. by ``asyncio.timeout``) the tests
+in flight are cancelled and given :data:`CANCEL_GRACE_S` to end; one that has not ended by then
+is recorded as cancelled anyway and left behind, so a test that ignores cancellation cannot
+hold the run (or a user's Ctrl-C) for ever.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import aiohttp
 
 from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.progress import ProgressTracker
-from llmbench.engine.test_run import Helpers, Outcome, Target, TestRun
+from llmbench.engine.test_run import CANCEL_GRACE_S, Helpers, Outcome, Target, TestRun
 from llmbench.errors import ResultsError
 from llmbench.suite.models import TestCase
 
@@ -106,7 +112,8 @@ class Scheduler:
         """Set when a result could not be saved; the run stopped because of it."""
         self._cancel = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[Outcome]] = set()
+        self._tasks: dict[asyncio.Task[Outcome], tuple[Lane, TestRun, int, int]] = {}
+        """Tests in flight: each task's lane, run, repeat and concurrency ticket."""
         self._wake: asyncio.Event | None = None
         self._order = itertools.count(1)
 
@@ -127,27 +134,46 @@ class Scheduler:
                 pass
 
     def _cancel_in_flight(self) -> None:
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
         if self._wake is not None:
             self._wake.set()
 
     async def run(self, session: aiohttp.ClientSession) -> None:
-        """Run until every lane is done or the run is cancelled; in-flight tests always end."""
+        """Run until every lane is done or the run is cancelled; every test that started ends
+        as one result, within :data:`CANCEL_GRACE_S` of a cancellation."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         for lane in self.lanes:
             lane.progress.start_run(len(lane.items))
         try:
             await self._dispatch(session)
+        except BaseException:  # this task was cancelled (a timeout, Ctrl-C) or a bug
+            self._cancel.set()
+            raise
         finally:
             if self._tasks:
-                if self._cancel.is_set():
-                    self._cancel_in_flight()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self._end_in_flight()
             for lane in self.lanes:
                 lane.progress.end_run()
             self._loop = None
+
+    async def _end_in_flight(self) -> None:
+        """Cancel the tests in flight and wait (a bounded time) until each is recorded."""
+        self._cancel_in_flight()
+        _, stuck = await asyncio.wait(list(self._tasks), timeout=CANCEL_GRACE_S)
+        for task in stuck:
+            if task not in self._tasks:
+                continue  # it ended while the others were looked at
+            lane, run, repeat, ticket = self._tasks[task]
+            log.warning(
+                "test %s of agent %s did not end within %gs of the cancellation; "
+                "recorded as cancelled",
+                run.test.id,
+                lane.agent_id,
+                CANCEL_GRACE_S,
+            )
+            self._settle(task, lane, repeat, ticket, run.cancelled())
 
     async def _dispatch(self, session: aiohttp.ClientSession) -> None:
         assert self._wake is not None
@@ -196,17 +222,15 @@ class Scheduler:
         seed = lane.seed + repeat if lane.seed is not None else None
         ticket = lane.auto.sent() if lane.auto is not None else 0
         task = asyncio.create_task(run.execute(session, self.helpers, seed, repeat))
-        self._tasks.add(task)
-        task.add_done_callback(lambda t: self._finished(t, lane, run, repeat, ticket))
+        self._tasks[task] = (lane, run, repeat, ticket)
+        task.add_done_callback(self._finished)
 
-    def _finished(
-        self, task: asyncio.Task[Outcome], lane: Lane, run: TestRun, repeat: int, ticket: int
-    ) -> None:
+    def _finished(self, task: asyncio.Task[Outcome]) -> None:
         """Record how a test's task ended. A done callback, so that a task cancelled before it
-        ever ran still ends as a cancelled result. ``ticket`` is the test's from
-        :meth:`AutoConcurrency.sent` (0 without "auto")."""
-        self._tasks.discard(task)
-        lane.in_flight -= 1
+        ever ran still ends as a cancelled result."""
+        if task not in self._tasks:
+            return  # recorded as cancelled already, when it outlived the grace period
+        lane, run, repeat, ticket = self._tasks[task]
         if task.cancelled():
             outcome = run.cancelled()
         elif (exc := task.exception()) is not None:  # a bug in llmbench must not lose the test
@@ -219,6 +243,20 @@ class Scheduler:
             outcome = run.internal_error(exc)
         else:
             outcome = task.result()
+        self._settle(task, lane, repeat, ticket, outcome)
+
+    def _settle(
+        self,
+        task: asyncio.Task[Outcome],
+        lane: Lane,
+        repeat: int,
+        ticket: int,
+        outcome: Outcome,
+    ) -> None:
+        """Take ``task`` out of flight and record its outcome. ``ticket`` is the test's from
+        :meth:`AutoConcurrency.sent` (0 without "auto")."""
+        del self._tasks[task]
+        lane.in_flight -= 1
         if lane.auto is not None:
             lane.auto.observe(outcome.result, ticket)
         self._record(lane, repeat, outcome)

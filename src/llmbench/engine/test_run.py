@@ -65,6 +65,9 @@ class Helpers:
 
 SCRIPTED = Helpers()
 """Interactive tests with the steps sent verbatim and no supervisor (``TestRunner``'s way)."""
+CANCEL_GRACE_S = 2.0
+"""Seconds a cancelled run gives its tests in flight to end; one still running after that is
+recorded as cancelled without waiting for it, so nothing a test does can hold a cancellation."""
 
 
 @dataclass(frozen=True)

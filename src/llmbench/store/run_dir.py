@@ -359,7 +359,7 @@ class RunDirectory:
             existed = path.exists()
             try:
                 if existed:
-                    self._repair_tail()
+                    self._repair_journal()
                 self._journal = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 if not existed:
                     _fsync_directory(self._path)
@@ -367,9 +367,22 @@ class RunDirectory:
                 raise ResultsError(f"{path}: cannot open: {exc.strerror or exc}") from None
         return self._journal
 
-    def _repair_tail(self) -> None:
-        """Before appending to a journal left by a crash: drop a torn last line, or end a
-        complete last line that lost its newline, so the next line starts on a line of its own."""
+    def repair_journal(self) -> None:
+        """Make the journal a crash left whole again: drop a torn last line, or end a complete
+        last line that lost its newline. A resumed run calls this first, even when it has
+        nothing left to run, so no run ends with a torn journal. Raises :class:`ResultsError`
+        when the journal cannot be read or repaired."""
+        with self._lock:
+            try:
+                self._repair_journal()
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise ResultsError(
+                    f"{self.journal_path}: cannot repair: {exc.strerror or exc}"
+                ) from None
+
+    def _repair_journal(self) -> None:
         path = self.journal_path
         data = path.read_bytes()
         lines = _lines(data)
