@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from llmbench.scoring.analysis import analyse
+from llmbench.scoring.analysis import analyse, k_values
 from llmbench.scoring.scored import ScoredResult
 from llmbench.scoring.statistics import bootstrap_mean_interval, paired_bootstrap_diff
 from llmbench.store.results import summarize
@@ -221,27 +221,56 @@ def test_repeats_use_only_tests_with_every_repeat_scored(summary: dict[str, Any]
     block = agent(summary, "a")["repeats"]
     # t1: 2 of 3 passed; t2 has an error, so it is left out
     assert (block["k"], block["tests"], block["excluded_tests"]) == (3, 1, 1)
-    # pass@1 = 2/3; pass@3 = 1 (n - c = 1 < 3); pass^1 = 2/3; pass^3 = 0 (c = 2 < 3)
-    assert block["pass_at_k"] == {"1": pytest.approx(2 / 3), "3": 1.0}
-    assert block["pass_hat_k"] == {"1": pytest.approx(2 / 3), "3": 0.0}
+    # pass@1 = 2/3; pass@2 = pass@3 = 1 (n - c = 1 < k); pass^1 = 2/3;
+    # pass^2 = C(2,2)/C(3,2) = 1/3; pass^3 = 0 (c = 2 < 3)
+    assert block["pass_at_k"] == {"1": pytest.approx(2 / 3), "2": 1.0, "3": 1.0}
+    assert block["pass_hat_k"] == {"1": pytest.approx(2 / 3), "2": pytest.approx(1 / 3), "3": 0.0}
     assert block["agreement"] == pytest.approx(2 / 3)
 
 
 def test_repeats_average_over_tests(summary: dict[str, Any]) -> None:
     block = agent(summary, "b")["repeats"]
-    # t1: 1 of 3 -> pass@1 1/3, pass@3 1 (n - c = 2 < 3), pass^1 1/3, pass^3 0, agreement 2/3
+    # t1: 1 of 3 -> pass@1 1/3, pass@2 1 - C(2,2)/C(3,2) = 2/3, pass@3 1 (n - c = 2 < 3),
+    #     pass^1 1/3, pass^2 = pass^3 = 0 (c = 1 < k), agreement 2/3
     # t2: 3 of 3 -> every figure 1
     assert (block["tests"], block["excluded_tests"]) == (2, 0)
-    assert block["pass_at_k"] == {"1": pytest.approx(2 / 3), "3": 1.0}
-    assert block["pass_hat_k"] == {"1": pytest.approx(2 / 3), "3": pytest.approx(0.5)}
+    assert block["pass_at_k"] == {
+        "1": pytest.approx(2 / 3),
+        "2": pytest.approx(5 / 6),
+        "3": 1.0,
+    }
+    assert block["pass_hat_k"] == {
+        "1": pytest.approx(2 / 3),
+        "2": pytest.approx(0.5),
+        "3": pytest.approx(0.5),
+    }
     assert block["agreement"] == pytest.approx(5 / 6)
 
 
 def test_repeats_with_no_complete_test_are_null(summary: dict[str, Any]) -> None:
     block = agent(summary, "c")["repeats"]
     assert (block["tests"], block["excluded_tests"]) == (0, 1)
-    assert block["pass_at_k"] == {"1": None, "3": None}
-    assert block["pass_hat_k"] == {"1": None, "3": None} and block["agreement"] is None
+    assert block["pass_at_k"] == {"1": None, "2": None, "3": None}
+    assert block["pass_hat_k"] == {"1": None, "2": None, "3": None}
+    assert block["agreement"] is None
+
+
+@pytest.mark.parametrize(
+    ("repeats", "ks"),
+    [
+        (1, [1]),
+        (2, [1, 2]),
+        (3, [1, 2, 3]),
+        (4, [1, 2, 4]),
+        (10, [1, 2, 4, 8, 10]),
+        (16, [1, 2, 4, 8, 16]),
+        (100, [1, 2, 4, 8, 16, 32, 64, 100]),
+    ],
+)
+def test_pass_at_k_is_reported_for_1_the_powers_of_2_and_the_repeats(
+    repeats: int, ks: list[int]
+) -> None:
+    assert k_values(repeats) == ks
 
 
 def test_speed_over_ok_uncached_requests(summary: dict[str, Any]) -> None:

@@ -47,6 +47,7 @@ SUBPROCESS_CASES = [
     "suite-missing-name",
     "test-id-nul",
     "agent-endpoint-broken-ipv6",
+    "dataset-template-missing-field",
 ]
 
 

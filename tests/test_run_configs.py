@@ -54,7 +54,7 @@ def test_base_config_defaults_and_relative_paths(tmp_path: Path) -> None:
             '[benchmark]\ntest_suite = "s.json"\nrepeats = "two"\n',
             "field 'benchmark.repeats': input should be a valid integer",
         ),
-        ("[benchmark]\n", "missing required field 'benchmark.test_suite'"),
+        ("[benchmark]\n", "[benchmark]: missing test_suite (a suite file) or [benchmark.dataset]"),
         (
             '[benchmark]\ntest_suite = "s.json"\n[instructer]\n',
             "unknown key 'instructer'; did you mean instructor?",

@@ -635,8 +635,28 @@ KNOWN = "exact, contains, regex, numeric, choice, json, python, reasoning, judge
         ),
         (
             [{"type": "python"}],
-            {"assertions": "add(2, 3) == 5"},
-            "scoring[0] (python): the test's 'assertions': expected a list of strings, got 'add(2, 3) == 5'",
+            {"assertions": ["add(2, 3) == 5", 5]},
+            "scoring[0] (python): the test's 'assertions': expected a string or a list of strings, got ['add(2, 3) == 5', 5]",
+        ),
+        (
+            [{"type": "python"}],
+            {"assertions": "add(2,"},
+            "scoring[0] (python): assertions[0]: not valid Python ('(' was never closed): 'add(2,'",
+        ),
+        (
+            [{"type": "python", "answer": "body"}],
+            {},
+            "scoring[0] (python): field 'answer': input should be 'program' or 'function', got 'body'",
+        ),
+        (
+            [{"type": "python", "answer": "function"}],
+            {},
+            "scoring[0] (python): \"answer\": \"function\" needs a prompt that opens a function (a top-level 'def', as in HumanEval), found none in the test's 'prompt'",
+        ),
+        (
+            [{"type": "python", "answer": "function"}],
+            {"prompt": None, "messages": [{"role": "user", "content": "def f():"}]},
+            'scoring[0] (python): "answer": "function" needs the test\'s \'prompt\' (the code the answer completes)',
         ),
         (
             [{"type": "python", "timeout_s": 0}],

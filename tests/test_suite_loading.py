@@ -76,9 +76,11 @@ BAD_TESTS: list[tuple[str, Any, str]] = [
         "tests[0] (id 'a'): needs either 'prompt' (text) or 'messages'",
     ),
     (
-        "both",
-        make_test("a", messages=[{"role": "user", "content": "x"}]),
-        "tests[0] (id 'a'): has both 'prompt' and 'messages'",
+        "messages to completions",
+        make_test(
+            "a", prompt=None, api_type="completions", messages=[{"role": "user", "content": "x"}]
+        ),
+        "tests[0] (id 'a'): 'messages' needs api_type 'chat', got 'completions'",
     ),
     (
         "max_tokens text",
@@ -169,27 +171,37 @@ def test_missing_file(tmp_path: Path) -> None:
         TestRunner().load_test_suite(tmp_path / "nope.json")
 
 
-def test_category_with_unknown_id_suggests_the_closest(write_suite, write_json) -> None:
+def test_category_with_unknown_id_is_left_out_with_a_suggestion(
+    write_suite, write_json, caplog: pytest.LogCaptureFixture
+) -> None:
     runner = TestRunner()
     runner.load_test_suite(write_suite("complex_test_01", "complex_test_02"))
     cats = write_json(
         "cats.json",
-        {"categories": {"synthesis": {"description": "", "test_ids": ["complex_test_1"]}}},
+        {"categories": {"synthesis": {"test_ids": ["complex_test_1", "complex_test_02"]}}},
     )
-    with pytest.raises(SuiteError) as info:
-        runner.load_categories(cats)
-    assert str(info.value) == (
-        f"{cats}: category 'synthesis': complex_test_1 is not in the suite; did you mean complex_test_01?"
-    )
+    with caplog.at_level("WARNING", logger="llmbench.suite.loader"):
+        assert runner.load_categories(cats)
+    assert [r.getMessage() for r in caplog.records if r.name == "llmbench.suite.loader"] == [
+        f"{cats}: category 'synthesis': 1 of its 2 test ids are not in the suite and are left "
+        "out: complex_test_1 (did you mean complex_test_01?)"
+    ]
+    assert runner.category_test_ids("synthesis") == ["complex_test_02"]
 
 
 def test_categories_loaded_first_are_checked_when_the_suite_arrives(
-    write_suite, write_json
+    write_suite, write_json, caplog: pytest.LogCaptureFixture
 ) -> None:
     runner = TestRunner()
-    runner.load_categories(write_json("cats.json", {"categories": {"x": {"test_ids": ["zz"]}}}))
-    with pytest.raises(SuiteError, match="zz is not in the suite"):
+    runner.load_categories(
+        write_json("cats.json", {"categories": {"x": {"test_ids": ["a", "zz"]}}})
+    )
+    with caplog.at_level("WARNING", logger="llmbench.suite.loader"):
         runner.load_test_suite(write_suite("a"))
+    assert "category 'x': 1 of its 2 test ids are not in the suite" in caplog.text
+    assert runner.category_test_ids("x") == ["a"]
+    runner.load_test_suite(write_suite("a", "zz", name="bigger.json"))  # checked again, whole
+    assert runner.category_test_ids("x") == ["a", "zz"]
 
 
 # -- test_runner_config.json ------------------------------------------------------------------

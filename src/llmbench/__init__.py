@@ -4,6 +4,7 @@ The public API; everything else is importable from its subpackage but may change
 """
 
 from llmbench.config.api import APIConfiguration
+from llmbench.engine.callbacks import ProgressCallback
 from llmbench.errors import (
     ConfigError,
     EmbeddedModelError,
@@ -14,6 +15,7 @@ from llmbench.errors import (
 )
 from llmbench.report.frame import load_results
 from llmbench.result import ExecutionProgress, TestResult
+from llmbench.scoring.scored_results import ScoredResults
 from llmbench.test_runner import TestRunner
 
 __version__ = "0.1.0"
@@ -25,7 +27,9 @@ __all__ = [
     "ExecutionProgress",
     "InputError",
     "LlmbenchError",
+    "ProgressCallback",
     "ResultsError",
+    "ScoredResults",
     "SuiteError",
     "TestResult",
     "TestRunner",

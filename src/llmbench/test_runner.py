@@ -2,7 +2,10 @@
 
 A runner holds a suite, its categories, the API settings and the results directory. Its
 ``execute_*`` methods run an :class:`~llmbench.engine.executor.Engine` on a private event loop
-(in a helper thread when the caller already runs one) and return results in input order.
+(in a helper thread when the caller already runs one) and return results in input order;
+progress callbacks hear of each test as it ends, on a thread of their own
+(:mod:`llmbench.engine.callbacks`). :meth:`TestRunner.score` scores results as a run does
+(:mod:`llmbench.scoring.scored_results`).
 """
 
 from __future__ import annotations
@@ -19,21 +22,30 @@ from typing import Any, TypeVar
 
 from llmbench import redact
 from llmbench.config.api import APIConfiguration
+from llmbench.config.base_config import HelperSection
 from llmbench.config.metadata import SuiteMetadata, load_metadata
 from llmbench.config.runner_config import RunnerConfig, load_runner_config
 from llmbench.config.validation import did_you_mean
+from llmbench.engine.callbacks import CallbackQueue, ProgressCallback
 from llmbench.engine.executor import Engine, EngineSettings
 from llmbench.engine.progress import ProgressTracker
 from llmbench.errors import ConfigError, SuiteError
 from llmbench.providers.embedded import MODEL_ALIAS, EmbeddedServer
+from llmbench.report.write import write_summary_and_reports
 from llmbench.result import ExecutionProgress, TestResult
+from llmbench.scoring.judge import Judge
+from llmbench.scoring.scored_results import ScoredResults, Transcript, score_results
+from llmbench.scoring.specs import check_suite_scoring, needs_judge
 from llmbench.store.results import SavedResults, save_results
+from llmbench.store.run_dir import new_run_id
 from llmbench.suite.loader import check_categories, load_categories, load_suite, unknown_id_message
 from llmbench.suite.models import Category, Suite, TestCase
 
 log = logging.getLogger("llmbench")
 T = TypeVar("T")
 _HANDLER_TAG = "_llmbench_handler"
+TRANSCRIPTS_KEPT = 10_000
+"""Interactive results whose conversations a runner keeps for :meth:`TestRunner.score`."""
 
 
 def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
@@ -70,6 +82,8 @@ class TestRunner:
         self.suite_path: Path | None = None
         self.metadata: SuiteMetadata | None = None
         self.categories: dict[str, Category] | None = None
+        """The categories, with only the ids the loaded suite has."""
+        self._categories_as_loaded: dict[str, Category] | None = None
         self.categories_path: Path | None = None
         self.last_results: list[TestResult] = []
         """Results of the latest ``execute_*`` call, also when it was interrupted."""
@@ -79,6 +93,10 @@ class TestRunner:
         self._lock = threading.Lock()
         self._engine: Engine | None = None
         self._embedded: EmbeddedServer | None = None
+        self._callbacks: list[ProgressCallback] = []
+        self._transcripts: dict[int, tuple[TestResult, Transcript]] = {}
+        """``id(result)`` -> the result and its conversation, for the latest interactive
+        results (the judge reads the whole conversation)."""
         self._configure_logging()
 
     # -- configuration ------------------------------------------------------------------------
@@ -106,8 +124,10 @@ class TestRunner:
     def load_test_suite(self, path: str | Path) -> bool:
         """Load and validate a suite file. True on success; raises SuiteError on bad input."""
         suite = load_suite(path)
-        if self.categories is not None:
-            check_categories(self.categories, suite.by_id(), self.categories_path)
+        if self._categories_as_loaded is not None:
+            self.categories = check_categories(
+                self._categories_as_loaded, suite.by_id(), self.categories_path
+            )
         self.suite, self.suite_path = suite, Path(path)
         log.info("loaded %d tests from %s", len(suite.tests), path)
         return True
@@ -123,10 +143,16 @@ class TestRunner:
         return True
 
     def load_categories(self, path: str | Path) -> bool:
-        """Load category definitions; with a suite loaded, every test id must exist in it."""
-        known = self.suite.by_id() if self.suite is not None else None
-        self.categories = load_categories(path, known)
+        """Load category definitions. The ids a category names that the suite lacks (checked
+        now, or when a suite is loaded) are left out with a warning."""
+        self._categories_as_loaded = load_categories(path)
         self.categories_path = Path(path)
+        known = self.suite.by_id() if self.suite is not None else None
+        self.categories = (
+            self._categories_as_loaded
+            if known is None
+            else check_categories(self._categories_as_loaded, known, path)
+        )
         return True
 
     def configure_api(
@@ -224,9 +250,13 @@ class TestRunner:
 
     def _runtime_api(self) -> APIConfiguration:
         api = self._api_from_layers()
+        if not api.is_embedded and not api.model:
+            raise ConfigError("no model configured; set api_config.model or call configure_api")
+        return self._served(api)
+
+    def _served(self, api: APIConfiguration) -> APIConfiguration:
+        """``api``, or the embedded model's server (started if need be) for ``"embedded"``."""
         if not api.is_embedded:
-            if not api.model:
-                raise ConfigError("no model configured; set api_config.model or call configure_api")
             return api
         if self._embedded is None or not self._embedded.running:
             self._embedded = EmbeddedServer().start()
@@ -240,7 +270,8 @@ class TestRunner:
             save_raw_responses=self.config.execution_defaults.save_raw_responses,
             progress_reporting=self.config.execution_defaults.progress_reporting,
         )
-        engine = Engine(api, settings, self._progress)
+        callbacks = CallbackQueue(lambda: self._callbacks)
+        engine = Engine(api, settings, self._progress, on_result=callbacks.put)
         with self._lock:
             if self._engine is not None:
                 raise RuntimeError("this TestRunner is already executing tests")
@@ -249,12 +280,21 @@ class TestRunner:
             results = _run_coroutine(engine.run(tests, workers=workers, delay_s=delay_s))
         except BaseException:
             self.last_results = list(engine.partial)
+            callbacks.close(wait=False)
             raise
         finally:
+            self._keep_transcripts(engine.transcripts)
             with self._lock:
                 self._engine = None
+        callbacks.close()  # every callback has heard of every result before we return
         self.last_results = results
         return results
+
+    def _keep_transcripts(self, transcripts: list[tuple[TestResult, Transcript]]) -> None:
+        for result, transcript in transcripts:
+            self._transcripts[id(result)] = (result, transcript)
+        while len(self._transcripts) > TRANSCRIPTS_KEPT:  # the oldest go first
+            del self._transcripts[next(iter(self._transcripts))]
 
     def execute_single_test(self, test_id: str) -> TestResult:
         """Run one test by id."""
@@ -308,6 +348,35 @@ class TestRunner:
             return self.execute_sequential(ids)
         return self.execute_concurrent(ids, workers)
 
+    def _kept_transcripts(self, results: Sequence[TestResult]) -> dict[int, Transcript]:
+        """``id(result)`` -> conversation, for those of ``results`` this runner ran."""
+        found: dict[int, Transcript] = {}
+        for result in results:
+            kept = self._transcripts.get(id(result))
+            if kept is not None and kept[0] is result:
+                found[id(result)] = kept[1]
+        return found
+
+    def add_progress_callback(self, callback: ProgressCallback) -> None:
+        """Call ``callback(progress, result)`` as each test ends (``execute_*``, cancelled
+        tests included): ``progress`` is the :class:`ExecutionProgress` just after that test
+        ended, ``result`` its :class:`TestResult`.
+
+        Callbacks run in one thread of their own, in the order tests end, so a slow one never
+        slows the requests; ``execute_*`` returns once every call was made. A callback that
+        raises is logged once per run and keeps being called; the run goes on."""
+        if not callable(callback):
+            raise TypeError(f"add_progress_callback: expected a callable, got {callback!r}")
+        self._callbacks.append(callback)
+
+    def remove_progress_callback(self, callback: ProgressCallback) -> None:
+        """Stop calling ``callback`` (from the next test that ends); ValueError if it was not
+        added."""
+        try:
+            self._callbacks.remove(callback)
+        except ValueError:
+            raise ValueError(f"{callback!r} is not a progress callback of this runner") from None
+
     def get_progress(self) -> ExecutionProgress:
         """A snapshot of the current (or last) run; safe from any thread."""
         return self._progress.snapshot()
@@ -347,6 +416,64 @@ class TestRunner:
         )
         log.info("saved %d results to %s", len(results), self.last_saved.directory)
         return True
+
+    def score(
+        self,
+        results: TestResult | Sequence[TestResult],
+        *,
+        judge: APIConfiguration | None = None,
+        report_dir: str | Path | None = None,
+        agent_id: str | None = None,
+    ) -> ScoredResults:
+        """Score results of ``execute_*`` as ``llmbench run`` does, and summarise them.
+
+        Each result is scored by its test's ``scoring`` specs (or the defaults from
+        ``expected``); a test's n-th result in ``results`` is its repeat n-1. ``judge`` is the
+        endpoint that grades the tests scored by the judge (``"embedded"`` for the embedded
+        model), asked as ``[supervisor]``'s defaults say; without it those results get the
+        scoring error ``judge: no judge configured`` (counted as errors, never as zeros).
+        The summary is a run's ``summary.json`` for one agent, ``agent_id`` (default: the
+        model); ``report_dir`` also gets ``summary.json``, ``report.md`` and ``report.html``.
+        Raises SuiteError for a bad ``scoring`` spec, ResultsError when a report cannot be
+        written."""
+        chosen = [results] if isinstance(results, TestResult) else list(results)
+        suite = self._require_suite()
+        check_suite_scoring(suite, self.suite_path)
+        tests = suite.by_id()
+        grader = None
+        if judge is not None:
+            if not judge.is_embedded and not judge.model:
+                raise ConfigError("score: judge: no model configured; set the judge's model")
+            grader = Judge.for_supervisor(self._served(judge), HelperSection())
+        elif needs_judge([tests[r.test_id] for r in chosen if r.test_id in tests]):
+            log.warning(
+                "some tests are scored by the judge and score() was given none: their results "
+                "count as errors; pass judge=APIConfiguration(endpoint, model)"
+            )
+        api = self._api_from_layers()
+        model = next((r.model for r in chosen if r.model), api.model)
+        endpoint = next((r.endpoint for r in chosen if r.endpoint), api.endpoint or "")
+        agent = {
+            "agent_id": agent_id or model or "agent",
+            "model": model or None,
+            "endpoint": redact.strip_url(endpoint),
+        }
+        scored = _run_coroutine(
+            score_results(
+                chosen,
+                tests,
+                agent=agent,
+                judge=grader,
+                run_id=new_run_id(),
+                transcripts=self._kept_transcripts(chosen),
+            )
+        )
+        if report_dir is not None:
+            paths = write_summary_and_reports(
+                Path(report_dir), scored.summary, scored.results, scored.records.__getitem__
+            )
+            scored = dataclasses.replace(scored, reports=paths)
+        return scored
 
     # -- lifetime -----------------------------------------------------------------------------
 

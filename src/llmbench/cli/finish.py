@@ -28,16 +28,14 @@ import aiohttp
 
 from llmbench.config.api import APIConfiguration
 from llmbench.config.base_config import HelperSection
-from llmbench.engine.calls import Caller
-from llmbench.report.write import write_reports
+from llmbench.report.write import write_summary_and_reports
 from llmbench.scoring.analysis import analyse
-from llmbench.scoring.judge import Judge, JudgeSettings
+from llmbench.scoring.judge import Judge
 from llmbench.scoring.run_scoring import RunScorer, record
 from llmbench.scoring.scored import ScoredResult
 from llmbench.store.cache import CACHE_FILE, ReplyCache
-from llmbench.store.files import dumps, write_atomic
 from llmbench.store.journal_index import JournalIndex
-from llmbench.store.run_dir import SUMMARY, EntryKey, JournalEntry, RunDirectory, run_keys
+from llmbench.store.run_dir import EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.suite.models import TestCase
 
 SCORING_WINDOW = 32
@@ -200,13 +198,7 @@ async def _read_and_score(
         return
     cache = ReplyCache(cache_dir / CACHE_FILE) if cache_dir is not None else None
     try:
-        judge = None
-        if judge_api is not None:
-            settings = JudgeSettings(
-                max_tokens=min(supervisor.max_tokens, 512),
-                structured_output=supervisor.structured_output,
-            )
-            judge = Judge(Caller(judge_api), settings, cache)
+        judge = None if judge_api is None else Judge.for_supervisor(judge_api, supervisor, cache)
         scorer = RunScorer(judge)
         async with aiohttp.ClientSession() as session:
             await results.read(
@@ -260,6 +252,5 @@ def finish(
         summary = analyse(
             results.results, infos, run_id=run_dir.run_id, status=status, repeats=repeats
         )
-        write_atomic(run_dir.path / SUMMARY, dumps(summary, pretty=True) + "\n")
-        write_reports(run_dir.path, summary, results.results, results.record)
+        write_summary_and_reports(run_dir.path, summary, results.results, results.record)
     return summary

@@ -1,8 +1,10 @@
 """``llmbench``: ``run`` a suite against several agents; ``validate`` and ``list`` check a run's
-files without calling any model.
+files without calling any model; ``convert`` writes the suite a data set becomes.
 
 Exit codes: 0 ok, 1 some tests could not run, 2 bad input, 130 interrupted. A mistake in the
-user's input is printed as one line, never as a traceback.
+user's input is printed as one line, never as a traceback. Every long option takes ``_`` or
+``-`` between its words (:mod:`llmbench.cli.command_line`); bare ``llmbench`` prints the help
+and exits 0, as ``llmbench --help`` does.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from llmbench.cli.command_line import Parser, add_version
+from llmbench.cli.convert import add_convert_arguments, convert_command
 from llmbench.cli.exits import EXIT_OK, run_reporting_errors
 from llmbench.cli.plan import RunPlan, load_plan
 from llmbench.cli.run import add_run_arguments, run_command
@@ -30,13 +34,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="llmbench", description="Benchmark LLMs over OpenAI-compatible APIs."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="llmbench", description="Benchmark LLMs over OpenAI-compatible APIs.")
+    add_version(parser)
+    sub = parser.add_subparsers(dest="command")  # every subcommand's parser is a Parser too
     run = sub.add_parser(
         "run",
-        help="run the suite against every agent (the same as python3 runner.py)",
+        help="run the suite against every agent (the same as runner.py)",
         epilog="exit codes: 0 all tests ran, 1 some could not run, 2 bad input, 130 interrupted",
     )
     add_run_arguments(run)
@@ -60,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list the tests, categories or agents of a run")
     listing.add_argument("what", choices=("tests", "categories", "agents"))
     _common(listing)
+    convert = sub.add_parser(
+        "convert", help="write the suite JSON that the base config's [benchmark.dataset] becomes"
+    )
+    add_convert_arguments(convert)
     return parser
 
 
@@ -99,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if args.command is None and not extra:  # bare `llmbench`: what it can do, as --help
+        parser.print_help()
+        return EXIT_OK
     if extra and args.command == "show" and not any(e.startswith("-") for e in extra):
         args.test_ids = [*args.test_ids, *extra]  # `show RUN --agent a q1`: see show.py
     elif extra:
@@ -109,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_scoring_command(args)
     if args.command == "show":
         return run_reporting_errors(lambda: show_command(args))
+    if args.command == "convert":
+        return convert_command(args)
     return run_reporting_errors(lambda: _check(args))
 
 

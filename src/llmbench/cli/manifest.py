@@ -6,8 +6,9 @@ gains an entry per ``--resume``):
 - ``run_id``, ``status`` (running / completed / interrupted / failed), ``started_at``,
   ``ended_at`` (ISO 8601, UTC), ``llmbench_version``, ``python``
 - ``sessions``: ``[{"started_at", "argv", "retry_errors"}]``, one per start or resume
-- ``inputs``: absolute paths of ``base_config``, ``agent_config``, ``test_suite``, and the
-  suite's ``suite_sha256``
+- ``inputs``: absolute paths of ``base_config``, ``agent_config``, ``test_suite`` (or
+  ``dataset``, the data file of ``[benchmark.dataset]``, null for the other), and
+  ``suite_sha256``, the hash of the file the tests came from
 - ``selection``: ``agents``, ``tests`` (ids) and ``repeats``: what ``--resume`` completes
 - ``config``: the base config as loaded, helper headers redacted
 - ``agents``: each agent config, endpoint stripped of credentials, headers redacted
@@ -42,8 +43,10 @@ def now() -> str:
 
 
 def _sha256(path: Path) -> str | None:
+    # a data set may be large: hash it as it is read, never whole in memory
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with path.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return None
 
@@ -74,7 +77,8 @@ def _session(args: argparse.Namespace) -> dict[str, Any]:
 def build(plan: RunPlan, run_dir: RunDirectory, args: argparse.Namespace) -> dict[str, Any]:
     """The manifest of a new run."""
     b = plan.base
-    suite_path = Path(b.benchmark.test_suite).resolve()
+    suite_path = plan.source.resolve()
+    dataset = b.benchmark.dataset is not None
     return {
         "run_id": run_dir.run_id,
         "status": "running",
@@ -86,7 +90,8 @@ def build(plan: RunPlan, run_dir: RunDirectory, args: argparse.Namespace) -> dic
         "inputs": {
             "base_config": str(plan.base_path.resolve()),
             "agent_config": str(Path(args.agent_config or "agent_configs/").resolve()),
-            "test_suite": str(suite_path),
+            "test_suite": None if dataset else str(suite_path),
+            "dataset": str(suite_path) if dataset else None,
             "suite_sha256": _sha256(suite_path),
         },
         "selection": {
@@ -161,7 +166,7 @@ def _strings(value: Any) -> TypeGuard[list[str]]:
 def warn_on_drift(plan: RunPlan, manifest: dict[str, Any]) -> None:
     """Warn when the suite or an agent changed since the run began (results would mix)."""
     inputs = manifest.get("inputs") or {}
-    suite_path = Path(plan.base.benchmark.test_suite).resolve()
+    suite_path = plan.source.resolve()
     recorded = inputs.get("suite_sha256") if isinstance(inputs, dict) else None
     if recorded and recorded != _sha256(suite_path):
         log.warning(

@@ -11,9 +11,10 @@ from llmbench.config.agent_config import AgentConfig, check_environment, load_ag
 from llmbench.config.base_config import BaseConfig, load_base_config
 from llmbench.config.metadata import SuiteMetadata, load_metadata
 from llmbench.config.validation import did_you_mean
-from llmbench.errors import ConfigError
-from llmbench.scoring.specs import check_suite_scoring
-from llmbench.suite.loader import load_categories, load_suite, unknown_id_message
+from llmbench.errors import ConfigError, SuiteError
+from llmbench.scoring.specs import check_suite_scoring, parse_spec
+from llmbench.suite.dataset import load_benchmark_suite, source_file
+from llmbench.suite.loader import load_categories, unknown_id_message
 from llmbench.suite.models import Category, Suite, TestCase
 
 
@@ -35,6 +36,11 @@ class RunPlan:
         """Tests the run holds: tests x agents x repeats (an interactive test makes one agent
         request per turn)."""
         return len(self.tests) * len(self.agents) * self.repeats
+
+    @property
+    def source(self) -> Path:
+        """The file the tests come from: the suite file, or the data set's file."""
+        return source_file(self.base.benchmark, self.base_path)
 
     @property
     def interactive_count(self) -> int:
@@ -103,6 +109,17 @@ def _check_referenced(base_path: Path, setting: str, path: Path | None) -> None:
     raise ConfigError(f"[benchmark].{setting}: {path}: {problem}", path=base_path)
 
 
+def check_dataset_scoring(base: BaseConfig, base_path: Path) -> None:
+    """ConfigError naming ``[benchmark.dataset].scoring[i]`` for a bad entry of the scorers a
+    data set gives every test (before any row is read)."""
+    dataset = base.benchmark.dataset
+    for index, raw in enumerate(dataset.scoring or [] if dataset else []):
+        try:
+            parse_spec(raw, f"[benchmark.dataset].scoring[{index}]")
+        except SuiteError as exc:
+            raise ConfigError(exc.detail, path=base_path) from None
+
+
 def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
     """Load and cross-check the base config, the agents, the suite and its companions."""
     bp = Path(base_path)
@@ -111,8 +128,9 @@ def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
     for setting in ("test_suite", "test_metadata", "categories_file"):
         _check_referenced(bp, setting, getattr(b, setting))
     agents = load_agents(agent_path)
-    suite = load_suite(b.test_suite)
-    check_suite_scoring(suite, b.test_suite)
+    check_dataset_scoring(base, bp)
+    suite = load_benchmark_suite(b, bp)
+    check_suite_scoring(suite, source_file(b, bp))
     metadata = load_metadata(b.test_metadata) if b.test_metadata else None
     cats = load_categories(b.categories_file, suite.by_id()) if b.categories_file else {}
     if metadata is not None:

@@ -28,6 +28,13 @@ from rich.console import Console
 
 from llmbench import redact
 from llmbench.cli import manifest as manifest_mod
+from llmbench.cli.command_line import (
+    Parser,
+    add_version,
+    llmbench_command,
+    script_command,
+    shown_path,
+)
 from llmbench.cli.exits import (
     EXIT_ERRORS,
     EXIT_INTERRUPTED,
@@ -126,11 +133,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_runner_parser(prog: str = "runner.py") -> argparse.ArgumentParser:
     """The parser of ``python3 runner.py``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=prog,
         description="Run one test suite against several agents (models) at once.",
         epilog="exit codes: 0 all tests ran, 1 some could not run, 2 bad input, 130 interrupted",
     )
+    add_version(parser)
     add_run_arguments(parser)
     return parser
 
@@ -369,7 +377,7 @@ def _exit_code(summary: dict[str, Any], status: str) -> int:
     return EXIT_OK
 
 
-def _execute(prep: Prepared, pending: list[EntryKey], args: argparse.Namespace) -> int:
+def _execute(prep: Prepared, pending: list[EntryKey], args: argparse.Namespace, again: str) -> int:
     plan = prep.plan
     console = Console(stderr=True)
     uses = _uses(plan)
@@ -387,7 +395,9 @@ def _execute(prep: Prepared, pending: list[EntryKey], args: argparse.Namespace) 
             manifest_mod.mark_resumed(run_dir, args)
         handlers = _start_logging(args.log_level, run_dir, plan, console)
         try:
-            return _run(plan, run_dir, resolved, pending, console, no_cache=args.no_cache)
+            return _run(
+                plan, run_dir, resolved, pending, console, no_cache=args.no_cache, again=again
+            )
         finally:
             _stop_logging(handlers)
     finally:
@@ -405,6 +415,7 @@ def _run(
     console: Console,
     *,
     no_cache: bool = False,
+    again: str,
 ) -> int:
     # scoring, analysis and reports load when the run ends, not before its first request
     from llmbench.cli.finish import AgentInfo, finish
@@ -507,9 +518,8 @@ def _run(
     if scheduler.fatal is not None:
         print(f"error: results could not be saved: {scheduler.fatal}", file=sys.stderr)
     if status == "interrupted":
-        print(
-            f"interrupted; resume with: python3 runner.py --resume {run_dir.path}", file=sys.stderr
-        )
+        resume = f"{again} --resume {shown_path(run_dir.path)}"
+        print(f"interrupted; resume with: {resume}", file=sys.stderr)
     return _exit_code(summary, status)
 
 
@@ -563,12 +573,15 @@ def _stop_logging(handlers: list[logging.Handler]) -> None:
 # -- entry point ----------------------------------------------------------------------------
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """Run ``args`` (from :func:`add_run_arguments`); returns the exit code."""
-    return run_reporting_errors(lambda: _run_command(args))
+def run_command(args: argparse.Namespace, again: str | None = None) -> int:
+    """Run ``args`` (from :func:`add_run_arguments`); returns the exit code. ``again`` is the
+    command that runs this one again, for the resume hint (default: ``llmbench run``, as it was
+    invoked)."""
+    again = again or f"{llmbench_command()} run"
+    return run_reporting_errors(lambda: _run_command(args, again))
 
 
-def _run_command(args: argparse.Namespace) -> int:
+def _run_command(args: argparse.Namespace, again: str) -> int:
     prep = _prepare(args)
     pending = _pending(prep, args.retry_errors)
     if args.dry_run:
@@ -583,9 +596,12 @@ def _run_command(args: argparse.Namespace) -> int:
             return EXIT_OK
         # every result is saved but the run stopped before its end (scores, reports, status)
         print(f"every test of {where} has a result; finishing the run", file=sys.stderr)
-    return _execute(prep, pending, args)
+    return _execute(prep, pending, args, again)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python3 runner.py``."""
-    return run_command(build_runner_parser().parse_args(argv))
+    args = build_runner_parser().parse_args(argv)
+    script = sys.argv[0] if sys.argv else ""
+    # the interpreter running runner.py is one that has llmbench's dependencies
+    return run_command(args, script_command(script) if script.endswith(".py") else None)

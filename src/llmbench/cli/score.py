@@ -14,10 +14,11 @@ import argparse
 import asyncio
 import gc
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from llmbench import jsonio
 from llmbench.cli.exits import run_reporting_errors
 from llmbench.cli.finish import AgentInfo, RunResults, agent_info, finish
 from llmbench.cli.manifest import recorded_inputs
@@ -38,7 +39,7 @@ from llmbench.store.run_dir import (
     new_run_id,
     run_keys,
 )
-from llmbench.suite.loader import load_suite
+from llmbench.suite.dataset import load_benchmark_suite, source_file
 from llmbench.suite.models import TestCase
 
 
@@ -66,20 +67,21 @@ def open_run(path: str, base_config: str | None = None) -> StoredRun:
     except ResultsError as exc:
         raise ConfigError(str(exc)) from None
     inputs = recorded_inputs(manifest, run_dir.manifest_path)
-    base = load_base_config(base_config or inputs.base_config)
-    suite = load_suite(base.benchmark.test_suite)
-    check_suite_scoring(suite, base.benchmark.test_suite)
+    base_path = base_config or inputs.base_config
+    base = load_base_config(base_path)
+    suite = load_benchmark_suite(base.benchmark, base_path)  # a suite file or a data set
+    source = source_file(base.benchmark, base_path)
+    check_suite_scoring(suite, source)
     by_id = suite.by_id()
     tests = [by_id[t] for t in inputs.tests if t in by_id]
     missing = [t for t in inputs.tests if t not in by_id]
     if missing:
         raise ConfigError(
-            f"{base.benchmark.test_suite}: tests of the run are no longer in the suite: "
+            f"{source}: tests of the run are no longer in the suite: "
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
         )
     recorded = {a.get("id"): a for a in manifest.get("agents") or [] if isinstance(a, dict)}
-    concurrency = manifest.get("concurrency")
-    concurrency = concurrency if isinstance(concurrency, dict) else {}
+    concurrency = _recorded_concurrency(manifest, run_dir)
     agents = [
         AgentInfo(
             a,
@@ -91,6 +93,20 @@ def open_run(path: str, base_config: str | None = None) -> StoredRun:
     ]
     status = str(manifest.get("status") or "completed")
     return StoredRun(run_dir, base, tests, agents, inputs.repeats, status)
+
+
+def _recorded_concurrency(manifest: dict[str, Any], run_dir: RunDirectory) -> dict[str, Any]:
+    """Each agent's concurrency as the run chose it: from the manifest (written as the run
+    ends), else from the summary being replaced (a manifest the run's end could not update),
+    so that rebuilding a summary never loses it."""
+    recorded = manifest.get("concurrency")
+    if isinstance(recorded, dict):
+        return recorded
+    try:
+        previous = jsonio.loads((run_dir.path / SUMMARY).read_bytes())
+        return {a["agent_id"]: a["concurrency"] for a in previous["agents"]}
+    except (OSError, ValueError, KeyError, TypeError):  # none, or not one llmbench wrote
+        return {}
 
 
 def score_command(args: argparse.Namespace) -> int:
@@ -165,7 +181,7 @@ def report_command(args: argparse.Namespace) -> int:
             tests = {t.id: t for t in run.tests}
             asyncio.run(results.read(index, tests, rename=rename, run_id=run.run_dir.run_id))
             for a in run.agents:
-                served = AgentInfo(a.agent_id, index.models.get(a.agent_id) or a.model, a.endpoint)
+                served = replace(a, model=index.models.get(a.agent_id) or a.model)
                 infos.append(agent_info(index, served, rename.get(a.agent_id, a.agent_id)))
         summary = analyse(results.results, infos, run_id=run_id, status=status, repeats=repeats)
         write_atomic(out_dir / SUMMARY, dumps(summary, pretty=True) + "\n")

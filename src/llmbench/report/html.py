@@ -1,8 +1,9 @@
 """``report.html``: one self-contained page that works offline.
 
-The page skeleton, the leaderboard and the significant differences are rendered here, every
-value through :func:`html.escape`. The summary, the latency box plots and the records travel in
-a ``<script type="application/json" id="data">`` block in which every ``<``, ``>`` and ``&`` is
+The page skeleton, the leaderboard, the significant differences and, with repeats, pass@k
+(:mod:`llmbench.report.repeats`) are rendered here, every value through :func:`html.escape`.
+The summary, the latency box plots and the records travel in a
+``<script type="application/json" id="data">`` block in which every ``<``, ``>`` and ``&`` is
 a JSON ``\\u`` escape, so no text (``</script>``, ``<!--``) can end or alter the block;
 ``assets/report.js`` parses it and draws the charts (inline SVG) and the record table, inserting
 model and test text with ``textContent`` only. CSS and JS are inlined from package data, and a
@@ -28,12 +29,11 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from llmbench import jsonio
+from llmbench.report.repeats import REPEATS_NOTE, repeats_table
 from llmbench.report.terminal import (
-    LEADERBOARD_COLUMNS,
     MISSING,
     Summary,
-    leaderboard_row,
-    ranked_agents,
+    leaderboard_table,
     significant_differences,
 )
 from llmbench.scoring.scored import ScoredResult
@@ -150,14 +150,30 @@ def _csp_hash(text: str) -> str:
 
 
 def _leaderboard(summary: Summary) -> str:
-    head = "".join(f"<th>{escape(c)}</th>" for c in ("#", *LEADERBOARD_COLUMNS))
+    header, table = leaderboard_table(summary)
+    head = "".join(f"<th>{escape(c)}</th>" for c in ("#", *header))
     rows = []
-    for rank, agent in enumerate(ranked_agents(summary), 1):
-        cells = "".join(f"<td>{escape(v)}</td>" for v in (str(rank), *leaderboard_row(agent)))
+    for rank, row in enumerate(table, 1):
+        cells = "".join(f"<td>{escape(v)}</td>" for v in (str(rank), *row))
         rows.append(f"<tr>{cells}</tr>")
     return (
         '<table id="leaderboard"><thead><tr>'
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _repeats(summary: Summary) -> str:
+    """The pass@k section, or nothing when the run had one repeat."""
+    header, rows = repeats_table(summary)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{escape(c)}</th>" for c in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return (
+        f"<section><h2>Repeats</h2><p>{escape(str(summary.get('repeats')))} repeats per test. "
+        f"{escape(REPEATS_NOTE)}</p>"
+        f'<table id="repeats"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        "</section>"
     )
 
 
@@ -234,6 +250,7 @@ def html_chunks(
         "<main>",
         f"<section><h2>Leaderboard</h2>{_leaderboard(summary)}</section>",
         f"<section><h2>Significant differences</h2>{_differences(summary)}</section>",
+        _repeats(summary),
         '<section><h2>Charts</h2><div class="charts">',
         _figure("chart-categories", "Mean score by category, with 95% intervals"),
         _figure("chart-quality-speed", "Quality against speed: mean score vs tokens/s p50"),

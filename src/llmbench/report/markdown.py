@@ -19,12 +19,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from llmbench.report.terminal import (
-    LEADERBOARD_COLUMNS,
     MISSING,
     Summary,
     detectable,
     interval,
-    leaderboard_row,
+    leaderboard_table,
     number,
     p_value,
     pick,
@@ -65,8 +64,9 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
 
 
 def _leaderboard(summary: Summary) -> list[str]:
-    rows = [[rank, *leaderboard_row(agent)] for rank, agent in enumerate(ranked_agents(summary), 1)]
-    return ["## Leaderboard", "", *table(["#", *LEADERBOARD_COLUMNS], rows)]
+    header, rows = leaderboard_table(summary)
+    ranked = [[rank, *row] for rank, row in enumerate(rows, 1)]
+    return ["## Leaderboard", "", *table(["#", *header], ranked)]
 
 
 def _categories(summary: Summary) -> list[str]:
@@ -211,7 +211,10 @@ def failure_reason(record: Record) -> str | None:
     if record["status"] != "ok":
         kind = record.get("error_kind") or record["status"]
         message = record.get("error_message")
-        return f"{kind}: {message}" if message else str(kind)
+        if not message:
+            return str(kind)
+        # older journals say "cancelled: the run was cancelled": the kind once, not twice
+        return message if message.startswith(f"{kind}:") else f"{kind}: {message}"
     if scoring.get("error"):
         return f"scoring error: {scoring['error']}"
     if scoring.get("passed") is not False:

@@ -98,14 +98,35 @@ LEADERBOARD_COLUMNS = (
 )
 
 
+NOT_RUN_COLUMN = "Not run"
+"""The leaderboard column of the tests that never ran, shown when an agent has any."""
+
+
+def leaderboard_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
+    """The leaderboard's header and its rows (best mean score first): the
+    :data:`LEADERBOARD_COLUMNS`, and :data:`NOT_RUN_COLUMN` after ``n / errors`` when some
+    agent has tests that never ran (an interrupted run), so that no one takes part of a run for
+    all of it."""
+    agents = ranked_agents(summary)
+    header = list(LEADERBOARD_COLUMNS)
+    rows = [leaderboard_row(agent) for agent in agents]
+    if any(agent.get("not_run") for agent in agents):
+        at = LEADERBOARD_COLUMNS.index("n / errors") + 1
+        header.insert(at, NOT_RUN_COLUMN)
+        for row, agent in zip(rows, agents, strict=True):
+            row.insert(at, str(agent.get("not_run") or 0))
+    return header, rows
+
+
 def leaderboard(summary: Summary) -> Table:
     """One row per agent, best mean score first."""
     # Text, not str: an agent id or model name is never read as rich markup
     table = Table(title=Text(f"Run {summary['run_id']} ({summary['status']})"))
-    for column in LEADERBOARD_COLUMNS:
+    header, rows = leaderboard_table(summary)
+    for column in header:
         table.add_column(column, justify="left" if column in ("Agent", "Model") else "right")
-    for agent in ranked_agents(summary):
-        table.add_row(*(Text(cell) for cell in leaderboard_row(agent)))
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
     return table
 
 

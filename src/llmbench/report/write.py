@@ -9,7 +9,6 @@ shows of them.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from llmbench.errors import ResultsError
 from llmbench.report.html import html_chunks
 from llmbench.report.markdown import markdown_lines
 from llmbench.scoring.scored import ScoredResult
-from llmbench.store.files import TEMPORARY_PREFIX
+from llmbench.store.files import FILE_MODE, TEMPORARY_PREFIX, dumps, write_atomic
+from llmbench.store.run_dir import SUMMARY
 
 Load = Callable[[int], Mapping[str, Any]]
 """The full scored record (docs/summary-format.md) of ``results[j]``."""
@@ -44,8 +44,13 @@ def in_memory(records: Sequence[Mapping[str, Any]]) -> tuple[list[ScoredResult],
 def write_streamed(path: Path, pieces: Iterable[str]) -> None:
     """Write ``pieces`` one after another to a temporary file beside ``path``, then put it in
     ``path``'s place (fsynced first), so a reader never sees a half-written report."""
-    # the .json suffix lets RunDirectory.remove_stale_temporaries clean up after a kill
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=".json")
+    # named like write_atomic's (one writer per file at a time) and created with FILE_MODE,
+    # not mkstemp's 0600; the .json suffix lets RunDirectory.remove_stale_temporaries clean up
+    tmp = path.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{path.name}.json")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for piece in pieces:
@@ -97,3 +102,21 @@ def write_reports(
         write_streamed(path, (redact.scrub(piece) for piece in pieces))
         paths[kind] = path
     return paths
+
+
+def write_summary_and_reports(
+    directory: Path,
+    summary: Mapping[str, Any],
+    results: Sequence[ScoredResult],
+    load: Load,
+) -> dict[str, Path]:
+    """What the end of a run writes: ``summary.json`` (secrets scrubbed) and
+    :func:`write_reports`' ``report.md`` and ``report.html`` into ``directory``, made if
+    missing; their paths by format (``"summary"``, ``"markdown"``, ``"html"``)."""
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot create the directory: {exc.strerror or exc}") from None
+    write_atomic(path / SUMMARY, dumps(summary, pretty=True) + "\n")
+    return {"summary": path / SUMMARY, **write_reports(path, summary, results, load)}

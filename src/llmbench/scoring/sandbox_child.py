@@ -268,11 +268,30 @@ def describe(exc: BaseException, text: str = "") -> tuple[str, str]:
     if isinstance(exc, SystemExit):
         return "exit", f"SystemExit: {exc.code}"
     if isinstance(exc, AssertionError) and not str(exc) and text:
-        return "assertion", f"AssertionError: {text.strip().removeprefix('assert ').strip()}"
+        line = failing_line(exc, text)
+        return "assertion", f"AssertionError: {line.strip().removeprefix('assert ').strip()}"
     message = str(exc).splitlines()[0] if str(exc) else ""
     name = type(exc).__name__
     kind = "assertion" if isinstance(exc, AssertionError) else "exception"
     return kind, f"{name}: {message}" if message else name
+
+
+def failing_line(exc: BaseException, text: str) -> str:
+    """The line of the assertion ``text`` that raised ``exc`` (the whole text when unknown).
+
+    A HumanEval check is one assertion of many lines (``def check(candidate): assert ...``,
+    then ``check(f)``): the ``assert`` that failed says more than its first line.
+    """
+    lineno = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<assertion "):
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    lines = text.splitlines()
+    if lineno is None or not 0 < lineno <= len(lines) or len(lines) == 1:
+        return text
+    return lines[lineno - 1]
 
 
 def run_assertion(text: str, index: int, namespace: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from llmbench.scoring.exact import ExactScorer
 from llmbench.scoring.json_scorer import JsonScorer, check_schema
 from llmbench.scoring.normalize import TextOptions, as_text, normalize
 from llmbench.scoring.numeric import Number, NumericScorer, format_number, parse_number
-from llmbench.scoring.python_exec import PythonScorer
+from llmbench.scoring.python_exec import FunctionPrompt, PythonScorer
 from llmbench.scoring.reasoning import ReasoningScorer
 from llmbench.scoring.regex import RegexScorer, compile_pattern
 from llmbench.scoring.sandbox import SandboxLimits
@@ -147,8 +147,12 @@ class PythonSpec(_Spec):
     """``python``: run the answer's code and assertions in a sandbox."""
 
     type: Literal["python"]
-    assertions: list[str] | None = None
-    """Default: the test's ``assertions``."""
+    assertions: str | list[str] | None = None
+    """Default: the test's ``assertions``; a string is one assertion (it may hold statements)."""
+    answer: Literal["program", "function"] = "program"
+    """``program``: the answer's code runs as it is. ``function``: the test's prompt opens a
+    function (HumanEval) and the answer is that whole function or its body (see
+    :mod:`llmbench.scoring.python_exec`)."""
     timeout_s: float = Field(10.0, gt=0, le=600)
     memory_mb: int = Field(512, ge=64, le=65536)
 
@@ -408,14 +412,26 @@ def _python(spec: PythonSpec, test: TestCase) -> PythonScorer:
     assertions = spec.assertions
     if assertions is None:
         assertions = (test.model_extra or {}).get("assertions") or []
+        if isinstance(assertions, str):
+            assertions = [assertions]
         if not isinstance(assertions, list) or not all(isinstance(a, str) for a in assertions):
             raise ValueError(
-                f"the test's 'assertions': expected a list of strings, got {assertions!r}"
+                "the test's 'assertions': expected a string or a list of strings, "
+                f"got {assertions!r}"
             )
+    elif isinstance(assertions, str):
+        assertions = [assertions]
     for i, text in enumerate(assertions):
         try:
             compile(text, f"<assertion {i + 1}>", "exec")
         except SyntaxError as exc:
             raise ValueError(f"assertions[{i}]: not valid Python ({exc.msg}): {text!r}") from None
     limits = SandboxLimits(timeout_s=spec.timeout_s, memory_mb=spec.memory_mb)
-    return PythonScorer(tuple(assertions), limits)
+    function = None
+    if spec.answer == "function":
+        if test.prompt is None:
+            raise ValueError(
+                '"answer": "function" needs the test\'s \'prompt\' (the code the answer completes)'
+            )
+        function = FunctionPrompt.parse(test.prompt)
+    return PythonScorer(tuple(assertions), limits, function)

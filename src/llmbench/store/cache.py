@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llmbench import redact
+from llmbench.store.files import FILE_MODE
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ class ReplyCache:
         if self._db is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                # SQLite would create it 0644 whatever the umask; its -wal and -shm files take
+                # the mode of the database file
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
                 db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
                 # a cache may lose its last entries in a power cut, it is never corrupted
                 db.execute("PRAGMA journal_mode=WAL")

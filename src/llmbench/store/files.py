@@ -20,6 +20,10 @@ MAX_NAME = 200
 
 TEMPORARY_PREFIX = ".tmp-"
 """Names of :func:`write_atomic`'s temporary files; a killed writer can leave one behind."""
+FILE_MODE = 0o666
+"""The mode every file llmbench writes is created with, as by ``open()``: the umask takes from
+it (0644 under the usual umask 022), so all the files of a run have one mode. Nothing written
+holds a secret (they are scrubbed), so nothing needs to be private."""
 
 
 def safe_component(value: str, max_len: int = MAX_COMPONENT) -> str:
@@ -115,7 +119,7 @@ def _write(path: Path, data: bytes, *, fsync: bool, name: Path) -> None:
     """Create ``path`` holding ``data`` (fsynced if asked); on failure remove what was created
     and raise :class:`ResultsError` naming ``name``."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     except OSError as exc:
         raise ResultsError(f"{name}: cannot write: {exc.strerror or exc}") from None
     try:

@@ -37,6 +37,7 @@ from llmbench import jsonio
 from llmbench.errors import ResultsError
 from llmbench.result import TestResult
 from llmbench.store.files import (
+    FILE_MODE,
     TEMPORARY_PREFIX,
     contained_path,
     dumps,
@@ -360,7 +361,7 @@ class RunDirectory:
             try:
                 if existed:
                     self._repair_journal()
-                self._journal = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._journal = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
                 if not existed:
                     _fsync_directory(self._path)
             except OSError as exc:

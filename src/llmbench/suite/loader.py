@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ from llmbench.config.files import json_type, read_json
 from llmbench.config.validation import did_you_mean, explain, shown
 from llmbench.errors import SuiteError
 from llmbench.suite.models import Category, Suite, TestCase
+
+log = logging.getLogger(__name__)
+
+MAX_SHOWN_MISSING = 10
+"""Unknown ids a category's warning lists by name (the rest are counted)."""
 
 
 def _test_label(index: int, raw: Any) -> str:
@@ -141,20 +147,44 @@ def unknown_id_message(test_id: str, known: Collection[str]) -> str:
 
 def check_categories(
     categories: Mapping[str, Category], known_ids: Collection[str], path: str | Path | None
-) -> None:
-    """Raise SuiteError for the first category test id that the suite lacks."""
+) -> dict[str, Category]:
+    """``categories`` with only the test ids the suite has. A category that names ids the suite
+    lacks loads with a warning that lists them, each with the closest id of the suite (suites
+    and their categories files drift apart: ``complex_test_1`` against ``complex_test_01``)."""
+    out: dict[str, Category] = {}
     for name, category in categories.items():
-        for test_id in category.test_ids:
-            if test_id not in known_ids:
-                raise SuiteError(
-                    f"category {name!r}: {unknown_id_message(test_id, known_ids)}", path=path
-                )
+        missing = [test_id for test_id in category.test_ids if test_id not in known_ids]
+        if missing:
+            shown_ids = ", ".join(
+                _with_suggestion(test_id, known_ids) for test_id in missing[:MAX_SHOWN_MISSING]
+            )
+            more = len(missing) - MAX_SHOWN_MISSING
+            log.warning(
+                "%scategory %r: %d of its %d test ids are not in the suite and are left out: %s%s",
+                f"{path}: " if path is not None else "",
+                name,
+                len(missing),
+                len(category.test_ids),
+                shown_ids,
+                f" and {more} more" if more > 0 else "",
+            )
+            kept = [test_id for test_id in category.test_ids if test_id in known_ids]
+            category = category.model_copy(update={"test_ids": kept})
+        out[name] = category
+    return out
+
+
+def _with_suggestion(test_id: str, known_ids: Collection[str]) -> str:
+    """``complex_test_1 (did you mean complex_test_01?)``, or the id alone."""
+    hint = did_you_mean(test_id, known_ids)
+    return f"{test_id} ({hint.removeprefix('; ')})" if hint else test_id
 
 
 def load_categories(
     path: str | Path, known_ids: Collection[str] | None = None
 ) -> dict[str, Category]:
-    """Parse ``{"categories": {name: {description, test_ids}}}``; check ids when given."""
+    """Parse ``{"categories": {name: {description, test_ids}}}``; with ``known_ids``, ids the
+    suite lacks are left out with a warning (:func:`check_categories`)."""
     data = read_json(path, SuiteError)
     if not isinstance(data, dict) or not isinstance(data.get("categories"), dict):
         raise SuiteError(
@@ -171,5 +201,5 @@ def load_categories(
         except ValidationError as exc:
             raise SuiteError(f"category {name!r}: {explain(exc, Category)}", path=path) from None
     if known_ids is not None:
-        check_categories(out, known_ids, path)
+        return check_categories(out, known_ids, path)
     return out

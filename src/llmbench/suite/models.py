@@ -150,9 +150,11 @@ class TestCase(SuiteModel):
     description: StrictStr | None = None
     reasoning_type: StrictStr | None = None
     prompt: StrictStr | None = None
-    """Completion text; sent as one user message to a chat endpoint."""
+    """Completion text; sent as one user message to a chat endpoint when the test has no
+    ``messages``."""
     messages: list[Message] | None = None
-    """Chat turns; needs a chat endpoint."""
+    """Chat turns; needs a chat endpoint. A test may have both: the chat API sends
+    ``messages``, the completions API ``prompt``."""
     api_type: ApiType | None = None
     """Overrides the API type of the endpoint for this test."""
     type: Literal["single", "interactive"] = "single"
@@ -179,11 +181,9 @@ class TestCase(SuiteModel):
             raise ValueError('has \'instructions\' but is not "type": "interactive"')
         if self.prompt is None and self.messages is None:
             raise ValueError("needs either 'prompt' (text) or 'messages' (chat turns)")
-        if self.prompt is not None and self.messages is not None:
-            raise ValueError("has both 'prompt' and 'messages'; keep one")
         if self.messages is not None and not self.messages:
             raise ValueError("'messages' is empty")
-        if self.messages is not None and self.api_type == "completions":
+        if self.prompt is None and self.api_type == "completions":
             raise ValueError("'messages' needs api_type 'chat', got 'completions'")
         return self
 

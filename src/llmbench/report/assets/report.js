@@ -217,7 +217,10 @@
     block(td, 'Expected', r.expected === null || r.expected === undefined ? '(none)'
       : typeof r.expected === 'string' ? r.expected : JSON.stringify(r.expected, null, 2));
     block(td, 'Answer', r.response_text === null || r.response_text === undefined ? '(no answer)' : r.response_text);
-    if (r.status !== 'ok') block(td, 'Error', (r.error_kind || r.status) + ': ' + (r.error_message || ''));
+    if (r.status !== 'ok') {
+      const kind = r.error_kind || r.status, message = r.error_message || '';
+      block(td, 'Error', message.startsWith(kind + ':') ? message : kind + ': ' + message);  // older journals
+    }
     if (s.error) block(td, 'Not scored', s.error);
     if (s.reasoning !== null && s.reasoning !== undefined) td.appendChild(el('p', {}, 'Reasoning score: ' + fmt(s.reasoning)));
     if ((s.scores || []).length) {
