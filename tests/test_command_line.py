@@ -244,3 +244,21 @@ def test_a_program_on_path_is_shown_by_name_and_others_by_path(
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert shown_program(other) == str(other)  # outside the current directory: absolute
     assert shown_path(tmp_path / "a b") == f"'{tmp_path / 'a b'}'"  # quoted for a shell
+
+
+def test_output_cut_short_by_its_reader_is_no_traceback(tmp_path: Path) -> None:
+    # enough tests that the listing overflows the pipe's buffer after the reader has gone
+    _suite(tmp_path, [make_test(f"t{i:05d}", name="x" * 60) for i in range(3000)])
+    _base_config(tmp_path, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1")
+    _agent(tmp_path, "alpha", "http://127.0.0.1:9/v1")
+    proc = subprocess.Popen(
+        [str(LLMBENCH_SCRIPT), "list", "tests", "--agent_config", "agents"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().startswith("t00000")
+    proc.stdout.close()  # as `| head -1` does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and err == "", err
