@@ -16,6 +16,13 @@ Behaviours (frozen dataclasses):
   (only if the request asked ``stream_options.include_usage`` and ``usage=True``; every
   chunk then also carries ``"usage": null`` as OpenAI does) and ``data: [DONE]``.
   Otherwise one JSON body after ``ttft_s``.
+  ``reasoning`` pieces come first, as a reasoning model's thinking: ``reasoning_form``
+  ``reasoning_content`` or ``reasoning`` sends each in that delta (or message) field,
+  ``inline`` sends ``<think>``, the pieces and ``</think>`` as content events
+  (``reasoning_closed=False``: no ``</think>``, cut off while thinking). Every event, thinking
+  or answer, is a token ``token_interval_s`` after the last; ``usage`` then has
+  ``completion_tokens_details.reasoning_tokens`` (the thinking events) unless
+  ``reasoning_usage=False``.
 - ``Echo(prefix)``: like ``Answer`` whose text is prefix + the last user message
   (chat) or the prompt (completions).
 - ``Status(code, message, headers, body)``: an HTTP error with an OpenAI error body.
@@ -89,6 +96,19 @@ class Answer:
     token_interval_s: float = 0.0
     finish_reason: str = "stop"
     headers: Mapping[str, str] | None = None
+    reasoning: Sequence[str] = ()
+    reasoning_form: str = "reasoning_content"  # or "reasoning", or "inline"
+    reasoning_closed: bool = True
+    reasoning_usage: bool = True
+
+    def thinking_events(self) -> list[tuple[str | None, str]]:
+        """The thinking as (delta field, text) events; field None: inline content."""
+        if not self.reasoning:
+            return []
+        if self.reasoning_form != "inline":
+            return [(self.reasoning_form, piece) for piece in self.reasoning]
+        closing = ["</think>"] if self.reasoning_closed else []
+        return [(None, piece) for piece in ["<think>", *self.reasoning, *closing]]
 
     def pieces(self) -> list[str]:
         """The content chunks, e.g. "Hello world" -> ["Hello", " world"]."""
@@ -319,6 +339,15 @@ class _Shape:
     def content(self, text: str) -> bytes:
         return self._event([self._choice(text, None)])
 
+    def thought(self, field: str, text: str) -> bytes:
+        """A delta with thinking in ``field`` (``reasoning_content`` or ``reasoning``)."""
+        delta: dict[str, Any] = {field: text}
+        if not self._role_sent:
+            self._role_sent = True
+            delta = {"role": "assistant", "content": None, **delta}
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+        return self._event([choice])
+
     def finish(self, reason: str) -> bytes:
         return self._event([self._choice(None, reason)])
 
@@ -341,9 +370,17 @@ class _Shape:
         choice.update(index=0, logprobs=None, finish_reason=None)
         return self._event([choice])
 
-    def full(self, text: str | None, reason: str, usage: dict[str, int] | None) -> dict[str, Any]:
+    def full(
+        self,
+        text: str | None,
+        reason: str,
+        usage: dict[str, Any] | None,
+        thinking: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
         if self.chat:
             choice: dict[str, Any] = {"message": {"role": "assistant", "content": text}}
+            if thinking is not None:
+                choice["message"][thinking[0]] = thinking[1]
         else:
             choice = {"text": text}
         choice.update(index=0, logprobs=None, finish_reason=reason)
@@ -719,17 +756,26 @@ class ScriptedServer:
         self, request: web.Request, a: Answer, shape: _Shape, stream: bool
     ) -> web.StreamResponse:
         pieces = a.pieces()
-        n_completion = len(pieces) if a.completion_tokens is None else a.completion_tokens
-        usage = {
+        thinking = a.thinking_events()
+        n_all = len(pieces) + len(thinking)
+        n_completion = n_all if a.completion_tokens is None else a.completion_tokens
+        usage: dict[str, Any] = {
             "prompt_tokens": a.prompt_tokens,
             "completion_tokens": n_completion,
             "total_tokens": a.prompt_tokens + n_completion,
         }
+        if thinking and a.reasoning_usage:
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(thinking)}
         text = a.text if a.chunks is None else "".join(pieces)
         if not stream:
             if not await self._pause(a.ttft_s):
                 return self._close(request)
-            data = shape.full(text, a.finish_reason, usage if a.usage else None)
+            split = None
+            if thinking and a.reasoning_form == "inline":
+                text = "".join(t for _, t in thinking) + text
+            elif thinking:
+                split = (a.reasoning_form, "".join(a.reasoning))
+            data = shape.full(text, a.finish_reason, usage if a.usage else None, split)
             # not json_response(): a Content-Type in a.headers would clash with its own
             base = {"Content-Type": "application/json; charset=utf-8"}
             return web.Response(
@@ -738,12 +784,18 @@ class ScriptedServer:
         resp = await self._start_sse(request, a.headers)
         if not await self._pause(a.ttft_s):
             return self._close(request, resp)
-        if shape.chat and not pieces:
+        if shape.chat and not pieces and not thinking:
             await resp.write(shape.content(""))  # the role still comes first
-        for i, piece in enumerate(pieces):
-            if i and not await self._pause(a.token_interval_s):
+        events = [*thinking, *((None, piece) for piece in pieces)]
+        start = time.monotonic()
+        for i, (field_name, piece) in enumerate(events):
+            # against deadlines from the first event, so that late wake-ups do not add up
+            if i and not await self._pause(start + i * a.token_interval_s - time.monotonic()):
                 return self._close(request, resp)
-            await resp.write(shape.content(piece))
+            if field_name is None:
+                await resp.write(shape.content(piece))
+            else:
+                await resp.write(shape.thought(field_name, piece))
         await resp.write(shape.finish(a.finish_reason))
         if shape.include_usage and a.usage:
             await resp.write(shape.usage(usage))

@@ -35,17 +35,20 @@ class TestResult:
     success: bool
     """True when ``status == "ok"``."""
     response_text: str
-    """The model's answer (message content or completion text); empty on error."""
+    """The model's answer (message content or completion text) without its thinking; empty on
+    error. This is what scorers see."""
     execution_time: float
     """End-to-end seconds from the first request sent to the last byte received, retries
     included."""
     prompt_tokens: int | None = None
     """Prompt tokens from the server's ``usage``, else an estimate (``tokens_estimated``)."""
     completion_tokens: int | None = None
-    """Completion tokens from the server's ``usage``, else an estimate (``tokens_estimated``)."""
+    """Every generated token, thinking included: from the server's ``usage``, else an estimate
+    (``tokens_estimated``)."""
     tokens_per_second: float | None = None
-    """Generation speed: completion tokens after the first, over the seconds from first to last
-    token (streaming); completion tokens over ``execution_time`` when not streaming."""
+    """Generation speed over every generated token, thinking included: completion tokens after
+    the first, over the seconds from the first token of any kind to the last (streaming);
+    completion tokens over ``execution_time`` when not streaming."""
     error_message: str | None = None
     """Why the test failed; quotes the server's own message or the first bytes it sent."""
     timestamp: str = ""
@@ -58,7 +61,8 @@ class TestResult:
     status: Status = "ok"
     """``ok``, ``error`` or ``cancelled``."""
     time_to_first_token: float | None = None
-    """Seconds from sending the successful attempt's request to the first content token."""
+    """Seconds from sending the successful attempt's request to the first token of any kind,
+    thinking or answer (streaming only)."""
     attempts: int = 0
     """HTTP requests made for this test (1 + retries)."""
     http_status: int | None = None
@@ -72,10 +76,25 @@ class TestResult:
     finish_reason: str | None = None
     """The server's ``finish_reason`` (``stop``, ``length``, ...)."""
     tokens_estimated: bool = False
-    """True when the server sent no ``usage`` and the token counts were estimated."""
+    """True when the server's ``usage`` lacked a count and it was estimated: prompt or
+    completion tokens, or the reasoning tokens of an answer with thinking."""
     cached: bool = False
     """True when the answer came from the response cache (``[benchmark] cache``): nothing was
     sent, so it has no timings and never counts in speed figures."""
+    reasoning_text: str = ""
+    """The model's thinking before its answer (a ``reasoning_content`` or ``reasoning`` field,
+    or inline between ``reasoning_tags``); "" for none. Of an interactive test: its last
+    turn's (every turn's is in the transcript). Scorers never see it (a judge may)."""
+    reasoning_tokens: int | None = None
+    """Thinking tokens (part of ``completion_tokens``): the server's
+    ``usage.completion_tokens_details.reasoning_tokens``, else counted (``tokens_estimated``);
+    None when neither thinking nor a count came back."""
+    time_to_first_answer_token: float | None = None
+    """Seconds from sending the request to the first token of the answer, after the thinking
+    (streaming only)."""
+    reasoning_truncated: bool = False
+    """Generation stopped (``max_tokens``) while the model was still thinking: the answer is
+    empty because the model ran out of tokens, not because it answered wrong."""
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-ready dict, in declaration order (``api_response`` is shared,

@@ -28,6 +28,7 @@ from llmbench.config.validation import (
     shown,
 )
 from llmbench.errors import ConfigError
+from llmbench.providers.thinking import DEFAULT_REASONING_TAGS
 
 SAMPLE_NAME = "sample_agent_config.toml"
 
@@ -37,6 +38,19 @@ def _concurrency(value: Any) -> Any:
     if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
         return value
     raise ValueError('expected an integer > 0 or "auto"')
+
+
+def _tags(value: Any) -> Any:
+    """``reasoning_tags``: two non-empty strings, or ``false``."""
+    if value is False:
+        return value
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(tag, str) and tag.strip() for tag in value)
+    ):
+        return value
+    raise ValueError('expected two tags such as ["<think>", "</think>"], or false')
 
 
 class AgentConfig(BaseModel):
@@ -72,7 +86,13 @@ class AgentConfig(BaseModel):
     system_prompt: str | None = None
     """Prepended as a system message to every chat test that has none."""
     parameters: dict[str, Any] = Field(default_factory=dict)
-    """Sent to the API, overriding the test's parameters where both set one."""
+    """Sent to the API, overriding the test's parameters where both set one (thinking settings
+    such as ``reasoning_effort`` or ``chat_template_kwargs`` included, unchanged)."""
+    reasoning_tags: Annotated[list[str] | Literal[False], BeforeValidator(_tags)] = Field(
+        default_factory=lambda: list(DEFAULT_REASONING_TAGS)
+    )
+    """The tags around thinking that a server leaves inline at the start of the answer: split
+    off into ``reasoning_text``. ``false``: never look for them."""
     source: Path | None = Field(None, exclude=True, strict=False)
     """The file this agent came from (set by the loader)."""
 
@@ -90,6 +110,9 @@ class AgentConfig(BaseModel):
             max_response_bytes=self.max_response_bytes,
             api_type=self.api_type,
             api_key_env=self.api_key_env,
+            reasoning_tags=(self.reasoning_tags[0], self.reasoning_tags[1])
+            if self.reasoning_tags
+            else None,
         )
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from llmbench import redact
 from llmbench.errors import ConfigError
+from llmbench.providers.thinking import DEFAULT_REASONING_TAGS, ReasoningTags
 
 ApiType = Literal["chat", "completions"]
 EMBEDDED = "embedded"
@@ -105,6 +106,9 @@ class APIConfiguration:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     """Largest answer read, in bytes (a whole stream, or a JSON body); a larger one is an error,
     not retried."""
+    reasoning_tags: ReasoningTags | None = DEFAULT_REASONING_TAGS
+    """The tags around thinking at the start of the content, split from the answer; None for a
+    server that never sends thinking inline (then content is never looked at)."""
 
     def __post_init__(self) -> None:
         if self.endpoint is not None and self.endpoint != EMBEDDED:
@@ -141,6 +145,15 @@ class APIConfiguration:
             raise ConfigError("headers: expected a mapping of header names to string values")
         for header, header_value in self.headers.items():
             _check_header(header, header_value)
+        tags = self.reasoning_tags
+        if tags is not None and not (
+            isinstance(tags, tuple)
+            and len(tags) == 2
+            and all(isinstance(t, str) and t for t in tags)
+        ):
+            raise ConfigError(
+                f"reasoning_tags: expected two non-empty strings (opening, closing), got {tags!r}"
+            )
         redact.register(redact.secrets_in(self.headers, self.endpoint))
 
     @property
@@ -217,6 +230,7 @@ class APIConfiguration:
             "api_key_env": self.api_key_env,
             "stream": self.stream,
             "max_response_bytes": self.max_response_bytes,
+            "reasoning_tags": list(self.reasoning_tags) if self.reasoning_tags else None,
         }
 
     def __repr__(self) -> str:

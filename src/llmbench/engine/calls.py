@@ -72,10 +72,16 @@ class CallLog:
 
 
 _CACHED_FIELDS = ("text", "prompt_tokens", "completion_tokens", "tokens_estimated", "finish_reason")
+_CACHED_REASONING: dict[str, Any] = {
+    "reasoning_text": "",
+    "reasoning_tokens": None,
+    "reasoning_truncated": False,
+}
+"""Cached too, with these values for an entry written before they were."""
 
 
 def _to_cache(completion: Completion) -> dict[str, Any]:
-    return {name: getattr(completion, name) for name in _CACHED_FIELDS}
+    return {name: getattr(completion, name) for name in (*_CACHED_FIELDS, *_CACHED_REASONING)}
 
 
 def _from_cache(entry: dict[str, Any]) -> Completion:
@@ -84,6 +90,7 @@ def _from_cache(entry: dict[str, Any]) -> Completion:
         raise TypeError("text")
     return Completion(
         **{name: entry[name] for name in _CACHED_FIELDS},
+        **{name: entry.get(name, default) for name, default in _CACHED_REASONING.items()},
         time_to_first_token=None,
         generation_time=None,
         total_time=0.0,
@@ -218,6 +225,7 @@ class Caller:
                         read_timeout_s=read_timeout,
                         connect_timeout_s=min(self.api.connect_timeout, read_timeout),
                         max_response_bytes=self.api.max_response_bytes,
+                        reasoning_tags=self.api.reasoning_tags,
                     )
             except TimeoutError:
                 raise RequestFailure(

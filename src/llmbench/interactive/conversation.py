@@ -20,7 +20,12 @@ Transcript entries (saved with the result)::
      "proposed": str,       # source "supervisor": the instructor's message it replaced
      "reason": str,         # source "supervisor": why
      "note": str,           # retries and fallbacks of this turn, "; "-joined
-     "finish_reason": str}  # assistant entries, when the server gave one
+     "finish_reason": str,  # assistant entries, when the server gave one
+     "reasoning": str,      # assistant entries: the agent's thinking, when it sent any
+     "reasoning_truncated": true}  # assistant entries cut off while still thinking
+
+The agent's thinking stays in the transcript for people to read; the next turn's request sends
+only the answers, as reasoning models expect.
 """
 
 from __future__ import annotations
@@ -364,6 +369,10 @@ class _Dialogue:
         entry = _entry("assistant", completion.text, "agent", self.turn)
         if completion.finish_reason:
             entry["finish_reason"] = completion.finish_reason
+        if completion.reasoning_text:  # kept for people to read; never sent back to the agent
+            entry["reasoning"] = completion.reasoning_text
+        if completion.reasoning_truncated:
+            entry["reasoning_truncated"] = True
         self.out.transcript.append(entry)
 
 

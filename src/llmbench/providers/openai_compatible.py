@@ -21,6 +21,14 @@ import aiohttp
 from llmbench import jsonio, redact
 from llmbench.config.api import DEFAULT_MAX_RESPONSE_BYTES
 from llmbench.errors import RequestFailure
+from llmbench.providers.thinking import (
+    DEFAULT_REASONING_TAGS,
+    InlineThinking,
+    ReasoningTags,
+    reasoning_field,
+    split_leading,
+    usage_reasoning_tokens,
+)
 from llmbench.suite.models import ApiType, TestCase
 
 QUOTE_BYTES = 200
@@ -41,15 +49,18 @@ class Completion:
     """A successful answer and how it arrived."""
 
     text: str
+    """The answer, without the thinking."""
     prompt_tokens: int | None
     completion_tokens: int | None
+    """Every generated token, thinking included."""
     tokens_estimated: bool
+    """Some token count (prompt, completion or reasoning) was estimated, not the server's."""
     time_to_first_token: float | None
-    """Seconds from sending the request to the first content token (streaming only): from
-    the moment its bytes were written to the connection when the session has
-    :func:`send_time_trace`, else from the call."""
+    """Seconds from sending the request to the first token of any kind, thinking or answer
+    (streaming only): from the moment its bytes were written to the connection when the session
+    has :func:`send_time_trace`, else from the call."""
     generation_time: float | None
-    """Seconds from the first to the last content token (streaming only)."""
+    """Seconds from the first to the last token of any kind (streaming only)."""
     total_time: float
     """Seconds from the call to the end of the answer: connection set-up and waiting for a
     free connection included."""
@@ -59,6 +70,15 @@ class Completion:
     """The response in non-streaming shape."""
     cached: bool = False
     """Taken from the response cache, not from the server (no timings)."""
+    reasoning_text: str = ""
+    """The thinking before the answer (see :mod:`llmbench.providers.thinking`); "" for none."""
+    reasoning_tokens: int | None = None
+    """Thinking tokens: the server's ``completion_tokens_details.reasoning_tokens``, else
+    counted (and ``tokens_estimated``); None when there was no thinking and no such count."""
+    time_to_first_answer_token: float | None = None
+    """Seconds from sending the request to the first token of the answer (streaming only)."""
+    reasoning_truncated: bool = False
+    """The answer is empty because generation stopped while the model was still thinking."""
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -214,7 +234,13 @@ def token_counts(
 class _StreamState:
     """Accumulates an SSE stream into a Completion."""
 
-    def __init__(self, api_type: ApiType, started_at: float, max_bytes: int) -> None:
+    def __init__(
+        self,
+        api_type: ApiType,
+        started_at: float,
+        max_bytes: int,
+        reasoning_tags: ReasoningTags | None = DEFAULT_REASONING_TAGS,
+    ) -> None:
         self.api_type = api_type
         self.started_at = started_at
         """When the request was made (the clock of ``total_time``)."""
@@ -222,10 +248,20 @@ class _StreamState:
         """When its last bytes were written to the connection (the clock of the time to
         first token); set by :func:`send_time_trace`, else the same as ``started_at``."""
         self.max_bytes = max_bytes
+        self.reasoning_tags = reasoning_tags
         self.pieces: list[str] = []
+        """The answer's pieces."""
+        self.thoughts: list[str] = []
+        """The pieces of thinking sent in a reasoning field."""
+        self.inline = InlineThinking(reasoning_tags) if reasoning_tags else None
+        """Splits thinking inline in the content until the answer begins; then None."""
+        self.inline_done: InlineThinking | None = None
         self.content_events = 0
+        self.reasoning_events = 0
         self.choice_events = 0
         self.first_at: float | None = None
+        """When the first token of any kind (thinking or answer) arrived."""
+        self.first_answer_at: float | None = None
         self.last_at: float | None = None
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
@@ -308,7 +344,13 @@ class _StreamState:
         choice = choices[0]
         if self.api_type == "chat":
             delta = choice.get("delta")
-            piece = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(delta, dict):
+                piece = delta.get("content")
+                thought = delta.get("reasoning_content") or delta.get("reasoning")
+                if thought and isinstance(thought, str):
+                    self._thought(thought)
+            else:
+                piece = None
         else:
             piece = choice.get("text")
         if isinstance(piece, str) and piece:
@@ -316,11 +358,32 @@ class _StreamState:
             if self.first_at is None:
                 self.first_at = now
             self.last_at = now
-            self.pieces.append(piece)
             self.content_events += 1
+            if self.inline is not None:
+                piece = self._inline(piece)
+            if piece:
+                self.pieces.append(piece)
+                if self.first_answer_at is None:
+                    self.first_answer_at = now
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             self.finish_reason = reason
+
+    def _thought(self, thought: str) -> None:
+        now = time.perf_counter()
+        if self.first_at is None:
+            self.first_at = now
+        self.last_at = now
+        self.thoughts.append(thought)
+        self.reasoning_events += 1
+
+    def _inline(self, piece: str) -> str:
+        """The answer part of a content piece while the content may still open with thinking."""
+        assert self.inline is not None
+        answer = self.inline.feed(piece)
+        if self.inline.answering:
+            self.inline_done, self.inline = self.inline, None  # the rest is answer: no more looks
+        return answer
 
     def check_complete(self, status: int) -> None:
         """Raise RequestFailure when the stream ended without an answer."""
@@ -339,12 +402,28 @@ class _StreamState:
             )
 
     def result(self, status: int, body: dict[str, Any], ended_at: float) -> Completion:
+        splitter = self.inline or self.inline_done
+        if self.inline is not None:
+            self.pieces.append(self.inline.leftover())
         text = "".join(self.pieces)
+        reasoning = "".join(self.thoughts)
+        thinking_events = self.reasoning_events
+        truncated = False
+        if splitter is not None and splitter.events:  # the content opened with thinking
+            text = text.lstrip()
+            reasoning = _joined(reasoning, splitter.text())
+            thinking_events += splitter.events
+            truncated = splitter.thinking
         # llama.cpp, vLLM and most servers send one token per content event
         prompt_tokens, completion_tokens, estimated = token_counts(
-            self.usage, body, self.content_events
+            self.usage, body, self.content_events + self.reasoning_events
         )
+        reasoning_tokens = usage_reasoning_tokens(self.usage)
+        if reasoning_tokens is None and reasoning:
+            reasoning_tokens, estimated = thinking_events, True
+        truncated = truncated or _cut_while_thinking(reasoning, text, self.finish_reason)
         ttft = self.first_at - self.sent_at if self.first_at is not None else None
+        ttfat = self.first_answer_at - self.sent_at if self.first_answer_at is not None else None
         gen = (
             self.last_at - self.first_at
             if self.first_at is not None and self.last_at is not None
@@ -360,8 +439,24 @@ class _StreamState:
             total_time=ended_at - self.started_at,
             finish_reason=self.finish_reason,
             http_status=status,
-            response=_assembled(self.api_type, self.meta, text, self.finish_reason, self.usage),
+            response=_assembled(
+                self.api_type, self.meta, text, self.finish_reason, self.usage, reasoning
+            ),
+            reasoning_text=reasoning,
+            reasoning_tokens=reasoning_tokens,
+            time_to_first_answer_token=ttfat,
+            reasoning_truncated=truncated,
         )
+
+
+def _joined(first: str, second: str) -> str:
+    return f"{first}\n\n{second}" if first and second else first or second
+
+
+def _cut_while_thinking(reasoning: str, answer: str, finish_reason: str | None) -> bool:
+    """Thinking sent in a reasoning field, no answer, and generation stopped by the token
+    limit: the model ran out of tokens while thinking."""
+    return bool(reasoning) and finish_reason == "length" and not answer.strip()
 
 
 def _assembled(
@@ -370,10 +465,13 @@ def _assembled(
     text: str,
     finish_reason: str | None,
     usage: dict[str, Any] | None,
+    reasoning: str = "",
 ) -> dict[str, Any]:
     choice: dict[str, Any] = {"index": 0, "finish_reason": finish_reason}
     if api_type == "chat":
         choice["message"] = {"role": "assistant", "content": text}
+        if reasoning:
+            choice["message"]["reasoning_content"] = reasoning
     else:
         choice["text"] = text
     out = {**meta, "object": "chat.completion" if api_type == "chat" else "text_completion"}
@@ -392,6 +490,7 @@ def parse_json_response(
     sent_at: float,
     ended_at: float,
     content_type: str = "",
+    reasoning_tags: ReasoningTags | None = DEFAULT_REASONING_TAGS,
 ) -> Completion:
     """A non-streaming response body as a Completion; RequestFailure when it is not one.
 
@@ -417,16 +516,29 @@ def parse_json_response(
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise RequestFailure("protocol", f"response has no 'choices': {quote(raw)}")
     choice = choices[0]
+    field_reasoning = None
     if api_type == "chat":
         message = choice.get("message") or {}
-        text = message.get("content") if isinstance(message, dict) else None
+        if isinstance(message, dict):
+            text = message.get("content")
+            field_reasoning = reasoning_field(message)
+        else:
+            text = None
     else:
         text = choice.get("text")
     text = text if isinstance(text, str) else ""
+    inline, text, truncated = split_leading(text, reasoning_tags)
+    reasoning = _joined(field_reasoning or "", inline)
+    finish_reason = choice.get("finish_reason")
     raw_usage = data.get("usage")
+    usage = raw_usage if isinstance(raw_usage, dict) else None
     prompt_tokens, completion_tokens, estimated = token_counts(
-        raw_usage if isinstance(raw_usage, dict) else None, body, _estimate_tokens(text)
+        usage, body, _estimate_tokens(text) + _estimate_tokens(reasoning)
     )
+    reasoning_tokens = usage_reasoning_tokens(usage)
+    if reasoning_tokens is None and reasoning:
+        reasoning_tokens, estimated = _estimate_tokens(reasoning), True
+    truncated = truncated or _cut_while_thinking(reasoning, text, finish_reason)
     return Completion(
         text=text,
         prompt_tokens=prompt_tokens,
@@ -435,9 +547,12 @@ def parse_json_response(
         time_to_first_token=None,
         generation_time=None,
         total_time=ended_at - sent_at,
-        finish_reason=choice.get("finish_reason"),
+        finish_reason=finish_reason,
         http_status=status,
         response=data,
+        reasoning_text=reasoning,
+        reasoning_tokens=reasoning_tokens,
+        reasoning_truncated=truncated,
     )
 
 
@@ -503,7 +618,14 @@ async def _read_answer(
         state.count(chunk)
         head += chunk
     return parse_json_response(
-        bytes(head), api_type, body, resp.status, state.started_at, time.perf_counter(), ctype
+        bytes(head),
+        api_type,
+        body,
+        resp.status,
+        state.started_at,
+        time.perf_counter(),
+        ctype,
+        state.reasoning_tags,
     )
 
 
@@ -538,11 +660,13 @@ async def request_completion(
     read_timeout_s: float,
     connect_timeout_s: float,
     max_response_bytes: int = MAX_RESPONSE_BYTES,
+    reasoning_tags: ReasoningTags | None = DEFAULT_REASONING_TAGS,
 ) -> Completion:
     """Send ``body`` once and return the answer; raise RequestFailure on any failure.
 
     An answer (streamed or not) of more than ``max_response_bytes`` bytes fails without being
-    read further; an error response's body is read up to ``ERROR_BODY_BYTES``.
+    read further; an error response's body is read up to ``ERROR_BODY_BYTES``. Thinking at the
+    start of the content between ``reasoning_tags`` is split from the answer (None: never).
     """
     timeout = aiohttp.ClientTimeout(
         total=None,
@@ -550,7 +674,7 @@ async def request_completion(
         sock_connect=connect_timeout_s,
         sock_read=read_timeout_s,
     )
-    state = _StreamState(api_type, time.perf_counter(), max_response_bytes)
+    state = _StreamState(api_type, time.perf_counter(), max_response_bytes, reasoning_tags)
     status: int | None = None
     try:
         # the body as bytes (orjson), not json=: aiohttp's json.dumps was a tenth of the CPU
