@@ -234,9 +234,9 @@ def test_a_run_keeps_the_thinking_and_scores_only_the_answer(
         json.loads(line)
         for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
     ]
-    assert {e["result"]["reasoning_text"] for e in journal} == {"Not 5, surely 4?"}
-    assert {e["result"]["response_text"] for e in journal} == {"4"}
-    assert {e["result"]["reasoning_tokens"] for e in journal} == {2}
+    assert {e["reasoning_text"] for e in journal} == {"Not 5, surely 4?"}
+    assert {e["response_text"] for e in journal} == {"4"}
+    assert {e["reasoning_tokens"] for e in journal} == {2}
     scores = [
         json.loads(line)
         for line in (run_dir / "scores.jsonl").read_text(encoding="utf-8").splitlines()
@@ -269,3 +269,98 @@ def test_an_older_result_without_the_new_fields_loads() -> None:
     result = TestResult.from_dict(old)
     assert result.reasoning_text == "" and result.reasoning_tokens is None
     assert result.time_to_first_answer_token is None and not result.reasoning_truncated
+
+
+def test_each_turn_keeps_its_thinking_in_the_transcript(server: ScriptedServer) -> None:
+    from tests.test_interactive import STEP_1, STEP_2, converse_over_http, make_case, make_settings
+
+    server.script(
+        Answer(chunks=["A1"], reasoning=["first thought"]),
+        Answer(chunks=["A2"], reasoning=["<think>second"], reasoning_form="reasoning"),
+    )
+    conversation = converse_over_http(server, make_case(), make_settings(mode="scripted"))
+    replies = [e for e in conversation.transcript if e["role"] == "assistant"]
+    assert [(e["content"], e["reasoning"]) for e in replies] == [
+        ("A1", "first thought"),
+        ("A2", "<think>second"),
+    ]
+    second_request = server.requests[-1].body
+    assert second_request is not None  # the agent gets its answers back, not its thinking
+    assert second_request["messages"] == [
+        {"role": "user", "content": STEP_1},
+        {"role": "assistant", "content": "A1"},
+        {"role": "user", "content": STEP_2},
+    ]
+
+
+def test_the_judge_sees_the_thinking_only_when_asked() -> None:
+    from llmbench.scoring.base import ScoreInput
+    from llmbench.scoring.judge import judge_messages
+
+    test = TestCase.model_validate(make_test("q1", expected="4"))
+    plain = judge_messages(ScoreInput(test, "4"), None)[1]["content"]
+    shown = judge_messages(ScoreInput(test, "4", reasoning="2 + 2 is 4"), None)[1]["content"]
+    assert "2 + 2 is 4" not in plain
+    assert "thinking before its answer" in shown and "2 + 2 is 4" in shown
+    assert shown.index("2 + 2 is 4") < shown.index("Answer to grade:\n4")
+
+
+def test_a_cached_answer_keeps_its_thinking_and_an_older_entry_loads() -> None:
+    from llmbench.engine.calls import _from_cache, _to_cache
+
+    completion = Completion(
+        text="4",
+        prompt_tokens=3,
+        completion_tokens=9,
+        tokens_estimated=False,
+        time_to_first_token=0.1,
+        generation_time=0.4,
+        total_time=0.5,
+        finish_reason="stop",
+        http_status=200,
+        reasoning_text="hmm",
+        reasoning_tokens=8,
+        reasoning_truncated=False,
+    )
+    back = _from_cache(_to_cache(completion))
+    assert (back.text, back.reasoning_text, back.reasoning_tokens) == ("4", "hmm", 8)
+    older = {k: v for k, v in _to_cache(completion).items() if not k.startswith("reasoning")}
+    assert _from_cache(older).reasoning_text == ""
+
+
+def test_an_answer_cut_off_while_thinking_says_so_in_the_report() -> None:
+    from llmbench.report.markdown import failure_reason
+    from llmbench.scoring.scored import ScoredResult
+
+    record = {
+        "agent_id": "a",
+        "test_id": "q1",
+        "status": "ok",
+        "reasoning_truncated": True,
+        "scoring": {"score": 0.0, "passed": False, "scores": []},
+    }
+    assert (
+        failure_reason(record) == "ran out of tokens while thinking (no answer; raise max_tokens)"
+    )
+    older = ScoredResult.from_record({"agent_id": "a", "test_id": "q1"})
+    assert older.reasoning_tokens is None and not older.reasoning_truncated
+    assert older.time_to_first_answer_token is None
+
+
+def test_reports_show_the_thinking_of_agents_that_thought() -> None:
+    from llmbench.report.markdown import _reasoning
+
+    def agent(agent_id: str, total: int, truncated: float) -> dict[str, Any]:
+        speed = {
+            "reasoning_tokens": {"p50": 120.0, "total": total},
+            "reasoning_truncated": truncated,
+            "time_to_first_answer_token_s": {"p50": 1.5, "p95": 3.25},
+        }
+        return {"agent_id": agent_id, "quality": {"mean_score": 0.5}, "speed": speed}
+
+    summary = {"agents": [agent("thinker", 480, 0.25), agent("plain", 0, 0.0)]}
+    lines = _reasoning(summary)
+    assert lines[0] == "## Reasoning"
+    assert "| thinker | 120 | 480 | 1.50 / 3.25 | 25% |" in lines
+    assert not any("plain" in line for line in lines)
+    assert _reasoning({"agents": [agent("plain", 0, 0.0)]}) == []

@@ -23,13 +23,17 @@ COLUMNS = (
     "scoring_error",
     "execution_time",
     "time_to_first_token",
+    "time_to_first_answer_token",
     "tokens_per_second",
     "prompt_tokens",
     "completion_tokens",
+    "reasoning_tokens",
+    "reasoning_truncated",
     "model",
     "prompt",
     "expected",
     "response_text",
+    "reasoning_text",
 )
 
 

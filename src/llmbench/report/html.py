@@ -34,6 +34,7 @@ from llmbench.report.terminal import (
     MISSING,
     Summary,
     leaderboard_table,
+    reasoning_table,
     significant_differences,
 )
 from llmbench.scoring.scored import ScoredResult
@@ -177,6 +178,21 @@ def _repeats(summary: Summary) -> str:
     )
 
 
+def _reasoning(summary: Summary) -> str:
+    """The thinking of the agents that thought, or nothing when none did."""
+    header, rows = reasoning_table(summary)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{escape(c)}</th>" for c in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return (
+        "<section><h2>Reasoning</h2><p>Thinking is kept apart from the answer; each record "
+        "shows it folded.</p>"
+        f'<table id="reasoning"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        "</section>"
+    )
+
+
 def _differences(summary: Summary) -> str:
     lines = significant_differences(summary) or ["one agent: nothing to compare"]
     items = "".join(f"<li>{escape(line)}</li>" for line in lines)
@@ -249,6 +265,7 @@ def html_chunks(
         f"<header><h1>llmbench report: {run_id}</h1><p>{meta}</p></header>",
         "<main>",
         f"<section><h2>Leaderboard</h2>{_leaderboard(summary)}</section>",
+        _reasoning(summary),
         f"<section><h2>Significant differences</h2>{_differences(summary)}</section>",
         _repeats(summary),
         '<section><h2>Charts</h2><div class="charts">',

@@ -28,6 +28,7 @@ from llmbench.report.terminal import (
     p_value,
     pick,
     ranked_agents,
+    reasoning_table,
     seconds,
     significant_differences,
 )
@@ -111,6 +112,18 @@ def _speed(summary: Summary) -> list[str]:
             ]
         )
     return ["## Speed", "", *table(header, rows)]
+
+
+def _reasoning(summary: Summary) -> list[str]:
+    """The thinking of the agents that thought; nothing when none did."""
+    header, rows = reasoning_table(summary)
+    if not rows:
+        return []
+    note = (
+        "Thinking is kept apart from the answer (scorers see only the answer); TTFT counts the "
+        "first token of any kind, tokens/s every token, thinking included."
+    )
+    return ["## Reasoning", "", note, "", *table(header, rows)]
 
 
 def _verdict(comparison: Mapping[str, Any]) -> str:
@@ -215,6 +228,8 @@ def failure_reason(record: Record) -> str | None:
             return str(kind)
         # older journals say "cancelled: the run was cancelled": the kind once, not twice
         return message if message.startswith(f"{kind}:") else f"{kind}: {message}"
+    if record.get("reasoning_truncated") and scoring.get("passed") is not True:
+        return "ran out of tokens while thinking (no answer; raise max_tokens)"
     if scoring.get("error"):
         return f"scoring error: {scoring['error']}"
     if scoring.get("passed") is not False:
@@ -281,6 +296,7 @@ def markdown_lines(
         _leaderboard(summary),
         _categories(summary),
         _speed(summary),
+        _reasoning(summary),
         _comparisons(summary),
         _repeats(summary),
         _errors(summary, results),

@@ -130,6 +130,41 @@ def leaderboard(summary: Summary) -> Table:
     return table
 
 
+REASONING_COLUMNS = (
+    "Agent",
+    "Reasoning tokens p50",
+    "Reasoning tokens total",
+    "First answer token p50 / p95 (s)",
+    "Truncated while thinking",
+)
+
+
+def reasoning_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
+    """Per agent that thought (reasoning tokens, or answers cut off while thinking): its
+    thinking figures; no rows when no agent did, so a run without reasoning models shows none."""
+    rows = []
+    for agent in ranked_agents(summary):
+        speed = agent.get("speed")
+        total = pick(speed, "reasoning_tokens", "total") or 0
+        truncated = pick(speed, "reasoning_truncated")
+        if not total and not truncated:
+            continue
+        first_answer = (
+            f"{seconds(pick(speed, 'time_to_first_answer_token_s', 'p50'))} / "
+            f"{seconds(pick(speed, 'time_to_first_answer_token_s', 'p95'))}"
+        )
+        rows.append(
+            [
+                str(agent["agent_id"]),
+                number(pick(speed, "reasoning_tokens", "p50"), 0),
+                str(total),
+                first_answer,
+                MISSING if truncated is None else f"{truncated:.0%}",
+            ]
+        )
+    return list(REASONING_COLUMNS), rows
+
+
 def difference_line(comparison: Mapping[str, Any]) -> str:
     """``qwen-7b > llama-8b by 0.08 [0.01, 0.15], McNemar p = 0.03, n = 33``, better agent first."""
     a, b = comparison["a"], comparison["b"]
@@ -177,7 +212,16 @@ def stdout_console() -> Console:
 
 
 def print_report(summary: Summary, console: Console) -> None:
-    """Print the leaderboard and the significant differences."""
+    """Print the leaderboard, the thinking of reasoning models and the significant
+    differences."""
     console.print(leaderboard(summary))
+    header, rows = reasoning_table(summary)
+    if rows:
+        table = Table(title="Reasoning")
+        for column in header:
+            table.add_column(column, justify="left" if column == "Agent" else "right")
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))
+        console.print(table)
     for line in significant_differences(summary):
         console.print(line, markup=False, highlight=False)

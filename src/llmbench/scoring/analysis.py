@@ -119,16 +119,27 @@ def _speed(results: Sequence[ScoredResult]) -> dict[str, Any]:
     timed = [r for r in results if r.status == "ok" and not r.cached]
     latency = [r.execution_time for r in timed]
     ttft = [r.time_to_first_token for r in timed if r.time_to_first_token is not None]
+    ttfat = [
+        r.time_to_first_answer_token for r in timed if r.time_to_first_answer_token is not None
+    ]
     tps = [r.tokens_per_second for r in timed if r.tokens_per_second is not None]
     kinds = Counter(r.error_kind for r in results if r.error_kind)
+    ok = [r for r in results if r.status == "ok"]
+    thinking = [r.reasoning_tokens for r in ok if r.reasoning_tokens is not None]
     return {
         "n": len(timed),
         "cached": sum(1 for r in results if r.status == "ok" and r.cached),
         "latency_s": {f"p{q}": percentile(latency, q) for q in (50, 95, 99)},
         "time_to_first_token_s": {f"p{q}": percentile(ttft, q) for q in (50, 95)},
+        "time_to_first_answer_token_s": {f"p{q}": percentile(ttfat, q) for q in (50, 95)},
         "tokens_per_second": {"p50": percentile(tps, 50)},
         "prompt_tokens": sum(r.prompt_tokens or 0 for r in timed),
         "completion_tokens": sum(r.completion_tokens or 0 for r in timed),
+        "reasoning_tokens": {
+            "p50": percentile([float(n) for n in thinking], 50),
+            "total": sum(thinking),
+        },
+        "reasoning_truncated": (sum(r.reasoning_truncated for r in ok) / len(ok) if ok else None),
         "errors_by_kind": dict(sorted(kinds.items())),
     }
 

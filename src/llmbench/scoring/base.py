@@ -23,6 +23,9 @@ class ScoreInput:
     """The agent's answer (its last reply for an interactive test)."""
     transcript: list[dict[str, Any]] | None = None
     """The conversation of an interactive test (see ``llmbench.interactive``)."""
+    reasoning: str = ""
+    """The model's thinking, given only to a judge asked for it (``include_reasoning``);
+    rule-based scorers never see it."""
 
 
 @dataclass(frozen=True)

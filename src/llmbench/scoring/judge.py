@@ -94,6 +94,12 @@ def judge_messages(item: ScoreInput, rubric: str | None) -> list[dict[str, Any]]
         f"Answer to grade:\n{item.answer}",
         "Reply with the JSON object only.",
     ]
+    if item.reasoning:
+        parts.insert(
+            3,
+            "The assistant's thinking before its answer (for context only: grade the answer "
+            f"below, not the thinking):\n{item.reasoning}",
+        )
     return [
         {"role": "system", "content": _SYSTEM},
         {"role": "user", "content": "\n\n".join(parts)},

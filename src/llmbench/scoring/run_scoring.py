@@ -10,6 +10,7 @@ left out of the statistics.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import statistics
 from collections.abc import Mapping, Sequence
@@ -137,6 +138,8 @@ class RunScorer:
                     Score("judge", 0.0, False, "no judge configured", error="no judge configured")
                 )
             else:
+                if getattr(spec, "include_reasoning", False):
+                    item = dataclasses.replace(item, reasoning=entry.result.reasoning_text)
                 scores.append(
                     await self.judge.score(
                         session, item, spec.rubric, getattr(spec, "pass_score", None)

@@ -28,12 +28,17 @@ class ScoredResult:
     error_kind: str | None
     execution_time: float
     time_to_first_token: float | None
+    """The first token of any kind, thinking included."""
+    time_to_first_answer_token: float | None
     tokens_per_second: float | None
     prompt_tokens: int | None
     completion_tokens: int | None
     cached: bool
     """Served from the reply cache: left out of the speed figures."""
     tokens_estimated: bool
+    reasoning_tokens: int | None
+    reasoning_truncated: bool
+    """The model ran out of tokens while thinking (``TestResult.reasoning_truncated``)."""
     attempts: int
     timestamp: str
     """When the test started, ISO 8601 (``TestResult.timestamp``)."""
@@ -92,11 +97,14 @@ class ScoredResult:
             error_kind=None if kind is None else shared(kind),
             execution_time=result.execution_time,
             time_to_first_token=result.time_to_first_token,
+            time_to_first_answer_token=result.time_to_first_answer_token,
             tokens_per_second=result.tokens_per_second,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
             cached=result.cached,
             tokens_estimated=result.tokens_estimated,
+            reasoning_tokens=result.reasoning_tokens,
+            reasoning_truncated=result.reasoning_truncated,
             attempts=result.attempts,
             timestamp=result.timestamp,
             **_verdict(scoring, shared),
@@ -115,11 +123,14 @@ class ScoredResult:
             error_kind=record.get("error_kind"),
             execution_time=float(record.get("execution_time") or 0.0),
             time_to_first_token=record.get("time_to_first_token"),
+            time_to_first_answer_token=record.get("time_to_first_answer_token"),
             tokens_per_second=record.get("tokens_per_second"),
             prompt_tokens=record.get("prompt_tokens"),
             completion_tokens=record.get("completion_tokens"),
             cached=bool(record.get("cached")),
             tokens_estimated=bool(record.get("tokens_estimated")),
+            reasoning_tokens=record.get("reasoning_tokens"),
+            reasoning_truncated=bool(record.get("reasoning_truncated")),
             attempts=int(record.get("attempts") or 0),
             timestamp=str(record.get("timestamp") or ""),
             **_verdict(record.get("scoring"), lambda text: text),

@@ -173,6 +173,9 @@ class JudgeSpec(_Spec):
     rubric: str | None = None
     pass_score: int | None = Field(None, ge=0, le=10)
     """Judge score out of 10 needed to pass; default: the supervisor's setting."""
+    include_reasoning: bool = False
+    """Show the judge the model's thinking too (``reasoning_text``), marked as such; the
+    answer alone is graded either way. Off: the judge sees only the answer."""
 
 
 ScorerSpec = Annotated[

@@ -66,6 +66,12 @@ class Measured(Protocol):
     @property
     def tokens_estimated(self) -> bool: ...
     @property
+    def time_to_first_answer_token(self) -> float | None: ...
+    @property
+    def reasoning_tokens(self) -> int | None: ...
+    @property
+    def reasoning_truncated(self) -> bool: ...
+    @property
     def attempts(self) -> int: ...
     @property
     def error_kind(self) -> str | None: ...
@@ -109,11 +115,20 @@ def summarize(results: Sequence[Measured]) -> dict[str, Any]:
         "time_to_first_token_s": _stats(
             [r.time_to_first_token for r in timed if r.time_to_first_token is not None]
         ),
+        "time_to_first_answer_token_s": _stats(
+            [
+                r.time_to_first_answer_token
+                for r in timed
+                if r.time_to_first_answer_token is not None
+            ]
+        ),
         "tokens_per_second": _stats(
             [r.tokens_per_second for r in timed if r.tokens_per_second is not None]
         ),
         "prompt_tokens": sum(r.prompt_tokens or 0 for r in ok),
         "completion_tokens": sum(r.completion_tokens or 0 for r in ok),
+        "reasoning_tokens": sum(r.reasoning_tokens or 0 for r in ok),
+        "reasoning_truncated": sum(r.reasoning_truncated for r in ok),
         "tokens_estimated": any(r.tokens_estimated for r in ok),
         "attempts": sum(r.attempts for r in results),
         "errors_by_kind": dict(Counter(r.error_kind for r in results if r.error_kind)),

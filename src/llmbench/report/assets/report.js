@@ -210,13 +210,21 @@
   function detailRow(i) {
     const r = RECORDS[i], s = scoring(r), td = el('td', { colspan: '8' });
     td.appendChild(el('p', {}, r.test_id + ' — ' + (r.test_name || '') + ' · ' + fmt(r.execution_time) + ' s, TTFT ' +
-      fmt(r.time_to_first_token) + ' s, ' + fmt(r.tokens_per_second, 1) + ' tokens/s, tokens ' +
+      fmt(r.time_to_first_token) + ' s' + (r.reasoning_text ? ', first answer token ' + fmt(r.time_to_first_answer_token) + ' s' : '') +
+      ', ' + fmt(r.tokens_per_second, 1) + ' tokens/s, tokens ' +
       (r.prompt_tokens === null ? 'n/a' : r.prompt_tokens) + ' + ' + (r.completion_tokens === null ? 'n/a' : r.completion_tokens) +
       (r.cached ? ' (cached)' : '')));
     block(td, 'Prompt', r.prompt === null || r.prompt === undefined ? '' : r.prompt);
     block(td, 'Expected', r.expected === null || r.expected === undefined ? '(none)'
       : typeof r.expected === 'string' ? r.expected : JSON.stringify(r.expected, null, 2));
-    block(td, 'Answer', r.response_text === null || r.response_text === undefined ? '(no answer)' : r.response_text);
+    if (r.reasoning_text) {
+      const fold = td.appendChild(el('details', { class: 'thinking' }));
+      fold.appendChild(el('summary', {}, 'Thinking' + (r.reasoning_tokens === null || r.reasoning_tokens === undefined
+        ? '' : ' (' + r.reasoning_tokens + ' tokens)') + (r.reasoning_truncated ? ', cut off: ran out of tokens while thinking' : '')));
+      fold.appendChild(el('pre', {}, r.reasoning_text));
+    }
+    block(td, 'Answer', r.response_text === null || r.response_text === undefined ? '(no answer)'
+      : r.reasoning_truncated && !r.response_text ? '(none: ran out of tokens while thinking)' : r.response_text);
     if (r.status !== 'ok') {
       const kind = r.error_kind || r.status, message = r.error_message || '';
       block(td, 'Error', message.startsWith(kind + ':') ? message : kind + ': ' + message);  // older journals
@@ -232,7 +240,8 @@
       grid(td, 'Transcript', 'transcript', ['turn', 'role', 'source', 'content'], r.transcript.map((t) => [
         t.turn === undefined ? '' : t.turn, t.role, t.source || '',
         t.content + (t.proposed ? '\n[instructor proposed: ' + t.proposed + ']' : '') +
-        (t.reason ? '\n[supervisor: ' + t.reason + ']' : '') + (t.note ? '\n[note: ' + t.note + ']' : '')]));
+        (t.reason ? '\n[supervisor: ' + t.reason + ']' : '') + (t.note ? '\n[note: ' + t.note + ']' : '') +
+        (t.reasoning ? '\n[thinking: ' + t.reasoning + ']' : '')]));
     }
     const tr = el('tr', { class: 'detail' });
     tr.appendChild(td);
