@@ -364,3 +364,36 @@ def test_reports_show_the_thinking_of_agents_that_thought() -> None:
     assert "| thinker | 120 | 480 | 1.50 / 3.25 | 25% |" in lines
     assert not any("plain" in line for line in lines)
     assert _reasoning({"agents": [agent("plain", 0, 0.0)]}) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ('["<think>"]', "['<think>']"),
+        ('["<think>", ""]', "['<think>', '']"),
+        ("true", "True"),
+        ('"<think>"', "'<think>'"),
+    ],
+)
+def test_bad_reasoning_tags_are_named(tmp_path: Path, value: str, shown: str) -> None:
+    from llmbench.config.agent_config import load_agent
+    from llmbench.errors import ConfigError
+
+    path = tmp_path / "a.toml"
+    path.write_text(f'id = "a"\nendpoint = "http://h/v1"\nreasoning_tags = {value}\n')
+    with pytest.raises(ConfigError) as info:
+        load_agent(path)
+    assert str(info.value) == (
+        f"{path}: field 'reasoning_tags': expected two tags such as "
+        f'["<think>", "</think>"], or false, got {shown}'
+    )
+
+
+def test_custom_reasoning_tags_split_the_answer(tmp_path: Path) -> None:
+    from llmbench.config.agent_config import load_agent
+
+    path = tmp_path / "a.toml"
+    path.write_text('id = "a"\nendpoint = "http://h/v1"\nreasoning_tags = ["<r>", "</r>"]\n')
+    tags = load_agent(path).api_configuration().reasoning_tags
+    assert tags == ("<r>", "</r>")
+    assert split_leading("<r>hm</r> 4", tags) == ("hm", "4", False)
