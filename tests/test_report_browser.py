@@ -226,6 +226,37 @@ def test_a_capped_page_says_so_and_still_charts_every_result(browser: Any, cappe
     context.close()
 
 
+@pytest.fixture(scope="module")
+def thinking_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    records = make_records()
+    records[0].update(
+        reasoning_text="First, <b>think</b>.", reasoning_tokens=12, time_to_first_answer_token=0.9
+    )
+    path = tmp_path_factory.mktemp("thinking") / "report.html"
+    path.write_text(render_html(make_summary(), *in_memory(records)))
+    return path.as_uri()
+
+
+def test_a_record_shows_its_thinking_folded(browser: Any, thinking_url: str) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = Page(context.new_page())
+    page.page.goto(thinking_url)
+    page.rows().first.click()
+    fold = page.page.locator("#records tr.detail details.thinking")
+    assert fold.count() == 1 and fold.get_attribute("open") is None
+    assert fold.locator("summary").text_content() == "Thinking (12 tokens)"
+    assert not fold.locator("pre").is_visible()
+    fold.locator("summary").click()
+    assert fold.locator("pre").is_visible()
+    assert fold.locator("pre").text_content() == "First, <b>think</b>."
+    assert "first answer token 0.90 s" in str(
+        page.page.locator("#records tr.detail p").first.text_content()
+    )
+    assert page.page.locator("#records tr.detail").count() == 1  # the click kept it open
+    assert page.errors == []
+    context.close()
+
+
 def test_the_screenshot_goes_where_git_ignores_it() -> None:
     if not (REPO / ".git").exists():
         pytest.skip("not a git checkout")
