@@ -3,7 +3,7 @@
 Planning a run needs far less than its tests: each test's id (the selection, the journal's
 keys, ``--resume``), its category (``--categories``), whether it is interactive (the dry run,
 the instructor) and whether the judge scores it (the preflight). :class:`Tests` holds only
-those, about 100 bytes a test, and makes a :class:`TestCase` when one is needed (when the
+those (under 200 bytes a test) and makes a :class:`TestCase` when one is needed (when the
 scheduler starts it, when its result is scored or shown) from a store:
 
 - :meth:`Tests.of`: tests already in memory (a suite file, which is parsed whole anyway);
@@ -34,7 +34,7 @@ from llmbench.errors import SuiteError
 from llmbench.suite.models import TestCase
 
 RECENT = 64
-"""Tests made from a spill file that are kept, most recently asked for first out last."""
+"""Tests read back from a spill file that are kept (the ones asked for last)."""
 _INTERACTIVE = 1
 _JUDGED = 2
 
