@@ -37,6 +37,7 @@ from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.journal_index import JournalIndex
 from llmbench.store.run_dir import EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.suite.models import TestCase
+from llmbench.suite.tests import TestLookup, Tests, as_tests
 
 SCORING_WINDOW = 32
 """Results read ahead and scored at once: at most this many judge requests are in flight."""
@@ -65,7 +66,7 @@ class _Source:
     """One run's index and what its records need besides it."""
 
     index: JournalIndex
-    tests: Mapping[str, TestCase]
+    tests: TestLookup
     rename: Mapping[str, str]
     run_id: str | None
 
@@ -84,7 +85,7 @@ class RunResults:
     async def read(
         self,
         index: JournalIndex,
-        tests: Mapping[str, TestCase],
+        tests: TestLookup,
         *,
         score: Callable[[JournalEntry], Awaitable[Scoring]] | None = None,
         rescore: bool = False,
@@ -185,7 +186,7 @@ def _needs_scoring(index: JournalIndex, rescore: bool) -> bool:
 async def _read_and_score(
     results: RunResults,
     index: JournalIndex,
-    tests: Mapping[str, TestCase],
+    tests: TestLookup,
     judge_api: APIConfiguration | None,
     supervisor: HelperSection,
     rescore: bool,
@@ -216,7 +217,7 @@ async def _read_and_score(
 def finish(
     run_dir: RunDirectory,
     *,
-    tests: Sequence[TestCase],
+    tests: Tests | Sequence[TestCase],
     agents: Sequence[AgentInfo],
     repeats: int,
     status: str,
@@ -237,13 +238,13 @@ def finish(
     ``served_models``: name each agent's model as its results do (the embedded server's alias)
     rather than as ``agents`` does.
     """
-    by_id = {t.id: t for t in tests}
-    keys = run_keys((a.agent_id for a in agents), by_id, repeats)
+    tests = as_tests(tests)
+    keys = run_keys((a.agent_id for a in agents), tests.ids, repeats)
     with JournalIndex.build(run_dir, keys) as index:
         results = RunResults()
         asyncio.run(
             _read_and_score(
-                results, index, by_id, judge_api, supervisor, rescore, cache_dir, result_files
+                results, index, tests, judge_api, supervisor, rescore, cache_dir, result_files
             )
         )
         if served_models:

@@ -88,8 +88,9 @@ def _list(plan: RunPlan, what: str) -> int:
             print(f"{t.id}\t{t.category}\t{kind}\t{t.name}")
     elif what == "categories":
         counts: dict[str, int] = {}
-        for t in plan.tests:
-            counts[t.category] = counts.get(t.category, 0) + 1
+        for test_id in plan.tests.ids:
+            category = plan.tests.category_of(test_id)
+            counts[category] = counts.get(category, 0) + 1
         for name, cat in plan.categories.items():
             print(f"{name}\t{len(cat.test_ids)} tests\t{cat.description}")
         for name, n in counts.items():

@@ -96,7 +96,7 @@ def build(plan: RunPlan, run_dir: RunDirectory, args: argparse.Namespace) -> dic
         },
         "selection": {
             "agents": [a.id for a in plan.agents],
-            "tests": [t.id for t in plan.tests],
+            "tests": list(plan.tests.ids),
             "repeats": plan.repeats,
         },
         "config": {

@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llmbench.config.agent_config import AgentConfig, check_environment, load_agents
-from llmbench.config.base_config import BaseConfig, load_base_config
+from llmbench.config.base_config import BaseConfig, BenchmarkSection, load_base_config
 from llmbench.config.metadata import SuiteMetadata, load_metadata
 from llmbench.config.validation import did_you_mean
 from llmbench.errors import ConfigError, SuiteError
-from llmbench.scoring.specs import check_suite_scoring, parse_spec
-from llmbench.suite.dataset import load_benchmark_suite, source_file
-from llmbench.suite.loader import load_categories, unknown_id_message
-from llmbench.suite.models import Category, Suite, TestCase
+from llmbench.scoring.specs import check_scoring, is_judged, parse_spec
+from llmbench.suite.dataset import iter_tests, locate, source_file
+from llmbench.suite.loader import load_categories, load_suite, unknown_id_message
+from llmbench.suite.models import Category, TestCase
+from llmbench.suite.tests import Tests
 
 
 @dataclass(frozen=True)
 class RunPlan:
-    """A validated run: configs, agents, the suite and the tests selected."""
+    """A validated run: configs, agents and the tests selected."""
 
     base_path: Path
     base: BaseConfig
     agents: tuple[AgentConfig, ...]
-    suite: Suite
     metadata: SuiteMetadata | None
     categories: dict[str, Category]
-    tests: tuple[TestCase, ...]
+    tests: Tests
+    """The tests selected, in order; each :class:`TestCase` is made when it is asked for."""
     repeats: int
 
     @property
@@ -45,43 +46,39 @@ class RunPlan:
     @property
     def interactive_count(self) -> int:
         """How many of the selected tests are interactive."""
-        return sum(t.is_interactive for t in self.tests)
+        return self.tests.interactive_count
 
 
 def _select(
-    tests: Sequence[TestCase],
+    tests: Tests,
     cats: dict[str, Category],
     test_cases: Sequence[str] | None,
     categories: Sequence[str] | None,
     where: tuple[str, str],
     path: Path | None,
-) -> list[TestCase]:
+) -> Tests:
     """``tests`` narrowed to ``test_cases`` and to ``categories``; ``where`` names the two
     settings in errors (``[benchmark].test_cases`` or ``--tests``)."""
-    by_id = {t.id: t for t in tests}
     chosen: list[str] | None = None
     if test_cases is not None:
         for test_id in test_cases:
-            if test_id not in by_id:
-                raise ConfigError(f"{where[0]}: {unknown_id_message(test_id, by_id)}", path=path)
+            if test_id not in tests:
+                raise ConfigError(
+                    f"{where[0]}: {unknown_id_message(test_id, tests.ids)}", path=path
+                )
         chosen = list(test_cases)
     if categories is not None:
-        names = set(cats) | {t.category for t in tests}
+        names = set(cats) | tests.categories
         in_categories: set[str] = set()
         for name in categories:
             if name not in names:
                 raise ConfigError(
                     f"{where[1]}: unknown category {name!r}{did_you_mean(name, names)}", path=path
                 )
-            ids = (
-                cats[name].test_ids if name in cats else [t.id for t in tests if t.category == name]
-            )
-            in_categories.update(ids)
-        base = chosen if chosen is not None else [t.id for t in tests]
-        chosen = [t for t in base if t in in_categories and t in by_id]
-    if chosen is None:
-        return list(tests)
-    return [by_id[t] for t in dict.fromkeys(chosen)]
+            in_categories.update(cats[name].test_ids if name in cats else tests.ids_in(name))
+        base = chosen if chosen is not None else tests.ids
+        chosen = [t for t in base if t in in_categories and t in tests]
+    return tests if chosen is None else tests.select(chosen)
 
 
 def _with_defaults(agent: AgentConfig, metadata: SuiteMetadata) -> AgentConfig:
@@ -120,6 +117,31 @@ def check_dataset_scoring(base: BaseConfig, base_path: Path) -> None:
             raise ConfigError(exc.detail, path=base_path) from None
 
 
+def load_tests(benchmark: BenchmarkSection, base_path: str | Path) -> Tests:
+    """The tests ``[benchmark]`` names, each test's scorers checked: a suite file's held as
+    they are (the file is parsed whole), a data set's spilled to a temporary file as its rows
+    are read (:meth:`Tests.spill`), so that no more than one of its tests is held at a time.
+
+    Raises SuiteError naming the file for a bad test, a bad scorer or a repeated id."""
+    source = source_file(benchmark, base_path)
+    if benchmark.dataset is None:
+        return Tests.of(_checked(load_suite(source).tests, source), judged=is_judged)
+    data = locate(benchmark.dataset, base_path)
+    seen: dict[str, int] = {}
+    rows = iter_tests(benchmark.dataset, data, share=False, seen=seen)
+    tests = Tests.spill(_checked(rows, source), judged=is_judged, slot_of=seen)
+    if not tests:
+        raise SuiteError("the data set has no rows; it needs at least one", path=data.path)
+    return tests
+
+
+def _checked(tests: Iterable[TestCase], source: Path) -> Iterator[TestCase]:
+    """``tests``, each once its scorers are known to build."""
+    for test in tests:
+        check_scoring(test, source)
+        yield test
+
+
 def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
     """Load and cross-check the base config, the agents, the suite and its companions."""
     bp = Path(base_path)
@@ -129,14 +151,13 @@ def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
         _check_referenced(bp, setting, getattr(b, setting))
     agents = load_agents(agent_path)
     check_dataset_scoring(base, bp)
-    suite = load_benchmark_suite(b, bp)
-    check_suite_scoring(suite, source_file(b, bp))
+    all_tests = load_tests(b, bp)
     metadata = load_metadata(b.test_metadata) if b.test_metadata else None
-    cats = load_categories(b.categories_file, suite.by_id()) if b.categories_file else {}
+    cats = load_categories(b.categories_file, all_tests.ids) if b.categories_file else {}
     if metadata is not None:
         agents = [_with_defaults(a, metadata) for a in agents]
     tests = _select(
-        suite.tests,
+        all_tests,
         cats,
         b.test_cases,
         b.categories,
@@ -152,7 +173,7 @@ def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
             (base.supervisor.api_key_env, bp, "[supervisor].api_key_env"),
         ]
     )
-    return RunPlan(bp, base, tuple(agents), suite, metadata, cats, tuple(tests), b.repeats)
+    return RunPlan(bp, base, tuple(agents), metadata, cats, tests, b.repeats)
 
 
 def narrow(
@@ -190,6 +211,6 @@ def narrow(
     return replace(
         plan,
         agents=chosen_agents,
-        tests=tuple(chosen_tests),
+        tests=chosen_tests,
         repeats=plan.repeats if repeats is None else repeats,
     )

@@ -18,8 +18,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,10 @@ from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
 from llmbench.providers.openai_compatible import send_time_trace
-from llmbench.scoring.specs import needs_judge
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.store.writer import JournalWriter
+from llmbench.suite.tests import Tests
 
 log = logging.getLogger("llmbench.run")
 
@@ -198,7 +199,7 @@ def _prepare(args: argparse.Namespace) -> Prepared:
 
 def _pending(prep: Prepared, retry_errors: bool) -> list[EntryKey]:
     plan = prep.plan
-    keys = run_keys((a.id for a in plan.agents), (t.id for t in plan.tests), plan.repeats)
+    keys = run_keys((a.id for a in plan.agents), plan.tests.ids, plan.repeats)
     return prep.run_dir.pending(keys, retry_errors) if prep.run_dir is not None else keys
 
 
@@ -211,9 +212,8 @@ def _dry_run(prep: Prepared, pending: list[EntryKey]) -> int:
     per_agent: dict[str, int] = {}
     for agent_id, _, _ in pending:
         per_agent[agent_id] = per_agent.get(agent_id, 0) + 1
-    interactive = {t.id for t in plan.tests if t.is_interactive}
     turns = b.instructor.max_turns
-    n_inter = sum(1 for _, t, _ in pending if t in interactive)
+    n_inter = sum(1 for _, t, _ in pending if plan.tests.is_interactive(t))
     most = len(pending) - n_inter + n_inter * turns
     print("dry run: nothing is sent and nothing is written")
     print(
@@ -256,7 +256,7 @@ def _uses(plan: RunPlan) -> list[Use]:
     uses = [Use(a.id, a.api_configuration()) for a in plan.agents]
     if _uses_helpers(plan):
         uses.append(Use("instructor", plan.base.instructor.api_configuration()))
-    if _uses_helpers(plan) or needs_judge(plan.tests):
+    if _uses_helpers(plan) or plan.tests.needs_judge:
         uses.append(Use("supervisor", plan.base.supervisor.api_configuration()))
     return uses
 
@@ -280,10 +280,9 @@ def _helpers(plan: RunPlan, resolved: dict[str, Use], breakers: Breakers) -> Hel
 def _lanes(
     plan: RunPlan, resolved: dict[str, Use], pending: list[EntryKey], breakers: Breakers
 ) -> list[Lane]:
-    by_id = {t.id: t for t in plan.tests}
-    work: dict[str, list[Item]] = {a.id: [] for a in plan.agents}
-    for agent_id, test_id, repeat in pending:
-        work[agent_id].append((by_id[test_id], repeat))
+    work = {a.id: AgentWork(plan.tests, pending) for a in plan.agents}
+    for position, (agent_id, _, _) in enumerate(pending):
+        work[agent_id].positions.append(position)
     lanes = []
     for a in plan.agents:
         api = resolved[a.id].api
@@ -297,6 +296,26 @@ def _lanes(
         bound = workers if a.max_concurrency == "auto" else a.max_concurrency
         lanes.append(Lane(a.id, target, bound, work[a.id], plan.base.benchmark.seed, auto=auto))
     return lanes
+
+
+@dataclass
+class AgentWork:
+    """One agent's pending tests: positions in the run's pending keys, each test made when the
+    scheduler reaches it (so a lane holds 8 bytes a test, not the test)."""
+
+    tests: Tests
+    pending: list[EntryKey]
+    positions: array[int] = field(default_factory=lambda: array("l"))
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __iter__(self) -> Iterator[Item]:
+        for position in self.positions:
+            _, test_id, repeat = self.pending[position]
+            test = self.tests.get(test_id)
+            assert test is not None  # the pending keys come from these tests' ids
+            yield test, repeat
 
 
 def _concurrency(lanes: list[Lane]) -> dict[str, dict[str, Any]]:

@@ -22,6 +22,7 @@ from llmbench import jsonio
 from llmbench.cli.exits import run_reporting_errors
 from llmbench.cli.finish import AgentInfo, RunResults, agent_info, finish
 from llmbench.cli.manifest import recorded_inputs
+from llmbench.cli.plan import load_tests
 from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
 from llmbench.config.base_config import BaseConfig, load_base_config
 from llmbench.errors import ConfigError, ResultsError
@@ -29,7 +30,6 @@ from llmbench.providers.embedded import EmbeddedServer
 from llmbench.report.terminal import print_report, stdout_console
 from llmbench.report.write import write_reports
 from llmbench.scoring.analysis import analyse
-from llmbench.scoring.specs import check_suite_scoring, needs_judge
 from llmbench.store.files import dumps, ensure_directory, write_atomic
 from llmbench.store.journal_index import JournalIndex
 from llmbench.store.run_dir import (
@@ -39,8 +39,8 @@ from llmbench.store.run_dir import (
     new_run_id,
     run_keys,
 )
-from llmbench.suite.dataset import load_benchmark_suite, source_file
-from llmbench.suite.models import TestCase
+from llmbench.suite.dataset import source_file
+from llmbench.suite.tests import Tests
 
 
 @dataclass
@@ -49,14 +49,14 @@ class StoredRun:
 
     run_dir: RunDirectory
     base: BaseConfig
-    tests: list[TestCase]
+    tests: Tests
     agents: list[AgentInfo]
     repeats: int
     status: str
 
     @property
     def keys(self) -> list[EntryKey]:
-        return run_keys((a.agent_id for a in self.agents), (t.id for t in self.tests), self.repeats)
+        return run_keys((a.agent_id for a in self.agents), self.tests.ids, self.repeats)
 
 
 def open_run(path: str, base_config: str | None = None) -> StoredRun:
@@ -69,12 +69,10 @@ def open_run(path: str, base_config: str | None = None) -> StoredRun:
     inputs = recorded_inputs(manifest, run_dir.manifest_path)
     base_path = base_config or inputs.base_config
     base = load_base_config(base_path)
-    suite = load_benchmark_suite(base.benchmark, base_path)  # a suite file or a data set
+    every = load_tests(base.benchmark, base_path)  # a suite file or a data set
     source = source_file(base.benchmark, base_path)
-    check_suite_scoring(suite, source)
-    by_id = suite.by_id()
-    tests = [by_id[t] for t in inputs.tests if t in by_id]
-    missing = [t for t in inputs.tests if t not in by_id]
+    tests = every.select(t for t in inputs.tests if t in every)
+    missing = [t for t in inputs.tests if t not in every]
     if missing:
         raise ConfigError(
             f"{source}: tests of the run are no longer in the suite: "
@@ -115,7 +113,7 @@ def score_command(args: argparse.Namespace) -> int:
     server: EmbeddedServer | None = None
     judge_api = None
     try:
-        if needs_judge(stored.tests):
+        if stored.tests.needs_judge:
             uses, server = resolve_embedded(
                 [Use("supervisor", stored.base.supervisor.api_configuration())]
             )
@@ -178,8 +176,7 @@ def report_command(args: argparse.Namespace) -> int:
                 if seen[a.agent_id] > 1
             }
             index = stack.enter_context(JournalIndex.build(run.run_dir, run.keys))
-            tests = {t.id: t for t in run.tests}
-            asyncio.run(results.read(index, tests, rename=rename, run_id=run.run_dir.run_id))
+            asyncio.run(results.read(index, run.tests, rename=rename, run_id=run.run_dir.run_id))
             for a in run.agents:
                 served = replace(a, model=index.models.get(a.agent_id) or a.model)
                 infos.append(agent_info(index, served, rename.get(a.agent_id, a.agent_id)))

@@ -115,7 +115,7 @@ def _select(
     """The agent ids, test ids and repeat chosen (None: all), checked against the run."""
     where = stored.run_dir.path
     agents = _chosen(args.agents, [a.agent_id for a in stored.agents], "agent", ConfigError, where)
-    tests = _chosen(args.test_ids, [t.id for t in stored.tests], "test", SuiteError, where)
+    tests = _chosen(args.test_ids, list(stored.tests.ids), "test", SuiteError, where)
     repeat: int | None = args.repeat
     if repeat is not None and repeat >= stored.repeats:
         raise InputError(
@@ -133,6 +133,12 @@ def _record(index: JournalIndex, i: int, test: TestCase) -> dict[str, Any]:
     data["expected"] = test.expected
     data["scoring"] = index.scoring(i)
     return data
+
+
+def _test(stored: StoredRun, test_id: str) -> TestCase:
+    test = stored.tests.get(test_id)
+    assert test is not None  # the index's keys come from these tests' ids
+    return test
 
 
 def _text(records: Iterator[dict[str, Any]], count: int, jsonl: bool) -> Iterator[str]:
@@ -155,7 +161,6 @@ def show_command(args: argparse.Namespace) -> int:
     stored = open_run(args.run_dir, args.base_config)
     try:
         agents, tests, repeat = _select(stored, args)
-        by_id = {t.id: t for t in stored.tests}
         with JournalIndex.build(stored.run_dir, stored.keys) as index:
             chosen = [
                 i
@@ -165,7 +170,7 @@ def show_command(args: argparse.Namespace) -> int:
                 and (repeat is None or r == repeat)
             ]
             found = [i for i in chosen if index.has_entry(i)]
-            records = (_record(index, i, by_id[index.keys[i][1]]) for i in found)
+            records = (_record(index, i, _test(stored, index.keys[i][1])) for i in found)
             try:
                 for piece in _text(records, len(found), args.jsonl):
                     sys.stdout.write(piece)

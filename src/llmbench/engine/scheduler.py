@@ -28,6 +28,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import aiohttp
 
@@ -41,6 +42,17 @@ log = logging.getLogger(__name__)
 
 Item = tuple[TestCase, int]
 """A test and its repeat index."""
+
+
+class Work(Protocol):
+    """A lane's items in order: a list, or anything sized that makes each test as it is
+    reached (so that a run need not hold every test while it runs)."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Item]: ...
+
+
 ResultSink = Callable[[str, int, Outcome], None]
 """``on_result(agent_id, repeat, outcome)``; may raise :class:`ResultsError` to stop the run."""
 
@@ -52,7 +64,7 @@ class Lane:
     agent_id: str
     target: Target
     max_concurrency: int
-    items: list[Item]
+    items: Work
     seed: int | None = None
     """The run's seed; repeat ``r`` sends ``seed + r`` where nothing else sets one."""
     progress: ProgressTracker = field(default_factory=ProgressTracker)

@@ -51,14 +51,13 @@ def load_results(run_dir: str | Path) -> Any:
     from llmbench.store.journal_index import JournalIndex
 
     stored = open_run(str(run_dir))
-    by_id = {t.id: t for t in stored.tests}
     rows = []
     try:
         with JournalIndex.build(stored.run_dir, stored.keys) as index:
             for i, key in enumerate(index.keys):
                 if not index.has_entry(i):
                     continue
-                rec = record(index.entry(i), by_id.get(key[1]), index.scoring(i))
+                rec = record(index.entry(i), stored.tests.get(key[1]), index.scoring(i))
                 scoring = rec.get("scoring") or {}
                 rec["run_id"] = stored.run_dir.run_id
                 rec["score"] = scoring.get("score")

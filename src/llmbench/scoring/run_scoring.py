@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from llmbench.scoring.judge import Judge
 from llmbench.scoring.specs import JudgeSpec, judge_spec, scorers_for
 from llmbench.store.run_dir import EntryKey, JournalEntry
 from llmbench.suite.models import TestCase
+from llmbench.suite.tests import TestLookup
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class RunScorer:
         self,
         session: aiohttp.ClientSession | None,
         entry: JournalEntry,
-        tests: Mapping[str, TestCase],
+        tests: TestLookup,
     ) -> dict[str, Any] | None:
         """The scoring block of one entry (None for a test with nothing to score); a scorer
         bug becomes a "not scored" block, never an exception."""
@@ -170,7 +171,7 @@ class RunScorer:
     async def score_all(
         self,
         entries: Sequence[JournalEntry],
-        tests: Mapping[str, TestCase],
+        tests: TestLookup,
         session: aiohttp.ClientSession | None,
     ) -> dict[EntryKey, dict[str, Any] | None]:
         """The scoring block of every entry (None for a test with nothing to score)."""

@@ -294,7 +294,7 @@ def judge_spec(test: TestCase) -> JudgeSpec | None:
 
 def needs_judge(tests: Sequence[TestCase]) -> bool:
     """True when some test is scored by the judge."""
-    return any(judge_spec(t) is not None for t in tests)
+    return any(is_judged(t) for t in tests)
 
 
 def scorers_for(test: TestCase) -> list[Scorer]:
@@ -319,10 +319,21 @@ def _n_entries(test: TestCase) -> int:
 def check_suite_scoring(suite: Suite, path: str | Path | None = None) -> None:
     """Build every test's scorers once, so a bad spec is an input error before a run starts."""
     for test in suite.tests:
-        try:
-            scorers_for(test)
-        except SuiteError as exc:
-            raise SuiteError(exc.detail, path=path) from None
+        check_scoring(test, path)
+
+
+def check_scoring(test: TestCase, path: str | Path | None = None) -> None:
+    """Build the test's scorers once; SuiteError naming ``path`` and the entry when one is
+    bad."""
+    try:
+        scorers_for(test)
+    except SuiteError as exc:
+        raise SuiteError(exc.detail, path=path) from None
+
+
+def is_judged(test: TestCase) -> bool:
+    """True when the judge scores ``test``."""
+    return judge_spec(test) is not None
 
 
 # --- building scorers: ValueError here becomes a SuiteError naming the entry -----------------

@@ -203,21 +203,27 @@ def _naming(compiled: Any, field: str) -> Template | None:
 
 
 def iter_tests(
-    dataset: DatasetSection, source: DataSource, *, share: bool = True
+    dataset: DatasetSection,
+    source: DataSource,
+    *,
+    share: bool = True,
+    seen: dict[str, int] | None = None,
 ) -> Iterator[TestCase]:
     """The tests of a data set, one per row, each made as its row is read.
 
     With ``share`` (for tests that will be kept), equal strings and models are held once
     (:class:`Sharing`, which holds each string it has seen until the last row); without it
     only the ids seen so far are held, so tests that are written out and let go need no
-    memory that grows with the file.
+    memory that grows with the file. ``seen`` is where the ids seen so far are kept, each
+    with its row's index (the test's index among those yielded): pass the dict that will
+    index the tests (:meth:`~llmbench.suite.tests.Tests.spill`) so that each id is held once.
 
     Raises SuiteError naming the data file and the row for a template that names a field the
     row lacks, a test that is not valid, or a test id given twice.
     """
     mapping = RowMapping(dataset, source)
     sharing = Sharing() if share else None
-    seen: dict[str, int] = {}
+    seen = {} if seen is None else seen
     for row in read_rows(source.path, source.format):
         try:
             raw = mapping.raw_test(row)
