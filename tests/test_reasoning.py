@@ -122,6 +122,32 @@ def test_an_answer_without_thinking_is_untouched(
     assert result.time_to_first_answer_token == result.time_to_first_token
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "not-streamed"])
+def test_thinking_opened_by_the_chat_template_is_split_at_its_closing_tag(
+    server: ScriptedServer, runner: TestRunner, stream: bool
+) -> None:
+    """DeepSeek-R1's template writes <think> into the prompt: the content is thinking, then
+    </think>, then the answer."""
+    runner.configure_api(server.url + "/v1", "scripted-model", stream=stream)
+    server.script(Answer(chunks=["Let me", " add.\n", "</think>", "\n\nThe answer", " is 5"]))
+    result = runner.execute_single_test("t1")
+    assert (result.reasoning_text, result.response_text) == ("Let me add.", "The answer is 5")
+    assert result.reasoning_tokens is not None and result.reasoning_tokens >= 1
+    assert result.tokens_estimated and not result.reasoning_truncated
+    assert result.time_to_first_answer_token is None  # the split is found only at the end
+    if stream:
+        assert result.time_to_first_token is not None
+
+
+def test_without_tags_thinking_opened_by_the_template_stays_in_the_answer(
+    server: ScriptedServer, runner: TestRunner
+) -> None:
+    runner.configure_api(server.url + "/v1", "scripted-model", reasoning_tags=None)
+    server.script(Answer(chunks=["Let me add.", "</think>", "5"]))
+    result = runner.execute_single_test("t1")
+    assert (result.reasoning_text, result.response_text) == ("", "Let me add.</think>5")
+
+
 @pytest.mark.parametrize(
     ("pieces", "thinking", "answer"),
     [

@@ -27,6 +27,7 @@ from llmbench.providers.thinking import (
     ReasoningTags,
     reasoning_field,
     split_leading,
+    split_unopened,
     usage_reasoning_tokens,
 )
 from llmbench.suite.models import ApiType, TestCase
@@ -409,11 +410,18 @@ class _StreamState:
         reasoning = "".join(self.thoughts)
         thinking_events = self.reasoning_events
         truncated = False
+        unopened = False
         if splitter is not None and splitter.events:  # the content opened with thinking
             text = text.lstrip()
             reasoning = _joined(reasoning, splitter.text())
             thinking_events += splitter.events
             truncated = splitter.thinking
+        elif not reasoning and self.reasoning_tags is not None:
+            reasoning, text = split_unopened(text, self.reasoning_tags)
+            if reasoning:  # thinking opened by the chat template (DeepSeek-R1)
+                unopened = True
+                share = len(reasoning) / (len(reasoning) + len(text))
+                thinking_events = round(self.content_events * share)
         # llama.cpp, vLLM and most servers send one token per content event
         prompt_tokens, completion_tokens, estimated = token_counts(
             self.usage, body, self.content_events + self.reasoning_events
@@ -424,6 +432,8 @@ class _StreamState:
         truncated = truncated or _cut_while_thinking(reasoning, text, self.finish_reason)
         ttft = self.first_at - self.sent_at if self.first_at is not None else None
         ttfat = self.first_answer_at - self.sent_at if self.first_answer_at is not None else None
+        if unopened:
+            ttfat = None  # the answer's start was found only at the end: not timed
         gen = (
             self.last_at - self.first_at
             if self.first_at is not None and self.last_at is not None

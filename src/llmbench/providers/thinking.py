@@ -8,8 +8,11 @@ agent's ``reasoning_tags`` says otherwise) when the server does not split it. Th
 by :mod:`llmbench.providers.openai_compatible`; this module splits the inline form.
 
 Only *leading* thinking is split: content that does not begin (after white space) with the
-opening tag is all answer, and is looked at no further, so a stream without thinking costs one
-check of its first content.
+opening tag is answer, and is looked at no further while it streams, so a stream without
+thinking costs one check of its first content. Once, at the end, the whole content of an answer
+that had no thinking is searched for the closing tag alone (:func:`split_unopened`): DeepSeek-R1
+and its distills have the opening tag written by their chat template, into the prompt, so their
+content is thinking, ``</think>``, then the answer.
 """
 
 from __future__ import annotations
@@ -47,12 +50,25 @@ def split_leading(text: str, tags: ReasoningTags | None) -> tuple[str, str, bool
     opening, closing = tags
     lead = text.lstrip()
     if not lead.startswith(opening):
-        return "", text, False
+        thinking, answer = split_unopened(text, tags)
+        return thinking, answer, False
     rest = lead[len(opening) :]
     at = rest.find(closing)
     if at < 0:
         return rest.strip(), "", True
     return rest[:at].strip(), rest[at + len(closing) :].lstrip(), False
+
+
+def split_unopened(text: str, tags: ReasoningTags | None) -> tuple[str, str]:
+    """``(thinking, answer)`` of content whose thinking was opened by the chat template: the
+    closing tag with no opening tag before it splits the two; ``("", text)`` otherwise."""
+    if tags is None:
+        return "", text
+    opening, closing = tags
+    at = text.find(closing)
+    if at < 0 or opening in text[:at]:
+        return "", text
+    return text[:at].strip(), text[at + len(closing) :].lstrip()
 
 
 class InlineThinking:
