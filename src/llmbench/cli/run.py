@@ -20,7 +20,7 @@ import signal
 import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--repeats", type=whole_number(1), metavar="N", help="run each test N times per agent"
     )
     parser.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="ask every agent for whole answers instead of streams (as stream = false): time "
+        "to first token and tokens/s are not measured",
+    )
+    parser.add_argument(
         "--no-cache",
         action="store_true",
         help="send every request, even with [benchmark] cache = true; do not use or fill the "
@@ -171,7 +177,7 @@ def _prepare(args: argparse.Namespace) -> Prepared:
                 categories=args.categories,
                 repeats=args.repeats,
             )
-        return Prepared(plan, None, None)
+        return Prepared(_streaming(plan, args), None, None)
     if args.agents or args.tests or args.categories or args.repeats:
         raise ConfigError(
             "--resume: a resumed run keeps its own selection; "
@@ -194,7 +200,15 @@ def _prepare(args: argparse.Namespace) -> Prepared:
         source=f"{run_dir.manifest_path}",
     )
     manifest_mod.warn_on_drift(plan, manifest)
-    return Prepared(plan, run_dir, manifest)
+    return Prepared(_streaming(plan, args), run_dir, manifest)
+
+
+def _streaming(plan: RunPlan, args: argparse.Namespace) -> RunPlan:
+    """``plan`` with every agent asked for whole answers under ``--no-stream``."""
+    if not args.no_stream:
+        return plan
+    agents = tuple(a.model_copy(update={"stream": False}) for a in plan.agents)
+    return replace(plan, agents=agents)
 
 
 def _pending(prep: Prepared, retry_errors: bool) -> list[EntryKey]:

@@ -78,6 +78,9 @@ class AgentConfig(BaseModel):
     """Most seconds one test may take, all attempts and waits included."""
     max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, gt=0)
     """Largest answer read, in bytes (a whole stream or a JSON body); a larger one is an error."""
+    stream: bool = True
+    """Stream answers (SSE): what gives time to first token and tokens/s. ``false``: one JSON
+    answer per request, those two figures not measured (``--no-stream`` for one run)."""
     max_concurrency: Annotated[int | Literal["auto"], BeforeValidator(_concurrency)] = 4
     """This agent's own bound on tests in flight, or ``"auto"``: found from the server's
     latency while the run goes (see :mod:`llmbench.engine.concurrency`)."""
@@ -108,6 +111,7 @@ class AgentConfig(BaseModel):
             retry_backoff=self.retry_backoff,
             retry_budget_s=self.retry_budget_s,
             max_response_bytes=self.max_response_bytes,
+            stream=self.stream,
             api_type=self.api_type,
             api_key_env=self.api_key_env,
             reasoning_tags=(self.reasoning_tags[0], self.reasoning_tags[1])

@@ -83,15 +83,13 @@ class Completion:
 
     @property
     def tokens_per_second(self) -> float | None:
-        """Generation speed; see ``TestResult.tokens_per_second``."""
+        """Generation speed; see ``TestResult.tokens_per_second``. None when not streamed:
+        a whole answer has no first token to time from, and tokens over the whole request
+        (prompt processing and the network included) is a different figure."""
         n = self.completion_tokens
-        if not n:
+        if not n or self.generation_time is None:
             return None
-        if self.generation_time is not None:
-            if n > 1 and self.generation_time > 0:
-                return (n - 1) / self.generation_time
-            return None
-        return n / self.total_time if self.total_time > 0 else None
+        return (n - 1) / self.generation_time if n > 1 and self.generation_time > 0 else None
 
 
 def resolve_api_type(test: TestCase, default: ApiType) -> ApiType:

@@ -31,6 +31,7 @@ from llmbench.report.terminal import (
     reasoning_table,
     seconds,
     significant_differences,
+    streamed,
 )
 from llmbench.scoring.scored import ScoredResult
 
@@ -105,8 +106,11 @@ def _speed(summary: Summary) -> list[str]:
             [
                 agent["agent_id"],
                 *(seconds(pick(speed, "latency_s", q)) for q in ("p50", "p95", "p99")),
-                *(seconds(pick(speed, "time_to_first_token_s", q)) for q in ("p50", "p95")),
-                number(pick(speed, "tokens_per_second", "p50"), 1),
+                *(
+                    streamed(speed, seconds(pick(speed, "time_to_first_token_s", q)))
+                    for q in ("p50", "p95")
+                ),
+                streamed(speed, number(pick(speed, "tokens_per_second", "p50"), 1)),
                 str(pick(speed, "prompt_tokens") or 0),
                 str(pick(speed, "completion_tokens") or 0),
             ]

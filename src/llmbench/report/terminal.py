@@ -44,6 +44,16 @@ def p_value(p: float | None) -> str:
     return f"= {p:.2f}" if p >= 0.01 else f"= {p:.3f}"
 
 
+NOT_MEASURED = "not measured"
+"""What a streaming figure (time to first token, tokens/s) shows for an agent that did not
+stream (``stream = false``): not a zero, and not a missing value."""
+
+
+def streamed(speed: Mapping[str, Any] | None, shown: str) -> str:
+    """``shown``, or :data:`NOT_MEASURED` when the agent's answers were not streamed."""
+    return NOT_MEASURED if speed is not None and speed.get("streamed") is False else shown
+
+
 def seconds(value: float | None) -> str:
     """A duration in seconds, two decimals."""
     return number(value, 2)
@@ -83,7 +93,7 @@ def leaderboard_row(agent: Mapping[str, Any]) -> list[str]:
         interval(quality["pass_rate"], quality.get("pass_ci")),
         f"{quality['n']} / {quality['errors']}",
         latency,
-        number(pick(speed, "tokens_per_second", "p50"), 1),
+        streamed(speed, number(pick(speed, "tokens_per_second", "p50"), 1)),
     ]
 
 

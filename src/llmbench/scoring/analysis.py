@@ -128,6 +128,8 @@ def _speed(results: Sequence[ScoredResult]) -> dict[str, Any]:
     thinking = [r.reasoning_tokens for r in ok if r.reasoning_tokens is not None]
     return {
         "n": len(timed),
+        # a streamed answer always has a first token; an agent with stream = false has none
+        "streamed": any(r.time_to_first_token is not None for r in timed) if timed else None,
         "cached": sum(1 for r in results if r.status == "ok" and r.cached),
         "latency_s": {f"p{q}": percentile(latency, q) for q in (50, 95, 99)},
         "time_to_first_token_s": {f"p{q}": percentile(ttft, q) for q in (50, 95)},
