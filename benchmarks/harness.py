@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +139,7 @@ def run_child(
     *,
     while_running: Callable[[subprocess.Popen[bytes]], None] | None = None,
     timeout_s: float = 1800,
+    env: Mapping[str, str] | None = None,
 ) -> ChildRun:
     """Run ``cmd`` pinned to the client CPU; its resource use comes from ``wait4``.
 
@@ -155,6 +156,7 @@ def run_child(
             stdout=subprocess.DEVNULL,
             stderr=err,
             preexec_fn=_pin_to_client_cpu,
+            env=None if env is None else {**os.environ, **env},
         )
         if while_running is not None:
             while_running(proc)
@@ -335,6 +337,7 @@ def run_llmbench(
     max_concurrency: int | str | None = None,
     while_running: Callable[[subprocess.Popen[bytes]], None] | None = None,
     agents: int = 1,
+    env: Mapping[str, str] | None = None,
 ) -> ClientRun:
     """``runner.py --base_config X --agent_config Y`` as users run it, on a fresh suite.
 
@@ -349,7 +352,7 @@ def run_llmbench(
         agents=agents,
     )
     cmd = [sys.executable, str(RUNNER), f"--base_config={base}", f"--agent_config={agent}"]
-    child = run_child(cmd, workdir, while_running=while_running)
+    child = run_child(cmd, workdir, while_running=while_running, env=env)
     run_dirs = sorted((workdir / "results").glob("*/results.jsonl"))
     if not run_dirs:
         return _checked("llmbench", ClientRun(child, []), tests)

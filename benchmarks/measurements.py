@@ -250,14 +250,20 @@ def throughput(plan: Plan, tmp: Path) -> list[Row]:
         n = plan.throughput_tests(k)
         runs: dict[str, ClientRun] = {}
         with Server(ttft_s=LATENCY_S, tokens=8) as server:
-            for name in ("reference", "llmbench"):
+            for name in ("reference", "llmbench", "llmbench-asyncio"):
                 server.control(reset=True)
                 if name == "reference":
                     runs[name] = run_reference(server, tmp, tests=n, in_flight=k)
                 else:
-                    runs[name] = run_llmbench(server, tmp / f"throughput-{k}", tests=n, in_flight=k)
+                    # llmbench on uvloop (its default where installed), then on asyncio's loop
+                    env = {"LLMBENCH_LOOP": "asyncio" if name.endswith("asyncio") else "uvloop"}
+                    where = tmp / f"throughput-{k}-{name}"
+                    runs[name] = run_llmbench(server, where, tests=n, in_flight=k, env=env)
                 busy[name] = _server_busy(server)
+        asyncio_loop = runs.pop("llmbench-asyncio")
+        busy.pop("llmbench-asyncio")
         rows.append(_throughput_row(k, n, runs, busy))
+        rows.append(_loop_row(k, runs, asyncio_loop))
     top = plan.levels[-1]
     rows.append(
         Row(
@@ -294,6 +300,25 @@ def _throughput_row(
         f">= {GATE_THROUGHPUT_RATIO:g}x",
         _at_least(_ratio(share["llmbench"], share["reference"]), GATE_THROUGHPUT_RATIO),
         notes,
+    )
+
+
+def _loop_row(k: int, runs: dict[str, ClientRun], asyncio_loop: ClientRun) -> Row:
+    """llmbench on asyncio's own loop at ``k`` in flight, against the same run on uvloop."""
+    ideal = k / LATENCY_S
+    share = {
+        name: None if (rate := steady_rate(run.records, k)) is None else rate / ideal * 100
+        for name, run in (("uvloop", runs["llmbench"]), ("asyncio", asyncio_loop))
+    }
+    return Row(
+        "  the same on asyncio's loop (LLMBENCH_LOOP=asyncio), % of ideal; ratio to uvloop",
+        _fmt(share["asyncio"], 1),
+        _fmt(share["uvloop"], 1),
+        _fmt(_ratio(share["asyncio"], share["uvloop"])),
+        notes=[
+            f"client CPU: asyncio {asyncio_loop.child.cpu_s:.2f} s, "
+            f"uvloop {runs['llmbench'].child.cpu_s:.2f} s"
+        ],
     )
 
 

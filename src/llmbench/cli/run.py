@@ -45,6 +45,7 @@ from llmbench.cli.exits import (
 from llmbench.cli.live import LiveProgress
 from llmbench.cli.plan import RunPlan, load_plan, narrow
 from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
+from llmbench.engine import loop as event_loop
 from llmbench.engine.breaker import Breakers
 from llmbench.engine.calls import Caller
 from llmbench.engine.concurrency import AutoConcurrency
@@ -487,18 +488,19 @@ def _run(
         on_result=on_result,
     )
     log.info(
-        "run %s: %d tests to run over %d agents, results in %s",
+        "run %s: %d tests to run over %d agents, results in %s (event loop: %s)",
         run_dir.run_id,
         len(pending),
         len(lanes),
         run_dir.path,
+        event_loop.loop_name(),
     )
     status = "failed"
     try:
         try:
             # the plan lives as long as the run: keep the collector's full passes off it
             gc.freeze()
-            interrupted = asyncio.run(_run_scheduler(scheduler, lanes, run_dir, console))
+            interrupted = event_loop.run(_run_scheduler(scheduler, lanes, run_dir, console))
         finally:
             if cache is not None:
                 cache.close()
@@ -616,6 +618,7 @@ def run_command(args: argparse.Namespace, again: str | None = None) -> int:
 
 def _run_command(args: argparse.Namespace, again: str) -> int:
     prep = _prepare(args)
+    event_loop.loop_name()  # a bad LLMBENCH_LOOP is bad input, found before anything is written
     pending = _pending(prep, args.retry_errors)
     if args.dry_run:
         return _dry_run(prep, pending)
