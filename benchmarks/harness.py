@@ -256,8 +256,11 @@ class ClientRun:
         return sum(not r.ok for r in self.records)
 
 
-def run_reference(server: Server, workdir: Path, *, tests: int, in_flight: int) -> ClientRun:
-    """``reference_client.py``: ``tests`` requests, ``in_flight`` at a time."""
+def run_reference(
+    server: Server, workdir: Path, *, tests: int, in_flight: int, stream: bool = True
+) -> ClientRun:
+    """``reference_client.py``: ``tests`` requests, ``in_flight`` at a time (whole answers
+    without ``stream``)."""
     out = workdir / f"reference-{time.monotonic_ns()}.json"
     child = run_child(
         [
@@ -268,12 +271,13 @@ def run_reference(server: Server, workdir: Path, *, tests: int, in_flight: int) 
             f"--in-flight={in_flight}",
             f"--prompt={PROMPT}",
             f"--out={out}",
+            *([] if stream else ["--no-stream"]),
         ],
         workdir,
     )
     data = json.loads(out.read_text(encoding="utf-8"))
     out.unlink()
-    records = [Record(s, e, t is not None, t, r) for s, e, t, r in data["records"]]
+    records = [Record(s, e, ok, t, r) for s, e, t, r, ok in data["records"]]
     return _checked("reference", ClientRun(child, records, data["first_request_at"]), tests)
 
 
@@ -285,6 +289,7 @@ def write_llmbench_run(
     in_flight: int,
     max_concurrency: int | str,
     agents: int = 1,
+    stream: bool = True,
 ) -> tuple[Path, Path]:
     """A suite of ``tests`` one-prompt tests, a base config and ``agents`` agents on ``server``.
 
@@ -322,7 +327,8 @@ def write_llmbench_run(
             f'endpoint = "{server.url}/v1"\n'
             'model = "bench-model"\n'
             "retry_attempts = 0\n"
-            f"max_concurrency = {concurrency}\n",
+            f"max_concurrency = {concurrency}\n"
+            f"stream = {str(stream).lower()}\n",
             encoding="utf-8",
         )
     return base, (directory / "bench.toml" if agents == 1 else directory)
@@ -338,6 +344,7 @@ def run_llmbench(
     while_running: Callable[[subprocess.Popen[bytes]], None] | None = None,
     agents: int = 1,
     env: Mapping[str, str] | None = None,
+    stream: bool = True,
 ) -> ClientRun:
     """``runner.py --base_config X --agent_config Y`` as users run it, on a fresh suite.
 
@@ -350,6 +357,7 @@ def run_llmbench(
         in_flight=in_flight,
         max_concurrency=in_flight if max_concurrency is None else max_concurrency,
         agents=agents,
+        stream=stream,
     )
     cmd = [sys.executable, str(RUNNER), f"--base_config={base}", f"--agent_config={agent}"]
     child = run_child(cmd, workdir, while_running=while_running, env=env)

@@ -322,6 +322,57 @@ def _loop_row(k: int, runs: dict[str, ClientRun], asyncio_loop: ClientRun) -> Ro
     )
 
 
+def whole_answers(plan: Plan, tmp: Path) -> list[Row]:
+    """Streaming against not, at each level: llmbench streaming (it measures time to first
+    token) and llmbench with ``stream = false``, each against the reference asking for whole
+    answers (what lm-evaluation-harness does), on the same 200 ms server in the same run."""
+    rows = []
+    for k in plan.levels:
+        n = plan.throughput_tests(k)
+        runs: dict[str, ClientRun] = {}
+        with Server(ttft_s=LATENCY_S, tokens=8) as server:
+            for name in ("reference", "streaming", "whole"):
+                server.control(reset=True)
+                if name == "reference":
+                    runs[name] = run_reference(server, tmp, tests=n, in_flight=k, stream=False)
+                else:
+                    where = tmp / f"whole-{k}-{name}"
+                    stream = name == "streaming"
+                    runs[name] = run_llmbench(server, where, tests=n, in_flight=k, stream=stream)
+        rate = {name: steady_rate(run.records, k) for name, run in runs.items()}
+        cpu = {name: run.child.cpu_s for name, run in runs.items()}
+        notes = [
+            "requests/s: " + ", ".join(f"{name} {_fmt(r, 1)}" for name, r in rate.items()),
+            "client CPU, s: " + ", ".join(f"{name} {c:.2f}" for name, c in cpu.items()),
+        ]
+        streaming = _ratio(rate["streaming"], rate["reference"])
+        whole = _ratio(rate["whole"], rate["reference"])
+        rows += [
+            Row(
+                f"at {k} in flight: llmbench streaming / reference not streaming, requests/s",
+                _fmt(rate["streaming"], 1),
+                _fmt(rate["reference"], 1),
+                _fmt(streaming),
+                ">= 0.97",
+                _at_least(streaming, 0.97),
+                f">= {GATE_THROUGHPUT_RATIO:g}",
+                _at_least(streaming, GATE_THROUGHPUT_RATIO),
+                notes,
+            ),
+            Row(
+                f"at {k} in flight: llmbench stream = false / reference not streaming",
+                _fmt(rate["whole"], 1),
+                _fmt(rate["reference"], 1),
+                _fmt(whole),
+                ">= 0.95",
+                _at_least(whole, 0.95),
+                f">= {GATE_THROUGHPUT_RATIO:g}",
+                _at_least(whole, GATE_THROUGHPUT_RATIO),
+            ),
+        ]
+    return rows
+
+
 def _memory_rows(plan: Plan, runs: dict[tuple[str, int], ClientRun]) -> list[Row]:
     rss = {key: run.child.peak_rss_kb for key, run in runs.items()}
     rows = [
@@ -686,6 +737,7 @@ def load(plan: Plan, tmp: Path) -> list[Row]:
 MEASUREMENTS: dict[str, Callable[[Plan, Path], list[Row]]] = {
     "cpu-memory": cpu_and_memory,
     "throughput": throughput,
+    "whole": whole_answers,
     "startup": startup,
     "accuracy": accuracy,
     "auto": auto_concurrency,

@@ -1,4 +1,6 @@
-"""The reference: a minimal asyncio + aiohttp streaming client, the floor llmbench is held to.
+"""The reference: a minimal asyncio + aiohttp streaming client, the floor llmbench is held to
+(with ``--no-stream``: the same client asking for whole JSON answers, which is what
+lm-evaluation-harness does).
 
 One ``ClientSession``, a connector allowing ``--in-flight`` connections, ``--in-flight``
 workers taking requests from a shared counter (a semaphore by another name), each request's
@@ -7,9 +9,9 @@ generation tokens/s recorded as llmbench defines them. Nothing else: no retries,
 until the end.
 
 ``python benchmarks/reference_client.py --url URL --requests N --in-flight K --out FILE``
-writes ``{"first_request_at", "records": [[start, end, ttft_s, tokens_per_s], ...]}`` to FILE
-(``start`` and ``end`` are ``time.time()``; ``ttft_s`` and ``tokens_per_s`` are null for a
-failed request) and exits 0 when every request succeeded.
+writes ``{"first_request_at", "records": [[start, end, ttft_s, tokens_per_s, ok], ...]}`` to
+FILE (``start`` and ``end`` are ``time.time()``; ``ttft_s`` and ``tokens_per_s`` are null for a
+failed request, and always with ``--no-stream``) and exits 0 when every request succeeded.
 """
 
 from __future__ import annotations
@@ -26,7 +28,17 @@ from typing import Any
 
 import aiohttp
 
-Record = tuple[float, float, float | None, float | None]
+Record = tuple[float, float, float | None, float | None, bool]
+
+
+async def one_whole_request(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> bool:
+    """Send one chat request for a whole answer; True when it came back with a message."""
+    async with session.post(url, json=body) as resp:
+        data = await resp.read()
+        if resp.status != 200:
+            return False
+    choices = json.loads(data).get("choices")
+    return bool(choices and choices[0].get("message", {}).get("content"))
 
 
 async def one_request(
@@ -64,13 +76,16 @@ async def one_request(
     return first - sent, rate
 
 
-async def run(url: str, requests: int, in_flight: int, prompt: str) -> tuple[float, list[Record]]:
-    body = {
+async def run(
+    url: str, requests: int, in_flight: int, prompt: str, stream: bool = True
+) -> tuple[float, list[Record]]:
+    body: dict[str, Any] = {
         "model": "bench-model",
         "messages": [{"role": "user", "content": prompt}],
-        "stream": True,
-        "stream_options": {"include_usage": True},
+        "stream": stream,
     }
+    if stream:
+        body["stream_options"] = {"include_usage": True}
     records: list[Record] = []
     counter = itertools.count()
     connector = aiohttp.TCPConnector(limit=in_flight)
@@ -82,11 +97,16 @@ async def run(url: str, requests: int, in_flight: int, prompt: str) -> tuple[flo
             start = time.time()
             if not first_request_at:
                 first_request_at = start
+            ttft = rate = None
             try:
-                ttft, rate = await one_request(session, url, body)
+                if stream:
+                    ttft, rate = await one_request(session, url, body)
+                    ok = ttft is not None
+                else:
+                    ok = await one_whole_request(session, url, body)
             except (aiohttp.ClientError, TimeoutError, ValueError):
-                ttft, rate = None, None
-            records.append((start, time.time(), ttft, rate))
+                ok = False
+            records.append((start, time.time(), ttft, rate, ok))
 
     timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -102,15 +122,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", default="What is 2 + 3?")
     parser.add_argument("--out", required=True, help="where to write the records (JSON)")
     parser.add_argument("--cpu", type=int, help="pin the client to this CPU")
+    parser.add_argument("--no-stream", action="store_true", help="ask for whole JSON answers")
     args = parser.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    first, records = asyncio.run(run(args.url, args.requests, args.in_flight, args.prompt))
+    first, records = asyncio.run(
+        run(args.url, args.requests, args.in_flight, args.prompt, stream=not args.no_stream)
+    )
     with open(args.out, "w", encoding="utf-8") as fh:
         json.dump({"first_request_at": first, "records": records}, fh)
-    return 0 if all(r[2] is not None for r in records) else 1
+    return 0 if all(r[4] for r in records) else 1
 
 
 if __name__ == "__main__":
