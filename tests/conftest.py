@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -64,6 +65,16 @@ def server2(_session_server2: ScriptedServer) -> Iterator[ScriptedServer]:
     _session_server2.reset()
     yield _session_server2
     _session_server2.reset()
+
+
+async def ignores_first_cancellation(self: Any, *args: Any) -> Any:
+    """A ``TestRun.execute`` that swallows the first cancellation (the run's shutdown ends it):
+    a test that does not stop when it is told to."""
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        await asyncio.sleep(30)
+    raise AssertionError("not reached")
 
 
 def make_test(test_id: str, **fields: Any) -> dict[str, Any]:

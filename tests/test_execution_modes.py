@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from llmbench import SuiteError, TestRunner
 from llmbench.engine import executor as executor_module
-from llmbench.engine.test_run import Outcome, TestRun
-from tests.conftest import make_test
+from llmbench.engine.test_run import TestRun
+from tests.conftest import ignores_first_cancellation, make_test
 from tests.scripted_server import Answer, Echo, ScriptedServer, Stall
 
 
@@ -234,14 +232,7 @@ def test_cancel_is_bounded_even_when_a_test_ignores_it(
     """A test that swallows the cancellation is recorded as cancelled after the grace period;
     the run returns then, with each started test once."""
 
-    async def stubborn(self: TestRun, *args: Any) -> Outcome:
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            await asyncio.sleep(30)  # ignores the first cancellation (the run's shutdown ends it)
-        raise AssertionError("not reached")
-
-    monkeypatch.setattr(TestRun, "execute", stubborn)
+    monkeypatch.setattr(TestRun, "execute", ignores_first_cancellation)
     monkeypatch.setattr(executor_module, "CANCEL_GRACE_S", 0.2)
     threading.Timer(0.3, runner.cancel_execution).start()
     started = time.monotonic()

@@ -19,7 +19,7 @@ from llmbench.engine.scheduler import Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target, TestRun
 from llmbench.errors import ResultsError
 from llmbench.suite.models import TestCase
-from tests.conftest import make_test
+from tests.conftest import ignores_first_cancellation, make_test
 from tests.scripted_server import Answer, Hang, ScriptedServer
 
 Recorded = list[tuple[str, int, Outcome]]
@@ -259,14 +259,7 @@ def test_a_timeout_around_the_run_cancels_the_tests_in_flight_at_once(
 def test_a_test_that_ignores_cancellation_is_recorded_after_the_grace_period(
     server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def stubborn(self: TestRun, *args: Any) -> Outcome:
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            await asyncio.sleep(30)  # ignores the first cancellation (the run's shutdown ends it)
-        raise AssertionError("not reached")
-
-    monkeypatch.setattr(TestRun, "execute", stubborn)
+    monkeypatch.setattr(TestRun, "execute", ignores_first_cancellation)
     monkeypatch.setattr(scheduler_module, "CANCEL_GRACE_S", 0.2)
     holder: list[Scheduler] = []
     lane = _lane(server, "a", _tests("t0", "t1"), max_concurrency=2)
