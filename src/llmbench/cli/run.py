@@ -487,20 +487,21 @@ def _run(
         helpers=helpers,
         on_result=on_result,
     )
+    loop = event_loop.loop_name()
     log.info(
         "run %s: %d tests to run over %d agents, results in %s (event loop: %s)",
         run_dir.run_id,
         len(pending),
         len(lanes),
         run_dir.path,
-        event_loop.loop_name(),
+        loop,
     )
     status = "failed"
     try:
         try:
             # the plan lives as long as the run: keep the collector's full passes off it
             gc.freeze()
-            interrupted = event_loop.run(_run_scheduler(scheduler, lanes, run_dir, console))
+            interrupted = event_loop.run(_run_scheduler(scheduler, lanes, run_dir, console), loop)
         finally:
             if cache is not None:
                 cache.close()

@@ -150,17 +150,17 @@ def _csp_hash(text: str) -> str:
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
 
+def _table(table_id: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table of text cells, every cell escaped."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
 def _leaderboard(summary: Summary) -> str:
     header, table = leaderboard_table(summary)
-    head = "".join(f"<th>{escape(c)}</th>" for c in ("#", *header))
-    rows = []
-    for rank, row in enumerate(table, 1):
-        cells = "".join(f"<td>{escape(v)}</td>" for v in (str(rank), *row))
-        rows.append(f"<tr>{cells}</tr>")
-    return (
-        '<table id="leaderboard"><thead><tr>'
-        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+    ranked = ([str(rank), *row] for rank, row in enumerate(table, 1))
+    return _table("leaderboard", ("#", *header), ranked)
 
 
 def _repeats(summary: Summary) -> str:
@@ -168,13 +168,9 @@ def _repeats(summary: Summary) -> str:
     header, rows = repeats_table(summary)
     if not rows:
         return ""
-    head = "".join(f"<th>{escape(c)}</th>" for c in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
     return (
         f"<section><h2>Repeats</h2><p>{escape(str(summary.get('repeats')))} repeats per test. "
-        f"{escape(REPEATS_NOTE)}</p>"
-        f'<table id="repeats"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-        "</section>"
+        f"{escape(REPEATS_NOTE)}</p>{_table('repeats', header, rows)}</section>"
     )
 
 
@@ -183,13 +179,9 @@ def _reasoning(summary: Summary) -> str:
     header, rows = reasoning_table(summary)
     if not rows:
         return ""
-    head = "".join(f"<th>{escape(c)}</th>" for c in header)
-    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
     return (
         "<section><h2>Reasoning</h2><p>Thinking is kept apart from the answer; each record "
-        "shows it folded.</p>"
-        f'<table id="reasoning"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-        "</section>"
+        f"shows it folded.</p>{_table('reasoning', header, rows)}</section>"
     )
 
 

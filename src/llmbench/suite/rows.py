@@ -129,8 +129,20 @@ def _finite(token: str) -> float:
     return value
 
 
-def _parse_json(text: str | bytes) -> Any:
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+def _parse_json(text: str, path: Path, line: int | None = None) -> Any:
+    """``text`` parsed; SuiteError naming ``path`` and the place. ``line``: the file line
+    ``text`` is (a JSONL row), else None (a whole file)."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+    except json.JSONDecodeError as exc:
+        at = exc.lineno if line is None else line
+        raise SuiteError(
+            f"line {at} column {exc.colno}: malformed JSON: {exc.msg}", path=path
+        ) from None
+    except (_NotJson, RecursionError, ValueError) as exc:
+        problem = str(exc) if isinstance(exc, _NotJson) else "too deeply nested or huge"
+        where = "" if line is None else f"line {line}: "
+        raise SuiteError(f"{where}malformed JSON: {problem}", path=path) from None
 
 
 def _jsonl(path: Path, fmt: str) -> Iterator[Row]:
@@ -150,16 +162,7 @@ def _jsonl(path: Path, fmt: str) -> Iterator[Row]:
                 ) from None
             if not text.strip():
                 continue
-            try:
-                value = _parse_json(text)
-            except json.JSONDecodeError as exc:
-                raise SuiteError(
-                    f"line {number} column {exc.colno}: malformed JSON: {exc.msg}", path=path
-                ) from None
-            except (_NotJson, RecursionError, ValueError) as exc:
-                problem = str(exc) if isinstance(exc, _NotJson) else "too deeply nested or huge"
-                raise SuiteError(f"line {number}: malformed JSON: {problem}", path=path) from None
-            yield _row(path, index, number, value)
+            yield _row(path, index, number, _parse_json(text, path, number))
             index += 1
 
 
@@ -182,20 +185,15 @@ def _json_array(path: Path, fmt: str) -> Iterator[Row]:
             path=path,
         )
     try:
-        data = _parse_json(raw.removeprefix(_BOM).decode("utf-8"))
+        text = raw.removeprefix(_BOM).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SuiteError(
             f"not UTF-8 text: byte {exc.start} is 0x{raw[exc.start]:02x}; save the file as UTF-8",
             path=path,
         ) from None
-    except json.JSONDecodeError as exc:
-        raise SuiteError(
-            f"line {exc.lineno} column {exc.colno}: malformed JSON: {exc.msg}", path=path
-        ) from None
-    except (_NotJson, RecursionError, ValueError) as exc:
-        problem = str(exc) if isinstance(exc, _NotJson) else "too deeply nested or huge"
-        raise SuiteError(f"malformed JSON: {problem}", path=path) from None
     del raw
+    data = _parse_json(text, path)
+    del text
     if not isinstance(data, list):
         raise SuiteError(
             f"expected a JSON array of row objects, got {json_type(data)}"

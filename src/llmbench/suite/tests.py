@@ -24,6 +24,7 @@ import os
 import tempfile
 import threading
 import weakref
+from abc import ABC, abstractmethod
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, KeysView
@@ -54,7 +55,7 @@ def _never(test: TestCase) -> bool:
     return False
 
 
-class _Store:
+class _Store(ABC):
     """Every test of a suite by slot (its place in the suite), and what a run plans with."""
 
     def __init__(self, slot_of: dict[str, int] | None = None) -> None:
@@ -85,9 +86,9 @@ class _Store:
     def has(self, slot: int, flag: int) -> bool:
         return bool(self._flags[slot] & flag)
 
+    @abstractmethod
     def load(self, slot: int) -> TestCase:
         """The test in ``slot``."""
-        raise NotImplementedError
 
 
 class _Memory(_Store):
