@@ -13,6 +13,19 @@ from typing import Any, Literal
 
 Status = Literal["ok", "error", "cancelled"]
 STATUSES: tuple[Status, ...] = ("ok", "error", "cancelled")
+END_REASONS: tuple[str, ...] = (
+    "answered",
+    "instructor_done",
+    "max_turns",
+    "tool_limit",
+    "time_limit",
+    "token_limit",
+    "agent_error",
+    "sandbox_error",
+    "cancelled",
+    "internal",
+)
+"""Every ``TestResult.end_reason``, in the order reports list them."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,32 @@ class TestResult:
     reasoning_truncated: bool = False
     """Generation stopped (``max_tokens``) while the model was still thinking: the answer is
     empty because the model ran out of tokens, not because it answered wrong."""
+    end_reason: str | None = None
+    """How the test ended (:data:`END_REASONS`): ``answered``, ``instructor_done``,
+    ``max_turns``, ``tool_limit``, ``time_limit``, ``token_limit``, ``agent_error`` (a model
+    call failed after its retries), ``sandbox_error`` (the code sandbox could not start or died
+    repeatedly), ``cancelled`` or ``internal``. A test that hit a limit is still scored; an
+    ``agent_error`` or ``sandbox_error`` is an error result. None in results saved before this
+    field existed."""
+    turns: int | None = None
+    """User turns the agent answered (1 for a single test); None in older results."""
+    tool_protocol: str | None = None
+    """How the agent ran code in a test with tools: ``function`` (the OpenAI tools API) or
+    ``text`` (fenced ``python`` blocks); None for a test without tools."""
+    tool_calls: int = 0
+    """Code calls the agent made (each fenced block or function call run in the sandbox)."""
+    code_errors: int = 0
+    """Code calls that raised (a timeout counts in ``code_timeouts`` instead)."""
+    code_timeouts: int = 0
+    """Code calls stopped at ``[sandbox] call_timeout_s`` or at the test's time limit."""
+    session_restarts: int = 0
+    """Times the agent's Python session was killed and started again (state lost)."""
+    instructor_tokens: int | None = None
+    """Prompt plus completion tokens of the instructor's requests for this test (never counted
+    in the agent's tokens); None when it had none."""
+    supervisor_tokens: int | None = None
+    """Prompt plus completion tokens of the supervisor's reviews for this test; None when it
+    had none."""
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-ready dict, in declaration order (``api_response`` is shared,
