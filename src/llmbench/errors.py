@@ -7,6 +7,8 @@
     │   ├── ConfigError              test_runner_config.json, test_suite_metadata.json, API settings
     │   └── SuiteError               a suite or categories file, or a test id / category asked for
     ├── EmbeddedModelError           the embedded llama.cpp model is missing or would not start
+    ├── SandboxError                 the code sandbox could not start or kept dying
+    │   └── SandboxUnavailable       its isolation (bwrap) cannot work here: why, and the fix
     └── ResultsError (OSError)       results could not be written
 
 Errors raised while talking to a model server are never raised to the caller: they become a
@@ -64,6 +66,14 @@ class EmbeddedModelError(LlmbenchError, RuntimeError):
 
 class ResultsError(LlmbenchError, OSError):
     """Results could not be written to the results directory."""
+
+
+class SandboxError(LlmbenchError, RuntimeError):
+    """The code sandbox could not start, or died again and again (a test's ``sandbox_error``)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The sandbox's isolation cannot work on this machine: one line saying why and the fix."""
 
 
 class RequestFailure(LlmbenchError):

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 
 from llmbench.cli.preflight import EndpointError
-from llmbench.errors import EmbeddedModelError, InputError, ResultsError
+from llmbench.errors import EmbeddedModelError, InputError, ResultsError, SandboxError
 
 EXIT_OK, EXIT_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -25,7 +25,7 @@ def run_reporting_errors(command: Callable[[], int]) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (EndpointError, EmbeddedModelError, ResultsError) as exc:
+    except (EndpointError, EmbeddedModelError, ResultsError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERRORS
     except KeyboardInterrupt:

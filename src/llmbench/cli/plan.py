@@ -12,7 +12,7 @@ from llmbench.config.base_config import BaseConfig, BenchmarkSection, load_base_
 from llmbench.config.metadata import SuiteMetadata, load_metadata
 from llmbench.config.validation import did_you_mean
 from llmbench.errors import ConfigError, SuiteError
-from llmbench.scoring.specs import check_scoring, is_judged, parse_spec
+from llmbench.scoring.specs import check_scoring, is_judged, parse_spec, runs_code
 from llmbench.suite.dataset import iter_tests, locate, source_file
 from llmbench.suite.loader import load_categories, load_suite, unknown_id_message
 from llmbench.suite.models import Category, TestCase
@@ -125,11 +125,11 @@ def load_tests(benchmark: BenchmarkSection, base_path: str | Path) -> Tests:
     Raises SuiteError naming the file for a bad test, a bad scorer or a repeated id."""
     source = source_file(benchmark, base_path)
     if benchmark.dataset is None:
-        return Tests.of(_checked(load_suite(source).tests, source), judged=is_judged)
+        return Tests.of(_checked(load_suite(source).tests, source), judged=is_judged, sandboxed=runs_code)
     data = locate(benchmark.dataset, base_path)
     seen: dict[str, int] = {}
     rows = iter_tests(benchmark.dataset, data, share=False, seen=seen)
-    tests = Tests.spill(_checked(rows, source), judged=is_judged, slot_of=seen)
+    tests = Tests.spill(_checked(rows, source), judged=is_judged, sandboxed=runs_code, slot_of=seen)
     if not tests:
         raise SuiteError("the data set has no rows; it needs at least one", path=data.path)
     return tests

@@ -123,3 +123,32 @@ async def check_endpoints(uses: list[Use]) -> None:
         raise EndpointError("; ".join(unreachable))
     if unlisted:
         raise ConfigError("; ".join(unlisted))
+
+
+async def choose_tool_protocols(
+    agents: list[tuple[str, str, APIConfiguration]],
+) -> dict[str, tuple[str, str]]:
+    """Each agent's tool protocol and why: its ``tool_protocol``, or for ``auto`` what one probe
+    request found (:func:`llmbench.tools.probe.probe_tool_protocol`). ``agents`` holds (agent
+    id, its ``tool_protocol``, its resolved API). An endpoint that fails the probe after its
+    retries is an :class:`EndpointError`."""
+    from llmbench.engine.calls import Caller
+    from llmbench.errors import RequestFailure
+    from llmbench.tools.probe import probe_tool_protocol
+
+    chosen: dict[str, tuple[str, str]] = {}
+    async with aiohttp.ClientSession() as session:
+        for agent_id, protocol, api in agents:
+            if protocol != "auto":
+                chosen[agent_id] = (protocol, f'tool_protocol = "{protocol}" in its config')
+                continue
+            try:
+                probe = await probe_tool_protocol(session, Caller(api))
+            except RequestFailure as failure:
+                raise EndpointError(
+                    f"agent {agent_id}: the tool protocol probe failed: {failure.message}; set "
+                    'tool_protocol = "text" or "function" in its config to skip the probe'
+                ) from None
+            log.info("agent %s: tool protocol %s (%s)", agent_id, probe.protocol, probe.reason)
+            chosen[agent_id] = (probe.protocol, probe.reason)
+    return chosen

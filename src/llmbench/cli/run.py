@@ -44,12 +44,13 @@ from llmbench.cli.exits import (
 )
 from llmbench.cli.live import LiveProgress
 from llmbench.cli.plan import RunPlan, load_plan, narrow
-from llmbench.cli.preflight import Use, check_endpoints, resolve_embedded
+from llmbench.cli.preflight import Use, check_endpoints, choose_tool_protocols, resolve_embedded
 from llmbench.engine import loop as event_loop
 from llmbench.engine.breaker import Breakers
 from llmbench.engine.calls import Caller
 from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.scheduler import Item, Lane, Scheduler
+from llmbench.engine.agent_loop import AgentTools, RunSandbox, ToolLimits
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
@@ -293,18 +294,35 @@ def _helpers(plan: RunPlan, resolved: dict[str, Use], breakers: Breakers) -> Hel
 
 
 def _lanes(
-    plan: RunPlan, resolved: dict[str, Use], pending: list[EntryKey], breakers: Breakers
+    plan: RunPlan,
+    resolved: dict[str, Use],
+    pending: list[EntryKey],
+    breakers: Breakers,
+    tools: RunTools,
 ) -> list[Lane]:
     work = {a.id: AgentWork(plan.tests, pending) for a in plan.agents}
     for position, (agent_id, _, _) in enumerate(pending):
         work[agent_id].positions.append(position)
+    sandbox = RunSandbox.create(tools.sandbox) if tools.protocols else None
     lanes = []
     for a in plan.agents:
         api = resolved[a.id].api
+        agent_tools = None
+        if sandbox is not None:
+            limits = ToolLimits(
+                max_tool_calls=a.max_tool_calls,
+                max_tool_calls_total=a.max_tool_calls_total,
+                time_limit_s=a.time_limit_s,
+                token_limit=a.token_limit,
+            )
+            protocol = tools.protocols[a.id][0]
+            agent_tools = AgentTools(protocol, limits, sandbox)  # type: ignore[arg-type]
         target = Target(
             Caller(api, rpm=a.rpm, breaker=breakers.for_api(api)),
             overrides=dict(a.parameters),
             system_prompt=a.system_prompt,
+            tools=agent_tools,
+            max_turns=a.max_turns,
         )
         workers = plan.base.benchmark.max_workers
         auto = AutoConcurrency(ceiling=workers) if a.max_concurrency == "auto" else None
@@ -417,20 +435,30 @@ def _execute(prep: Prepared, pending: list[EntryKey], args: argparse.Namespace, 
     uses = _uses(plan)
     server: EmbeddedServer | None = None
     run_dir = prep.run_dir
+    sandbox = _check_sandbox(plan)
     try:
         resolved_list, server = resolve_embedded(uses)
         asyncio.run(check_endpoints(resolved_list))
         resolved = {u.who: u for u in resolved_list}
+        protocols = _tool_protocols(plan, resolved)
         if run_dir is None:
             run_dir = RunDirectory.create(plan.base.benchmark.results_dir)
-            run_dir.write_manifest(manifest_mod.build(plan, run_dir, args))
+            manifest = manifest_mod.build(plan, run_dir, args)
+            run_dir.write_manifest(_with_tools(manifest, plan, protocols, sandbox))
         else:
             run_dir.remove_stale_temporaries()
             manifest_mod.mark_resumed(run_dir, args)
         handlers = _start_logging(args.log_level, run_dir, plan, console)
         try:
             return _run(
-                plan, run_dir, resolved, pending, console, no_cache=args.no_cache, again=again
+                plan,
+                run_dir,
+                resolved,
+                pending,
+                console,
+                no_cache=args.no_cache,
+                again=again,
+                tools=RunTools(protocols, sandbox),
             )
         finally:
             _stop_logging(handlers)
@@ -439,6 +467,56 @@ def _execute(prep: Prepared, pending: list[EntryKey], args: argparse.Namespace, 
             run_dir.close()
         if server is not None:
             server.stop()
+
+
+@dataclass(frozen=True)
+class RunTools:
+    """What the run's code needs: each agent's tool protocol (and why), and the sandbox's
+    settings (None when no test runs code)."""
+
+    protocols: dict[str, tuple[str, str]] = field(default_factory=dict)
+    sandbox: Any = None
+
+
+def _check_sandbox(plan: RunPlan) -> Any:
+    """The sandbox settings when some test runs code, checked to work on this machine (one
+    line saying why not and how to fix it, before anything starts or is written)."""
+    if not plan.tests.needs_sandbox:
+        return None
+    from llmbench.sandbox import check_isolation
+
+    settings = plan.base.sandbox.settings()
+    check_isolation(settings)
+    if settings.isolation == "process":
+        log.warning(
+            "[sandbox] isolation = \"process\": code runs with resource limits only, without "
+            "filesystem or network isolation"
+        )
+    return settings
+
+
+def _tool_protocols(plan: RunPlan, resolved: dict[str, Use]) -> dict[str, tuple[str, str]]:
+    if not plan.tests.tools_count:
+        return {}
+    agents = [(a.id, a.tool_protocol, resolved[a.id].api) for a in plan.agents]
+    return asyncio.run(choose_tool_protocols(agents))
+
+
+def _with_tools(
+    manifest: dict[str, Any],
+    plan: RunPlan,
+    protocols: dict[str, tuple[str, str]],
+    sandbox: Any,
+) -> dict[str, Any]:
+    """The manifest with the protocol each agent uses and the sandbox's settings."""
+    if protocols:
+        manifest["tool_protocols"] = {
+            agent_id: {"protocol": protocol, "reason": reason}
+            for agent_id, (protocol, reason) in protocols.items()
+        }
+    if sandbox is not None:
+        manifest["sandbox"] = plan.base.sandbox.model_dump(mode="json")
+    return manifest
 
 
 def _run(
@@ -450,13 +528,15 @@ def _run(
     *,
     no_cache: bool = False,
     again: str,
+    tools: RunTools | None = None,
 ) -> int:
     # scoring, analysis and reports load when the run ends, not before its first request
     from llmbench.cli.finish import AgentInfo, finish
     from llmbench.report.terminal import print_report, stdout_console
 
     breakers = Breakers()
-    lanes = _lanes(plan, resolved, pending, breakers)
+    tools = tools or RunTools()
+    lanes = _lanes(plan, resolved, pending, breakers, tools)
     helpers = _helpers(plan, resolved, breakers)
     cache = None
     if plan.base.benchmark.cache and not no_cache:

@@ -96,6 +96,23 @@ class AgentConfig(BaseModel):
     )
     """The tags around thinking that a server leaves inline at the start of the answer: split
     off into ``reasoning_text``. ``false``: never look for them."""
+    tool_protocol: Literal["auto", "function", "text"] = "auto"
+    """How the agent runs code in tests with tools: ``function`` (the OpenAI tools API),
+    ``text`` (fenced ``python`` blocks in its reply), or ``auto``: one probe request at
+    preflight decides (see :mod:`llmbench.tools.probe`)."""
+    max_turns: int | None = Field(None, gt=0)
+    """Interactive tests: the most user turns, where the test sets none (default:
+    ``[instructor] max_turns``)."""
+    max_tool_calls: int = Field(8, gt=0)
+    """Tests with tools: the most code calls in one turn, where the test sets none."""
+    max_tool_calls_total: int = Field(64, gt=0)
+    """Tests with tools: the most code calls in a test, where the test sets none."""
+    time_limit_s: float | None = Field(None, gt=0, allow_inf_nan=False)
+    """Tests with tools: working seconds per test (model calls and code, not retry or rate
+    waits), where the test sets none; default none."""
+    token_limit: int | None = Field(None, gt=0)
+    """Tests with tools: the most tokens (prompt plus completion over the agent's requests)
+    per test, where the test sets none; default none."""
     source: Path | None = Field(None, exclude=True, strict=False)
     """The file this agent came from (set by the loader)."""
 

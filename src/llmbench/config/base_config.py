@@ -198,12 +198,53 @@ class InstructorSection(HelperSection):
     """``scripted`` sends the test's reference steps verbatim (reproducible conversations)."""
 
 
+class SandboxSection(_Strict):
+    """``[sandbox]``: where the code of tests with tools, and of the ``python`` scorer, runs
+    (:mod:`llmbench.sandbox`)."""
+
+    isolation: Literal["bwrap", "process"] = "bwrap"
+    """``bwrap``: a bubblewrap jail (no network, only the system and Python read-only,
+    ``/home/agent`` and ``/data``); ``process``: resource limits only, for machines without user
+    namespaces (never chosen silently)."""
+    call_timeout_s: float = Field(60.0, gt=0)
+    """Wall-clock seconds per code call; then the code is interrupted (state kept)."""
+    interrupt_grace_s: float = Field(2.0, gt=0)
+    """Seconds interrupted code has to stop before its session is killed and started again."""
+    max_output_chars: int = Field(10_000, gt=0)
+    """Output of one call shown to the model; the rest is cut with a marker."""
+    max_parallel: int | None = Field(None, gt=0)
+    """Code calls running at once over the whole run; default: the number of cores."""
+    python: str | None = None
+    """The interpreter of the sessions (one with pandas, say); default: the one running
+    llmbench."""
+    memory_mb: int = Field(4096, gt=0)
+    """Address space of a session, in MiB."""
+    cpu_time_s: int = Field(3600, gt=0)
+    """CPU seconds of a session."""
+    file_size_mb: int = Field(256, gt=0)
+    """Largest file a session may write, in MiB."""
+    open_files: int = Field(256, gt=0)
+    """File descriptors a session may hold."""
+    processes: int = Field(64, gt=0)
+    """Processes (threads included) a session may run."""
+    home_size_mb: int = Field(512, gt=0)
+    """Size of ``/home/agent``, in MiB."""
+
+    def settings(self) -> Any:
+        """As the sandbox's :class:`~llmbench.sandbox.settings.SandboxSettings` (imported only
+        when a run needs it)."""
+        from llmbench.sandbox.settings import SandboxSettings
+
+        return SandboxSettings(**self.model_dump())
+
+
 class BaseConfig(_Strict):
     """The whole ``base_config.toml``."""
 
     benchmark: BenchmarkSection
     instructor: InstructorSection = InstructorSection()
     supervisor: HelperSection = HelperSection()
+    sandbox: SandboxSection = SandboxSection()
 
 
 def _resolve(base: Path, value: Path | None) -> Path | None:

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from llmbench import redact
 from llmbench.config.base_config import StructuredOutput
+from llmbench.engine.agent_loop import AgentTools, ChatFn, Episode, RunSandbox, ToolLimits
 from llmbench.engine.calls import Caller, CallLog
-from llmbench.errors import RequestFailure
+from llmbench.errors import RequestFailure, SandboxError
 from llmbench.interactive.conversation import Conversation, ConversationSettings, run_conversation
 from llmbench.providers.openai_compatible import (
     Completion,
@@ -27,6 +29,10 @@ from llmbench.providers.openai_compatible import (
 )
 from llmbench.result import TestResult
 from llmbench.suite.models import TestCase
+from llmbench.tools.protocol import system_message, with_system_message
+
+if TYPE_CHECKING:
+    from llmbench.sandbox import PythonSession
 
 Transcript = list[dict[str, Any]]
 
@@ -40,6 +46,11 @@ class Target:
     """Request parameters that win over the test's (an agent's ``[parameters]``)."""
     system_prompt: str | None = None
     save_raw_responses: bool = True
+    tools: AgentTools | None = None
+    """How this agent runs code in tests with tools; None: the ``text`` protocol with the
+    default limits and sandbox (:func:`default_tools`)."""
+    max_turns: int | None = None
+    """Interactive tests: the agent's own ``max_turns``, where the test sets none."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,9 @@ class TestRun:
         self.target = target
         api = target.caller.api
         self.api_type = (
-            "chat" if test.is_interactive else resolve_api_type(test, api.default_api_type())
+            "chat"
+            if test.is_interactive or test.has_tools
+            else resolve_api_type(test, api.default_api_type())
         )
         self.url = target.caller.url_for(self.api_type)
         self.started = time.perf_counter()
@@ -115,6 +128,8 @@ class TestRun:
         overrides = dict(self.target.overrides)
         if seed is not None and "seed" not in overrides and self.test.parameters.seed is None:
             overrides["seed"] = seed
+        if self.test.has_tools:
+            return await self._act(session, helpers, overrides)
         if self.test.is_interactive:
             return await self._converse(session, helpers, overrides)
         api = self.target.caller.api
@@ -136,18 +151,25 @@ class TestRun:
                 label=f"test {self.test.id}",
             )
         except RequestFailure as failure:
-            return self.failed(failure.kind, failure.message)
-        return Outcome(self._succeeded([completion], completion.text))
+            return self.failed(failure.kind, failure.message, end_reason="agent_error", turns=1)
+        return Outcome(self._succeeded([completion], completion.text, end_reason="answered", turns=1))
+
+    def _max_turns(self, helpers: Helpers) -> int:
+        return self.test.max_turns or self.target.max_turns or helpers.max_turns
 
     async def _converse(
-        self, session: aiohttp.ClientSession, helpers: Helpers, overrides: dict[str, Any]
+        self,
+        session: aiohttp.ClientSession,
+        helpers: Helpers,
+        overrides: dict[str, Any],
+        episode: Episode | None = None,
     ) -> Outcome:
         test = self.test
         params = test_parameters(test)
         params.update(overrides)
         helper_log = CallLog(cache_salt=self.calls.cache_salt)  # not the agent's attempts
         settings = ConversationSettings(
-            max_turns=helpers.max_turns,
+            max_turns=self._max_turns(helpers),
             mode="scripted" if helpers.instructor is None else "llm",
             instructor_parameters=dict(helpers.instructor_parameters),
             instructor_format=helpers.instructor_format,
@@ -170,18 +192,128 @@ class TestRun:
             else None
         )
         conv = await run_conversation(
-            test, agent=agent, instructor=instructor, supervisor=supervisor, settings=settings
+            test,
+            agent=agent,
+            instructor=instructor,
+            supervisor=supervisor,
+            settings=settings,
+            episode=episode,
         )
-        return self._conversation_outcome(conv)
+        return self._conversation_outcome(conv, episode)
 
-    def _conversation_outcome(self, conv: Conversation) -> Outcome:
+    def _conversation_outcome(self, conv: Conversation, episode: Episode | None) -> Outcome:
         transcript = [dict(turn) for turn in conv.transcript]
+        facts = {
+            "end_reason": conv.end_reason,
+            "turns": conv.turns,
+            "instructor_tokens": _tokens(conv.instructor_completions),
+            "supervisor_tokens": _tokens(conv.supervisor_completions),
+            **_tool_facts(episode),
+        }
         if conv.error is not None:
             party = conv.failed_party or "agent"
             msg = conv.error.message if party == "agent" else f"{party}: {conv.error.message}"
-            failed = self.failed(conv.error.kind, msg)
+            failed = self.failed(conv.error.kind, msg, **facts)
             return Outcome(failed.result, transcript)
-        return Outcome(self._succeeded(conv.agent_completions, conv.final_answer), transcript)
+        if conv.end_reason == "sandbox_error":
+            failed = self.failed("sandbox", f"sandbox: {conv.sandbox_error}", **facts)
+            return Outcome(failed.result, transcript)
+        result = self._succeeded(conv.agent_completions, conv.final_answer, **facts)
+        return Outcome(result, transcript)
+
+    async def _act(
+        self, session: aiohttp.ClientSession, helpers: Helpers, overrides: dict[str, Any]
+    ) -> Outcome:
+        """A test with tools: the agent gets a Python session for the whole test."""
+        from llmbench.sandbox import PythonSession
+
+        tools = self.target.tools or default_tools()
+        test = self.test
+        try:
+            python = await PythonSession.start(
+                tools.sandbox.settings,
+                files=[Path(f) for f in test.file_paths],
+                limiter=tools.sandbox.limiter,
+            )
+        except SandboxError as exc:
+            return self.failed(
+                "sandbox",
+                f"sandbox: {exc}",
+                end_reason="sandbox_error",
+                tool_protocol=tools.protocol,
+            )
+        try:
+            text = system_message(
+                tools.protocol, home=python.home, data=python.data, files=data_listing(test)
+            )
+            params = test_parameters(test)
+            params.update(overrides)
+            agent = self.target.caller.chat_fn(
+                session, calls=self.calls, label=f"test {test.id}", read_timeout_s=test.timeout_s
+            )
+            own = self.target.system_prompt
+            if test.is_interactive:
+                history = with_system_message(
+                    [{"role": "system", "content": own}] if own else [], text
+                )
+                episode = Episode(
+                    agent,
+                    python,
+                    protocol=tools.protocol,
+                    limits=tools.limits.for_test(test),
+                    parameters=params,
+                    history=history,
+                )
+                return await self._converse(session, helpers, overrides, episode)
+            return await self._single_episode(agent, python, tools, params, text)
+        finally:
+            await python.close()
+
+    async def _single_episode(
+        self,
+        agent: ChatFn,
+        python: PythonSession,
+        tools: AgentTools,
+        params: dict[str, Any],
+        text: str,
+    ) -> Outcome:
+        test = self.test
+        body = build_request(
+            test,
+            model="",
+            api_type="chat",
+            stream=False,
+            system_prompt=self.target.system_prompt,
+        )
+        messages: list[dict[str, Any]] = body["messages"]
+        last = messages[-1] if messages[-1]["role"] == "user" else None
+        history = with_system_message(messages[:-1] if last else messages, text)
+        transcript: Transcript = [
+            {"role": m["role"], "content": m["content"], "source": "test", "turn": 1}
+            for m in messages
+            if m["role"] not in ("system", "developer")
+        ]
+        episode = Episode(
+            agent,
+            python,
+            protocol=tools.protocol,
+            limits=tools.limits.for_test(test),
+            parameters=params,
+            history=history,
+        )
+        try:
+            turn = await episode.turn(last, 1, transcript)
+        except RequestFailure as failure:
+            failed = self.failed(
+                failure.kind, failure.message, end_reason="agent_error", turns=1,
+                **_tool_facts(episode),
+            )
+            return Outcome(failed.result, transcript)
+        facts = {"end_reason": turn.stop or "answered", "turns": 1, **_tool_facts(episode)}
+        if turn.stop == "sandbox_error":
+            failed = self.failed("sandbox", f"sandbox: {turn.error}", **facts)
+            return Outcome(failed.result, transcript)
+        return Outcome(self._succeeded(turn.completions, turn.text, **facts), transcript)
 
     # results
 
@@ -199,10 +331,13 @@ class TestRun:
             "endpoint": redact.strip_url(self.url),
         }
 
-    def _succeeded(self, completions: list[Completion], text: str) -> TestResult:
+    def _succeeded(self, completions: list[Completion], text: str, **facts: Any) -> TestResult:
+        if not completions:  # a limit reached before the agent's first reply
+            return TestResult(**self._base(), **facts, success=True, status="ok", response_text="")
         first, last = completions[0], completions[-1]
         return TestResult(
             **self._base(),
+            **facts,
             success=True,
             status="ok",
             response_text=text,
@@ -222,11 +357,15 @@ class TestRun:
             ),
         )
 
-    def failed(self, kind: str, msg: str) -> Outcome:
-        """An error result (``kind`` ``cancelled`` makes a cancelled one)."""
+    def failed(self, kind: str, msg: str, **facts: Any) -> Outcome:
+        """An error result (``kind`` ``cancelled`` makes a cancelled one); ``facts`` are more
+        result fields (``end_reason`` defaults to ``agent_error``, ``cancelled`` or
+        ``internal``, as ``kind`` says)."""
+        facts.setdefault("end_reason", _END_OF_FAILURE.get(kind, "agent_error"))
         return Outcome(
             TestResult(
                 **self._base(),
+                **facts,
                 success=False,
                 status="cancelled" if kind == "cancelled" else "error",
                 response_text="",
@@ -244,6 +383,58 @@ class TestRun:
     def cancelled(self) -> Outcome:
         """The result of a test cancelled in flight."""
         return self.failed("cancelled", "the run was cancelled")
+
+
+_END_OF_FAILURE = {"cancelled": "cancelled", "internal": "internal", "sandbox": "sandbox_error"}
+
+
+def default_tools() -> AgentTools:
+    """The tools of a target that sets none: the ``text`` protocol (any server), the default
+    limits, one sandbox with the default settings for the process."""
+    global _DEFAULT_TOOLS
+    if _DEFAULT_TOOLS is None:
+        _DEFAULT_TOOLS = AgentTools("text", ToolLimits(), RunSandbox.create())
+    return _DEFAULT_TOOLS
+
+
+_DEFAULT_TOOLS: AgentTools | None = None
+
+
+def data_listing(test: TestCase) -> list[str]:
+    """The names of the files the agent finds under ``/data`` (a folder's, recursively,
+    sorted; at most a few hundred looked at)."""
+    names: list[str] = []
+    for name in test.file_paths:
+        path = Path(name)
+        if path.is_dir():
+            for i, found in enumerate(sorted(path.rglob("*"))):
+                if i >= 500:
+                    break
+                if found.is_file():
+                    names.append(found.relative_to(path).as_posix())
+        else:
+            names.append(path.name)
+    return names
+
+
+def _tool_facts(episode: Episode | None) -> dict[str, Any]:
+    if episode is None:
+        return {}
+    c = episode.counters
+    return {
+        "tool_protocol": episode.protocol,
+        "tool_calls": c.tool_calls,
+        "code_errors": c.code_errors,
+        "code_timeouts": c.code_timeouts,
+        "session_restarts": episode.restarts,
+    }
+
+
+def _tokens(completions: list[Completion]) -> int | None:
+    """Prompt plus completion tokens of ``completions``; None when there are none."""
+    if not completions:
+        return None
+    return sum((c.prompt_tokens or 0) + (c.completion_tokens or 0) for c in completions)
 
 
 def _total(counts: Iterable[int | None]) -> int | None:

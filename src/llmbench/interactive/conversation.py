@@ -38,6 +38,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import ValidationError
 
 from llmbench.config.base_config import HelperSection, InstructorSection, StructuredOutput
+from llmbench.engine.agent_loop import Episode
 from llmbench.engine.calls import ChatFn
 from llmbench.errors import RequestFailure
 from llmbench.interactive import instructor as inst
@@ -120,8 +121,14 @@ class Conversation:
     """Human-readable notes: retries, fallbacks, corrections, why the conversation ended."""
     error: RequestFailure | None = None
     """The request that failed for good; the conversation stopped there."""
+    end_reason: str = "instructor_done"
+    """Why it ended (``TestResult.end_reason``): ``instructor_done`` (the instructor said so,
+    or the script ran out), ``max_turns``, a limit of a test with tools (``tool_limit``,
+    ``time_limit``, ``token_limit``), ``agent_error`` or ``helper_error``."""
     failed_party: Party | None = None
     """Whose request failed."""
+    sandbox_error: str | None = None
+    """With ``end_reason`` ``sandbox_error``: why the agent's code sandbox could not go on."""
 
     @property
     def turns(self) -> int:
@@ -203,9 +210,11 @@ class _Dialogue:
         instructor: ChatFn | None,
         supervisor: ChatFn | None,
         settings: ConversationSettings,
+        episode: Episode | None = None,
     ) -> None:
         self.test, self.settings = test, settings
         self.agent, self.instructor, self.supervisor = agent, instructor, supervisor
+        self.episode = episode
         self.out = Conversation()
         self.turn = 0
 
@@ -221,15 +230,19 @@ class _Dialogue:
                 if user is None:
                     return self.out
                 self.out.transcript.append(user)
-                await self._agent_turn()
+                if not await self._agent_turn():
+                    return self.out
         except _PartyFailure as failed:
             self.out.error, self.out.failed_party = failed.failure, failed.party
+            self.out.end_reason = "agent_error" if failed.party == "agent" else "helper_error"
             self.note(f"the {failed.party} request failed: {failed.failure.message}")
             return self.out
         steps = len(self.test.instructions or [])
         if self.settings.mode == "llm":
+            self.out.end_reason = "max_turns"
             self.note(f"stopped at max_turns={max_turns}; the instructor was not done")
         elif steps > max_turns:
+            self.out.end_reason = "max_turns"
             self.note(f"stopped at max_turns={max_turns}; {steps - max_turns} step(s) not sent")
         else:
             self.note(f"all {steps} scripted steps sent")
@@ -359,7 +372,10 @@ class _Dialogue:
             "user", corrected, "supervisor", self.turn, proposed=proposed, reason=review.reason
         )
 
-    async def _agent_turn(self) -> None:
+    async def _agent_turn(self) -> bool:
+        """The agent's answer to the last user turn; False when a limit ended the test."""
+        if self.episode is not None:
+            return await self._episode_turn(self.episode)
         prompt = self.settings.agent_system_prompt
         messages = [{"role": "system", "content": prompt}] if prompt else []
         messages += [{"role": e["role"], "content": e["content"]} for e in self.out.transcript]
@@ -374,6 +390,23 @@ class _Dialogue:
         if completion.reasoning_truncated:
             entry["reasoning_truncated"] = True
         self.out.transcript.append(entry)
+        return True
+
+    async def _episode_turn(self, episode: Episode) -> bool:
+        """A turn of an agent with tools: it may run code before it answers."""
+        user = {"role": "user", "content": self.out.transcript[-1]["content"]}
+        try:
+            result = await episode.turn(user, self.turn, self.out.transcript)
+        except RequestFailure as failure:
+            raise _PartyFailure("agent", failure) from failure
+        self.out.agent_completions.extend(result.completions)
+        self.out.final_answer = result.text
+        if result.stop is not None:
+            self.out.end_reason = result.stop
+            self.out.sandbox_error = result.error
+            self.note(result.entries[-1]["content"])
+            return False
+        return True
 
 
 def _entry(role: str, content: str, source: str, turn: int, **extra: str) -> dict[str, Any]:
@@ -387,8 +420,12 @@ async def run_conversation(
     instructor: ChatFn | None,
     supervisor: ChatFn | None,
     settings: ConversationSettings,
+    episode: Episode | None = None,
 ) -> Conversation:
     """Hold the conversation of the interactive ``test`` with ``agent``.
+
+    With ``episode`` (a test with tools) the agent's turns go through it: the agent may run
+    code before it answers, and a limit of the episode ends the conversation.
 
     ``instructor`` writes the user turns in ``llm`` mode (unused in ``scripted`` mode, may be
     None there); ``supervisor`` reviews them (None: no review; unused in ``scripted`` mode, whose
@@ -403,4 +440,4 @@ async def run_conversation(
         raise ValueError(f"test {test.id!r} is not an interactive test with instructions")
     if settings.mode == "llm" and instructor is None:
         raise ValueError("llm mode needs an instructor ChatFn; got None")
-    return await _Dialogue(test, agent, instructor, supervisor, settings).run()
+    return await _Dialogue(test, agent, instructor, supervisor, settings, episode).run()

@@ -81,10 +81,13 @@ def numbered_steps(steps: Sequence[str]) -> str:
 
 def render_history(transcript: Sequence[dict[str, Any]]) -> str:
     """The conversation so far as the agent saw it, one ``User:`` / ``Assistant:`` block a turn."""
-    if not transcript:
-        return "(nothing has been said yet)"
     names = {"user": "User", "assistant": "Assistant"}
-    return "\n\n".join(f"{names[e['role']]}: {e['content']}" for e in transcript)
+    said = [  # code calls and the runner's notes are the agent's work, not what it said
+        f"{names[e['role']]}: {e['content']}"
+        for e in transcript
+        if e["role"] in names and (e["content"] or e["role"] == "user")
+    ]
+    return "\n\n".join(said) if said else "(nothing has been said yet)"
 
 
 def instructor_system_prompt(test: TestCase) -> str:

@@ -336,6 +336,11 @@ def is_judged(test: TestCase) -> bool:
     return judge_spec(test) is not None
 
 
+def runs_code(test: TestCase) -> bool:
+    """True when scoring ``test`` runs code (the ``python`` scorer), in the sandbox."""
+    return any(isinstance(s, PythonSpec) for s in specs_for(test))
+
+
 # --- building scorers: ValueError here becomes a SuiteError naming the entry -----------------
 
 

@@ -101,7 +101,34 @@ def parse_test(raw: Any, index: int, path: str | Path, sharing: Sharing | None =
         raise SuiteError(f"{label}: {explain(exc, TestCase)}", path=path) from None
     if sharing is not None:
         sharing.keep(test, new)
+    if test.files is not None:
+        test = _with_resolved_files(test, label, Path(path))
     return test
+
+
+def _with_resolved_files(test: TestCase, label: str, path: Path) -> TestCase:
+    """``test`` with its ``files`` made absolute (relative to the suite file) and checked."""
+    resolved: list[str] = []
+    for index, name in enumerate(test.file_paths):
+        where = "files" if isinstance(test.files, str) else f"files[{index}]"
+        if not name.strip() or "\0" in name:
+            raise SuiteError(f"{label}: '{where}': expected a path, got {shown(name)}", path=path)
+        full = (path.parent / name).resolve()
+        if not full.exists():
+            raise SuiteError(
+                f"{label}: '{where}': {name} does not exist (looked for {full}; paths are "
+                "relative to the suite file)",
+                path=path,
+            )
+        if isinstance(test.files, list) and not full.is_file():
+            raise SuiteError(
+                f"{label}: '{where}': {name} is not a file (a list names files; give a folder "
+                'alone as "files": "folder")',
+                path=path,
+            )
+        resolved.append(str(full))
+    files: str | list[str] = resolved[0] if isinstance(test.files, str) else resolved
+    return test.model_copy(update={"files": files})
 
 
 def load_suite(path: str | Path) -> Suite:

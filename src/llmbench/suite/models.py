@@ -25,6 +25,9 @@ from pydantic import (
 from llmbench.config.validation import MAX_ID_LENGTH, check_id
 
 ApiType = Literal["chat", "completions"]
+Tool = Literal["python"]
+"""What a test may give its agent: ``python``, a persistent Python session in a sandbox."""
+_TOOL_KEYS = ("files", "max_tool_calls", "max_tool_calls_total")
 
 MAX_SHARED_KEY_SETS = 1024
 """The most distinct sets of keys whose ``model_fields_set`` is shared; models with yet other
@@ -172,9 +175,32 @@ class TestCase(SuiteModel):
     evaluation_config: dict[str, Any] | None = None
     expected: Any = None
     """The reference answer, for scoring."""
+    tools: list[Tool] | None = None
+    """``["python"]``: the agent has a persistent Python session in a sandbox for the whole
+    test (see :mod:`llmbench.engine.agent_loop`)."""
+    files: StrictStr | list[StrictStr] | None = None
+    """Tests with tools: a folder, or a list of files, shown read-only to the agent's code under
+    ``/data``. Relative to the suite file; the loader makes them absolute and checks they
+    exist."""
+    max_turns: StrictInt | None = Field(None, gt=0)
+    """Interactive tests: the most user turns (default: the agent's ``max_turns``, else
+    ``[instructor] max_turns``)."""
+    max_tool_calls: StrictInt | None = Field(None, gt=0)
+    """Tests with tools: the most code calls in one turn of the agent (default: the agent's,
+    else 8)."""
+    max_tool_calls_total: StrictInt | None = Field(None, gt=0)
+    """Tests with tools: the most code calls in the whole test (default: the agent's, else
+    64)."""
+    time_limit_s: StrictFloat | StrictInt | None = Field(None, gt=0)
+    """Tests with tools: the test's working time in seconds, model calls and code (not the waits
+    for retries or rate limits); default: the agent's, else none."""
+    token_limit: StrictInt | None = Field(None, gt=0)
+    """Tests with tools: the most tokens (prompt plus completion, summed over the agent's
+    requests) the test may use; default: the agent's, else none."""
 
     @model_validator(mode="after")
     def _prompt_or_messages(self) -> TestCase:
+        self._check_tools()
         if self.type == "interactive":
             return self._check_interactive()
         if self.instructions is not None:
@@ -186,6 +212,21 @@ class TestCase(SuiteModel):
         if self.prompt is None and self.api_type == "completions":
             raise ValueError("'messages' needs api_type 'chat', got 'completions'")
         return self
+
+    def _check_tools(self) -> None:
+        if not self.tools:
+            given = [key for key in _TOOL_KEYS if getattr(self, key) is not None]
+            if given:
+                raise ValueError(
+                    f"has '{given[0]}' but no tools; add \"tools\": [\"python\"] or remove it"
+                )
+            return
+        if self.api_type == "completions":
+            raise ValueError("a test with tools needs api_type 'chat', got 'completions'")
+        if self.type == "single" and self.prompt is None and self.messages is None:
+            return  # the general check says what is missing
+        if isinstance(self.files, list) and not self.files:
+            raise ValueError("'files' is an empty list; list files, name a folder, or remove it")
 
     def _check_interactive(self) -> TestCase:
         if not self.instructions or not all(step.strip() for step in self.instructions):
@@ -205,6 +246,18 @@ class TestCase(SuiteModel):
     def is_interactive(self) -> bool:
         """True for ``"type": "interactive"``."""
         return self.type == "interactive"
+
+    @property
+    def has_tools(self) -> bool:
+        """True when the test gives its agent a tool."""
+        return bool(self.tools)
+
+    @property
+    def file_paths(self) -> list[str]:
+        """``files`` as a list (empty when none)."""
+        if self.files is None:
+            return []
+        return [self.files] if isinstance(self.files, str) else list(self.files)
 
     @property
     def timeout_s(self) -> float | None:

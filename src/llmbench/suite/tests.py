@@ -38,6 +38,8 @@ RECENT = 64
 """Tests read back from a spill file that are kept (the ones asked for last)."""
 _INTERACTIVE = 1
 _JUDGED = 2
+_TOOLS = 4
+_SANDBOXED = 8
 
 Judged = Callable[[TestCase], bool]
 """Whether the judge scores a test (from :mod:`llmbench.scoring.specs`, a layer above)."""
@@ -67,7 +69,7 @@ class _Store(ABC):
         self._category = array("l")
         self._flags = bytearray()
 
-    def add(self, test: TestCase, judged: bool) -> None:
+    def add(self, test: TestCase, judged: bool, sandboxed: bool = False) -> None:
         """Index ``test`` as the next slot; SuiteError when its id was given before."""
         slot = len(self._flags)
         if self.slot_of.setdefault(test.id, slot) != slot:
@@ -77,7 +79,10 @@ class _Store(ABC):
             self.names.append(test.category)
         self._category.append(name)
         self._flags.append(
-            (_INTERACTIVE if test.is_interactive else 0) | (_JUDGED if judged else 0)
+            (_INTERACTIVE if test.is_interactive else 0)
+            | (_JUDGED if judged else 0)
+            | (_TOOLS if test.has_tools else 0)
+            | (_SANDBOXED if sandboxed or test.has_tools else 0)
         )
 
     def category(self, slot: int) -> str:
@@ -147,11 +152,14 @@ class Tests:
         self._slot_of = store.slot_of if slot_of is None else slot_of
 
     @classmethod
-    def of(cls, tests: Iterable[TestCase], *, judged: Judged = _never) -> Tests:
-        """Tests held in memory as they are. SuiteError for an id given twice."""
+    def of(
+        cls, tests: Iterable[TestCase], *, judged: Judged = _never, sandboxed: Judged = _never
+    ) -> Tests:
+        """Tests held in memory as they are. SuiteError for an id given twice. ``judged``
+        and ``sandboxed`` say whether a test's scoring needs the judge, or the code sandbox."""
         store = _Memory()
         for test in tests:
-            store.add(test, judged(test))
+            store.add(test, judged(test), sandboxed(test))
             store.tests.append(test)
         return cls(store)
 
@@ -161,6 +169,7 @@ class Tests:
         tests: Iterable[TestCase],
         *,
         judged: Judged = _never,
+        sandboxed: Judged = _never,
         slot_of: dict[str, int] | None = None,
     ) -> Tests:
         """Tests written to a temporary file as they come, each let go once written.
@@ -172,7 +181,7 @@ class Tests:
         with tempfile.TemporaryFile(prefix="llmbench-tests-") as fh:
             end = 0
             for test in tests:
-                store.add(test, judged(test))
+                store.add(test, judged(test), sandboxed(test))
                 line = jsonio.dumps_bytes(test.model_dump(mode="json", exclude_unset=True))
                 fh.write(line + b"\n")
                 end += len(line) + 1
@@ -224,6 +233,17 @@ class Tests:
     def needs_judge(self) -> bool:
         """True when the judge scores some of these tests."""
         return any(self._store.has(slot, _JUDGED) for slot in self._slot_of.values())
+
+    @property
+    def tools_count(self) -> int:
+        """How many of these tests give their agent a tool."""
+        return sum(self._store.has(slot, _TOOLS) for slot in self._slot_of.values())
+
+    @property
+    def needs_sandbox(self) -> bool:
+        """True when some of these tests run code: tests with tools, or scored by running
+        code (the ``python`` scorer)."""
+        return any(self._store.has(slot, _SANDBOXED) for slot in self._slot_of.values())
 
     def select(self, ids: Iterable[str]) -> Tests:
         """The tests ``ids`` names, in that order, each once (KeyError for an id not here)."""
