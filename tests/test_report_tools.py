@@ -112,7 +112,7 @@ FIB_TRANSCRIPT = [
         error="SyntaxError",
     ),
     _agent("", ("call_3", INJECTED_CODE)),
-    _tool(1, "call_3", INJECTED_CODE, INJECTED_OUTPUT, duration_s=0.125),
+    _tool(1, "call_3", INJECTED_CODE, INJECTED_OUTPUT, duration_s=0.25),
     _agent("102334155"),
 ]
 CSV_TRANSCRIPT = [

@@ -240,18 +240,19 @@
       const calls = Array.isArray(t.tool_calls) ? t.tool_calls.length : 0;
       const li = list.appendChild(el('li', { class: 'message ' + (ROLES[t.role] || 'other') }));
       li.appendChild(el('div', { class: 'meta' }, turn + t.role + (t.source ? ' · ' + t.source : '') +
-        (calls ? ' · ' + calls + (calls === 1 ? ' code call' : ' code calls') : '')));
+        (calls ? ' · ' + count(calls, 'code call') : '')));
       const text = (t.content || '') + asides(t);
       if (text) li.appendChild(el('pre', {}, text));
     });
   }
+  const count = (n, word) => (n || 0) + ' ' + word + (n === 1 ? '' : 's');
   function outcome(r) {
     const parts = [];
     if (r.end_reason) parts.push('ended: ' + r.end_reason);
-    if (r.turns !== null && r.turns !== undefined) parts.push(r.turns + (r.turns === 1 ? ' turn' : ' turns'));
+    if (r.turns !== null && r.turns !== undefined) parts.push(count(r.turns, 'turn'));
     if (r.tool_protocol) {
-      parts.push('tool protocol ' + r.tool_protocol, (r.tool_calls || 0) + ' code calls, ' + (r.code_errors || 0) +
-        ' raised, ' + (r.code_timeouts || 0) + ' timed out, ' + (r.session_restarts || 0) + ' session restarts');
+      parts.push('tool protocol ' + r.tool_protocol, count(r.tool_calls, 'code call') + ', ' + (r.code_errors || 0) +
+        ' raised, ' + (r.code_timeouts || 0) + ' timed out, ' + count(r.session_restarts, 'session restart'));
     }
     if (r.instructor_tokens !== null && r.instructor_tokens !== undefined) parts.push('instructor tokens ' + r.instructor_tokens);
     if (r.supervisor_tokens !== null && r.supervisor_tokens !== undefined) parts.push('supervisor tokens ' + r.supervisor_tokens);
