@@ -203,7 +203,11 @@ def _tools(summary: Summary) -> str:
         css = "warning" if warning else "note"
         parts.append(f'<p class="{css}" id="sandbox">{escape(text)}</p>')
     if rows:
-        parts.append(_table("tools", header, rows))
+        parts.append(
+            "<p>Tests: tests with tools; calls: code calls; errors: calls that raised; "
+            "timeouts: calls stopped at their time limit; restarts: the agent's Python session "
+            f"killed and started again (state lost).</p>{_table('tools', header, rows)}"
+        )
     notes = "".join(f"<li>{escape(line)}</li>" for line in protocol_notes(summary))
     if notes:
         parts.append(f'<ul id="protocol-notes">{notes}</ul>')

@@ -150,8 +150,9 @@ def _tools(summary: Summary) -> list[str]:
         lines += [f"**{cell(text)}**" if warning else cell(text), ""]
     if rows:
         note = (
-            "Code errors: calls that raised; timeouts: calls stopped at their time limit; "
-            "session restarts: the agent's Python session killed and started again (state lost)."
+            "Tests: tests with tools; calls: code calls; errors: calls that raised; timeouts: "
+            "calls stopped at their time limit; restarts: the agent's Python session killed and "
+            "started again (state lost)."
         )
         lines += [note, "", *table(header, rows)]
     notes = [f"- {cell(line)}" for line in protocol_notes(summary)]

@@ -190,14 +190,16 @@ def _mean_max(figures: Mapping[str, Any] | None, digits: int = 1) -> str:
 TOOLS_COLUMNS = (
     "Agent",
     "Protocol",
-    "Tool tests",
-    "Code calls",
-    "Code errors",
+    "Tests",
+    "Calls",
+    "Errors",
     "Timeouts",
-    "Session restarts",
-    "Calls per test mean / max",
+    "Restarts",
+    "Calls/test mean/max",
     "End reasons",
 )
+"""Tests: tests with tools; calls: code calls; errors: calls that raised; restarts: session
+restarts."""
 
 
 def tools_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
