@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import pytest
 
 from llmbench.report.html import render_html
 from llmbench.report.write import in_memory, write_reports
+from tests.test_report_tools import FIB_CODE, INJECTED_CODE, INJECTED_OUTPUT, write_tool_run
 from tests.test_reports import INJECTION, make_records, make_summary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -264,3 +266,57 @@ def test_the_screenshot_goes_where_git_ignores_it() -> None:
         ["git", "check-ignore", "--quiet", str(SCREENSHOT.relative_to(REPO))], cwd=REPO
     )
     assert done.returncode == 0, f"{SCREENSHOT} would show up in `git status`; ignore it"
+
+
+@pytest.fixture(scope="module")
+def tools_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # finish() runs its own event loop: not in this thread, where Playwright's is running
+    with ThreadPoolExecutor(1) as pool:
+        run_dir = pool.submit(write_tool_run, tmp_path_factory.mktemp("tools")).result()
+    return (run_dir / "report.html").as_uri()
+
+
+def test_a_tool_transcript_shows_code_cells_and_outputs_as_text(
+    browser: Any, tools_url: str
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = Page(context.new_page())
+    page.page.goto(tools_url)
+    assert page.page.locator("#tools tbody tr").count() == 2
+    assert page.page.locator("#sandbox.warning").is_visible()
+    page.page.select_option("#filter-agent", "coder")
+    page.page.select_option("#filter-category", "code")
+    assert page.column(2) == ["fib", "csv"]
+    page.rows().first.click()
+    detail = page.page.locator("#records tr.detail")
+    assert detail.locator("p.outcome").text_content() == (
+        "ended: answered · 1 turn · tool protocol function · 3 code calls, 1 raised, "
+        "0 timed out, 0 session restarts"
+    )
+    episode = detail.locator("ol.episode > li")
+    assert episode.count() == 7  # prompt, 2 assistant messages with calls, 3 cells, answer
+    cells = detail.locator("ol.episode li.cell")
+    assert cells.count() == 3
+    assert cells.nth(0).locator("pre.code").text_content() == FIB_CODE
+    assert cells.nth(0).locator("pre.output").text_content() == "(no output)"
+    assert cells.nth(1).locator("span.mark").all_text_contents() == ["raised"]
+    assert cells.nth(1).locator("p.error").text_content() == "error: SyntaxError"
+    injected = cells.nth(2)
+    assert injected.locator(".meta").text_content() == "turn 1 · code call_3 · 0.25 s"
+    assert injected.locator("pre.code").text_content() == INJECTED_CODE
+    assert injected.locator("pre.output").text_content() == INJECTED_OUTPUT
+    assert "ui-monospace" in injected.locator("pre.code").evaluate(
+        "e => getComputedStyle(e).fontFamily"
+    )
+    assert page.page.evaluate("() => window.__pwned") is None
+    assert page.page.evaluate("() => document.querySelectorAll('img').length") == 0
+    assert page.page.evaluate("() => document.scripts.length") == 2
+
+    page.rows().nth(1).click()  # csv: stopped at the limit, the session restarted
+    flagged = page.page.locator("#records tr.detail").nth(1).locator("li.cell.flagged")
+    assert flagged.locator("span.mark").all_text_contents() == ["timed out", "session restarted"]
+    note = page.page.locator("#records tr.detail").nth(1).locator("li.runner-note")
+    assert note.locator("p").text_content() == "stopped: max_tool_calls=8 reached in turn 1"
+    assert note.locator(".meta").text_content() == "turn 1 · note · runner"
+    assert page.errors == []
+    context.close()

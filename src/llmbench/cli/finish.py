@@ -59,6 +59,11 @@ class AgentInfo:
     concurrency: dict[str, Any] | None = None
     """How many tests were in flight for this agent: ``{"mode": "fixed", "limit": n}`` or
     :meth:`AutoConcurrency.report <llmbench.engine.concurrency.AutoConcurrency.report>`."""
+    tool_protocol: str | None = None
+    """How the agent ran code in tests with tools, as preflight chose: ``function`` or
+    ``text``; None when it had no tests with tools (or it is unknown)."""
+    tool_protocol_reason: str | None = None
+    """Why preflight chose ``tool_protocol`` (for ``"auto"``: what the endpoint did)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,11 @@ class RunResults:
             async for i, entry, scoring, fresh in scored:
                 agent_id, test_id, repeat = index.keys[i]
                 key = ((rename or {}).get(agent_id, agent_id), test_id, repeat)
-                self.results.append(ScoredResult.of(key, entry.result, scoring, share=self._share))
+                self.results.append(
+                    ScoredResult.of(
+                        key, entry.result, scoring, share=self._share, transcript=entry.transcript
+                    )
+                )
                 self._source.append(source)
                 self._position.append(i)
                 if fresh:
@@ -139,6 +148,8 @@ def agent_info(index: JournalIndex, agent: AgentInfo, agent_id: str) -> dict[str
         "concurrency": agent.concurrency,
         "planned": len(mine),
         "not_run": sum(not index.has_entry(i) for i in mine),
+        "tool_protocol": agent.tool_protocol,
+        "tool_protocol_reason": agent.tool_protocol_reason,
     }
 
 
@@ -227,10 +238,15 @@ def finish(
     rescore: bool = True,
     served_models: bool = False,
     result_files: bool = True,
+    sandbox: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score (all, or only what has no score yet), analyse, write the reports.
 
     ``cache_dir`` holds the judge's reply cache (None: judge without a cache).
+
+    ``sandbox``: the code sandbox the run's tests with tools ran in (``isolation``,
+    ``call_timeout_s``, ``max_parallel``, ``python``, ...), the summary's ``sandbox`` block;
+    None for a run without one.
 
     ``result_files``: also write each newly scored result to its per-test file
     (``[benchmark] result_files``).
@@ -251,7 +267,12 @@ def finish(
             agents = [replace(a, model=index.models.get(a.agent_id) or a.model) for a in agents]
         infos = [agent_info(index, a, a.agent_id) for a in agents]
         summary = analyse(
-            results.results, infos, run_id=run_dir.run_id, status=status, repeats=repeats
+            results.results,
+            infos,
+            run_id=run_dir.run_id,
+            status=status,
+            repeats=repeats,
+            sandbox=sandbox,
         )
         write_summary_and_reports(run_dir.path, summary, results.results, results.record)
     return summary

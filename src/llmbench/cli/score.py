@@ -53,6 +53,8 @@ class StoredRun:
     agents: list[AgentInfo]
     repeats: int
     status: str
+    sandbox: dict[str, Any] | None = None
+    """The code sandbox of a run with tools (the summary's ``sandbox`` block), or None."""
 
     @property
     def keys(self) -> list[EntryKey]:
@@ -79,21 +81,42 @@ def open_run(path: str, base_config: str | None = None) -> StoredRun:
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
         )
     recorded = {a.get("id"): a for a in manifest.get("agents") or [] if isinstance(a, dict)}
-    concurrency = _recorded_concurrency(manifest, run_dir)
+    previous = _previous_summary(run_dir)
+    concurrency = _recorded_concurrency(manifest, previous)
+    protocols = _recorded_protocols(previous)
     agents = [
         AgentInfo(
             a,
             (recorded.get(a) or {}).get("model") or None,
             str((recorded.get(a) or {}).get("endpoint") or ""),
             concurrency.get(a) if isinstance(concurrency.get(a), dict) else None,
+            *protocols.get(a, (None, None)),
         )
         for a in inputs.agents
     ]
     status = str(manifest.get("status") or "completed")
-    return StoredRun(run_dir, base, tests, agents, inputs.repeats, status)
+    sandbox = previous.get("sandbox")
+    return StoredRun(
+        run_dir,
+        base,
+        tests,
+        agents,
+        inputs.repeats,
+        status,
+        sandbox if isinstance(sandbox, dict) else None,
+    )
 
 
-def _recorded_concurrency(manifest: dict[str, Any], run_dir: RunDirectory) -> dict[str, Any]:
+def _previous_summary(run_dir: RunDirectory) -> dict[str, Any]:
+    """The summary being replaced, or {} when there is none or it is not one llmbench wrote."""
+    try:
+        previous = jsonio.loads((run_dir.path / SUMMARY).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return previous if isinstance(previous, dict) else {}
+
+
+def _recorded_concurrency(manifest: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
     """Each agent's concurrency as the run chose it: from the manifest (written as the run
     ends), else from the summary being replaced (a manifest the run's end could not update),
     so that rebuilding a summary never loses it."""
@@ -101,10 +124,24 @@ def _recorded_concurrency(manifest: dict[str, Any], run_dir: RunDirectory) -> di
     if isinstance(recorded, dict):
         return recorded
     try:
-        previous = jsonio.loads((run_dir.path / SUMMARY).read_bytes())
         return {a["agent_id"]: a["concurrency"] for a in previous["agents"]}
-    except (OSError, ValueError, KeyError, TypeError):  # none, or not one llmbench wrote
+    except (KeyError, TypeError):  # none, or not one llmbench wrote
         return {}
+
+
+def _recorded_protocols(previous: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
+    """Each agent's tool protocol and why preflight chose it, from the summary being replaced
+    (only the run's preflight knew them), so that rebuilding a summary never loses them."""
+    protocols: dict[str, tuple[str | None, str | None]] = {}
+    for agent in previous.get("agents") or []:
+        tools = agent.get("tools") if isinstance(agent, dict) else None
+        if isinstance(tools, dict):
+            protocol, reason = tools.get("protocol"), tools.get("protocol_reason")
+            protocols[str(agent.get("agent_id"))] = (
+                protocol if isinstance(protocol, str) else None,
+                reason if isinstance(reason, str) else None,
+            )
+    return protocols
 
 
 def score_command(args: argparse.Namespace) -> int:
@@ -131,6 +168,7 @@ def score_command(args: argparse.Namespace) -> int:
             rescore=True,
             served_models=True,
             result_files=stored.base.benchmark.result_files,
+            sandbox=stored.sandbox,
             cache_dir=(
                 Path(stored.base.benchmark.cache_dir)
                 if stored.base.benchmark.cache_dir
@@ -180,7 +218,16 @@ def report_command(args: argparse.Namespace) -> int:
             for a in run.agents:
                 served = replace(a, model=index.models.get(a.agent_id) or a.model)
                 infos.append(agent_info(index, served, rename.get(a.agent_id, a.agent_id)))
-        summary = analyse(results.results, infos, run_id=run_id, status=status, repeats=repeats)
+        sandboxes = [run.sandbox for run in runs]
+        summary = analyse(
+            results.results,
+            infos,
+            run_id=run_id,
+            status=status,
+            repeats=repeats,
+            # a comparison of runs whose sandboxes differ has no one sandbox to name
+            sandbox=sandboxes[0] if all(s == sandboxes[0] for s in sandboxes) else None,
+        )
         write_atomic(out_dir / SUMMARY, dumps(summary, pretty=True) + "\n")
         write_reports(out_dir, summary, results.results, results.record)
     print_report(summary, stdout_console())

@@ -1,6 +1,7 @@
 """``report.html``: one self-contained page that works offline.
 
-The page skeleton, the leaderboard, the significant differences and, with repeats, pass@k
+The page skeleton, the leaderboard, the significant differences and, when a run has them, the
+reasoning, tools (with the sandbox's isolation) and conversations tables and pass@k
 (:mod:`llmbench.report.repeats`) are rendered here, every value through :func:`html.escape`.
 The summary, the latency box plots and the records travel in a
 ``<script type="application/json" id="data">`` block in which every ``<``, ``>`` and ``&`` is
@@ -33,9 +34,13 @@ from llmbench.report.repeats import REPEATS_NOTE, repeats_table
 from llmbench.report.terminal import (
     MISSING,
     Summary,
+    conversations_table,
     leaderboard_table,
+    protocol_notes,
     reasoning_table,
+    sandbox_line,
     significant_differences,
+    tools_table,
 )
 from llmbench.scoring.scored import ScoredResult
 
@@ -185,6 +190,43 @@ def _reasoning(summary: Summary) -> str:
     )
 
 
+def _tools(summary: Summary) -> str:
+    """The code calls of the agents that ran tests with tools and the sandbox's isolation, or
+    nothing when no agent ran tests with tools."""
+    header, rows = tools_table(summary)
+    sandbox = sandbox_line(summary)
+    if not rows and sandbox is None:
+        return ""
+    parts = ["<section><h2>Tools</h2>"]
+    if sandbox is not None:
+        text, warning = sandbox
+        css = "warning" if warning else "note"
+        parts.append(f'<p class="{css}" id="sandbox">{escape(text)}</p>')
+    if rows:
+        parts.append(
+            "<p>Tests: tests with tools; calls: code calls; errors: calls that raised; "
+            "timeouts: calls stopped at their time limit; restarts: the agent's Python session "
+            f"killed and started again (state lost).</p>{_table('tools', header, rows)}"
+        )
+    notes = "".join(f"<li>{escape(line)}</li>" for line in protocol_notes(summary))
+    if notes:
+        parts.append(f'<ul id="protocol-notes">{notes}</ul>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _conversations(summary: Summary) -> str:
+    """Turns, end reasons and helper tokens of interactive tests, or nothing without them."""
+    header, rows = conversations_table(summary)
+    if not rows:
+        return ""
+    return (
+        "<section><h2>Conversations</h2><p>Instructor and supervisor tokens are the helpers' "
+        "own, never counted in the agent's tokens.</p>"
+        f"{_table('conversations', header, rows)}</section>"
+    )
+
+
 def _differences(summary: Summary) -> str:
     lines = significant_differences(summary) or ["one agent: nothing to compare"]
     items = "".join(f"<li>{escape(line)}</li>" for line in lines)
@@ -258,6 +300,8 @@ def html_chunks(
         "<main>",
         f"<section><h2>Leaderboard</h2>{_leaderboard(summary)}</section>",
         _reasoning(summary),
+        _tools(summary),
+        _conversations(summary),
         f"<section><h2>Significant differences</h2>{_differences(summary)}</section>",
         _repeats(summary),
         '<section><h2>Charts</h2><div class="charts">',

@@ -1,8 +1,9 @@
 """``report.md``: the run's results as GitHub-flavoured Markdown tables.
 
-Sections: title, leaderboard, score by category, speed, pairwise comparisons, repeats (when a
-run has them), errors by kind and the failed tests of each agent (the first
-:data:`MAX_FAILURES` of each, in run order, then a line saying how many more there are). Text
+Sections: title, leaderboard, score by category, speed, then (when a run has them) reasoning,
+tools and conversations, pairwise comparisons, repeats, and last errors by kind and the failed
+tests of each agent (the first :data:`MAX_FAILURES` of each, in run order, then a line saying
+how many more there are). Text
 from a model, a test file or an error goes into cells through :func:`cell`, which escapes
 ``|``, newlines and HTML.
 
@@ -21,17 +22,21 @@ from typing import Any
 from llmbench.report.terminal import (
     MISSING,
     Summary,
+    conversations_table,
     detectable,
     interval,
     leaderboard_table,
     number,
     p_value,
     pick,
+    protocol_notes,
     ranked_agents,
     reasoning_table,
+    sandbox_line,
     seconds,
     significant_differences,
     streamed,
+    tools_table,
 )
 from llmbench.scoring.scored import ScoredResult
 
@@ -44,6 +49,8 @@ MAX_CELL = 200
 MAX_FAILURES = 200
 """Failed tests listed per agent; the rest are counted."""
 _NEWLINES = re.compile(r"\r\n|\r|\n")
+LIMITS = frozenset({"max_turns", "tool_limit", "time_limit", "token_limit"})
+"""End reasons of a test stopped at a limit: still scored, and named beside a failure."""
 
 
 def cell(value: Any, max_len: int = MAX_CELL) -> str:
@@ -128,6 +135,41 @@ def _reasoning(summary: Summary) -> list[str]:
         "first token of any kind, tokens/s every token, thinking included."
     )
     return ["## Reasoning", "", note, "", *table(header, rows)]
+
+
+def _tools(summary: Summary) -> list[str]:
+    """The code calls of the agents that ran tests with tools, the sandbox they ran in and why
+    each protocol was chosen; nothing when no agent ran tests with tools."""
+    header, rows = tools_table(summary)
+    sandbox = sandbox_line(summary)
+    if not rows and sandbox is None:
+        return []
+    lines = ["## Tools", ""]
+    if sandbox is not None:
+        text, warning = sandbox
+        lines += [f"**{cell(text)}**" if warning else cell(text), ""]
+    if rows:
+        note = (
+            "Tests: tests with tools; calls: code calls; errors: calls that raised; timeouts: "
+            "calls stopped at their time limit; restarts: the agent's Python session killed and "
+            "started again (state lost)."
+        )
+        lines += [note, "", *table(header, rows)]
+    notes = [f"- {cell(line)}" for line in protocol_notes(summary)]
+    return [*lines, *notes, ""] if notes else lines
+
+
+def _conversations(summary: Summary) -> list[str]:
+    """Turns and end reasons of interactive tests, and the helpers' tokens; nothing when no
+    agent recorded any."""
+    header, rows = conversations_table(summary)
+    if not rows:
+        return []
+    note = (
+        "Instructor and supervisor tokens are the helpers' own, never counted in the agent's "
+        "prompt and completion tokens."
+    )
+    return ["## Conversations", "", note, "", *table(header, rows)]
 
 
 def _verdict(comparison: Mapping[str, Any]) -> str:
@@ -265,7 +307,10 @@ def _failures(
                 more += 1
                 continue
             r = load(j)
-            rows.append([r["test_id"], r["repeat"], r["category"], failure_reason(r) or "failed"])
+            reason = failure_reason(r) or "failed"
+            if r.get("end_reason") in LIMITS:
+                reason = f"{reason} (stopped: {r['end_reason']})"
+            rows.append([r["test_id"], r["repeat"], r["category"], reason])
         yield from [f"### {cell(agent_id)}", ""]
         if rows:
             yield from table(["Test", "Repeat", "Category", "Reason"], rows)
@@ -301,6 +346,8 @@ def markdown_lines(
         _categories(summary),
         _speed(summary),
         _reasoning(summary),
+        _tools(summary),
+        _conversations(summary),
         _comparisons(summary),
         _repeats(summary),
         _errors(summary, results),

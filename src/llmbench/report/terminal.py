@@ -175,6 +175,138 @@ def reasoning_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
     return list(REASONING_COLUMNS), rows
 
 
+def end_reasons_text(reasons: Mapping[str, int] | None) -> str:
+    """``answered 4, tool_limit 1``: end reasons and their counts, in the summary's order."""
+    if not reasons:
+        return MISSING
+    return ", ".join(f"{reason} {count}" for reason, count in reasons.items())
+
+
+def _mean_max(figures: Mapping[str, Any] | None, digits: int = 1) -> str:
+    top = pick(figures, "max")
+    return f"{number(pick(figures, 'mean'), digits)} / {MISSING if top is None else top}"
+
+
+TOOLS_COLUMNS = (
+    "Agent",
+    "Protocol",
+    "Tests",
+    "Calls",
+    "Errors",
+    "Timeouts",
+    "Restarts",
+    "Calls/test mean/max",
+    "End reasons",
+)
+"""Tests: tests with tools; calls: code calls; errors: calls that raised; restarts: session
+restarts."""
+
+
+def tools_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
+    """Per agent that ran tests with tools: its protocol, code calls and how those tests
+    ended; no rows when no agent ran any, so a run without tools shows none."""
+    rows = []
+    for agent in ranked_agents(summary):
+        tools = agent.get("tools")
+        if not tools:
+            continue
+        rows.append(
+            [
+                str(agent["agent_id"]),
+                str(tools.get("protocol") or MISSING),
+                str(tools.get("tests", 0)),
+                str(tools.get("tool_calls", 0)),
+                str(tools.get("code_errors", 0)),
+                str(tools.get("code_timeouts", 0)),
+                str(tools.get("session_restarts", 0)),
+                _mean_max(tools.get("tool_calls_per_test")),
+                end_reasons_text(tools.get("end_reasons")),
+            ]
+        )
+    return list(TOOLS_COLUMNS), rows
+
+
+def protocol_notes(summary: Summary) -> list[str]:
+    """``agent: text (why)`` for each agent whose tool protocol came with a reason."""
+    notes = []
+    for agent in ranked_agents(summary):
+        tools = agent.get("tools") or {}
+        if tools.get("protocol_reason"):
+            notes.append(
+                f"{agent['agent_id']}: tool protocol {tools.get('protocol') or MISSING} "
+                f"({tools['protocol_reason']})"
+            )
+    return notes
+
+
+PROCESS_WARNING = (
+    "code ran with isolation = process: rlimits only, no filesystem or network isolation"
+)
+"""What every report says, loudly, when the sandbox isolated code by rlimits alone."""
+
+
+def sandbox_line(summary: Summary) -> tuple[str, bool] | None:
+    """The line naming the sandbox isolation of a run with tools, and whether it is a warning
+    (isolation ``process``); None when no agent ran tests with tools and no sandbox is named."""
+    sandbox = summary.get("sandbox")
+    if not isinstance(sandbox, Mapping):
+        if not any(agent.get("tools") for agent in summary["agents"]):
+            return None
+        return "code ran in a sandbox whose isolation was not recorded", False
+    isolation = sandbox.get("isolation")
+    if isolation == "process":
+        return f"WARNING: {PROCESS_WARNING}", True
+    details = []
+    if sandbox.get("call_timeout_s") is not None:
+        details.append(f"call timeout {sandbox['call_timeout_s']} s")
+    if sandbox.get("max_parallel") is not None:
+        details.append(f"at most {sandbox['max_parallel']} sessions at once")
+    if sandbox.get("python"):
+        details.append(str(sandbox["python"]))
+    extra = f" ({', '.join(details)})" if details else ""
+    return f"code ran with isolation = {isolation or MISSING}{extra}", False
+
+
+CONVERSATION_COLUMNS = (
+    "Agent",
+    "Interactive tests",
+    "Turns mean / max",
+    "End reasons",
+    "Instructor tokens",
+    "Supervisor tokens",
+)
+
+
+def _helper(tokens: Mapping[str, Any] | None, helper: str) -> str:
+    value = pick(tokens, helper)
+    return MISSING if value is None else f"{value:,}"
+
+
+def conversations_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
+    """Per agent whose interactive tests recorded how they went (turns, end reasons) or whose
+    tests used helper tokens: those figures, the instructor's and supervisor's tokens apart
+    from the agent's; no rows otherwise (a run without interactive tests, or one saved before
+    these figures were recorded)."""
+    rows = []
+    for agent in ranked_agents(summary):
+        talks = agent.get("interactive") or {}
+        helpers = agent.get("helper_tokens")
+        recorded = talks.get("end_reasons") or pick(talks, "turns_per_test", "mean") is not None
+        if not recorded and not helpers:
+            continue
+        rows.append(
+            [
+                str(agent["agent_id"]),
+                str(talks.get("tests", 0)),
+                _mean_max(talks.get("turns_per_test")),
+                end_reasons_text(talks.get("end_reasons")),
+                _helper(helpers, "instructor"),
+                _helper(helpers, "supervisor"),
+            ]
+        )
+    return list(CONVERSATION_COLUMNS), rows
+
+
 def difference_line(comparison: Mapping[str, Any]) -> str:
     """``qwen-7b > llama-8b by 0.08 [0.01, 0.15], McNemar p = 0.03, n = 33``, better agent first."""
     a, b = comparison["a"], comparison["b"]
@@ -221,17 +353,35 @@ def stdout_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 120)
 
 
+def _print_table(
+    console: Console, title: str, table: tuple[list[str], list[list[str]]], left: Sequence[str]
+) -> bool:
+    """Print ``table`` under ``title`` when it has rows; whether it did."""
+    header, rows = table
+    if not rows:
+        return False
+    printed = Table(title=title)
+    for column in header:
+        printed.add_column(column, justify="left" if column in left else "right")
+    for row in rows:
+        printed.add_row(*(Text(cell) for cell in row))
+    console.print(printed)
+    return True
+
+
 def print_report(summary: Summary, console: Console) -> None:
-    """Print the leaderboard, the thinking of reasoning models and the significant
-    differences."""
+    """Print the leaderboard, the thinking of reasoning models, the code calls of agents that
+    ran tests with tools (and the sandbox they ran in), the conversations of interactive tests
+    and the significant differences."""
     console.print(leaderboard(summary))
-    header, rows = reasoning_table(summary)
-    if rows:
-        table = Table(title="Reasoning")
-        for column in header:
-            table.add_column(column, justify="left" if column == "Agent" else "right")
-        for row in rows:
-            table.add_row(*(Text(cell) for cell in row))
-        console.print(table)
+    _print_table(console, "Reasoning", reasoning_table(summary), ("Agent",))
+    _print_table(console, "Tools", tools_table(summary), ("Agent", "Protocol", "End reasons"))
+    for note in protocol_notes(summary):
+        console.print(note, markup=False, highlight=False)
+    sandbox = sandbox_line(summary)
+    if sandbox is not None:
+        line, warning = sandbox
+        console.print(line, markup=False, highlight=False, style="bold red" if warning else None)
+    _print_table(console, "Conversations", conversations_table(summary), ("Agent", "End reasons"))
     for line in significant_differences(summary):
         console.print(line, markup=False, highlight=False)

@@ -1,12 +1,13 @@
 """``analyse``: scored results in, the ``summary.json`` dict of docs/summary-format.md out.
 
-Per agent: quality over all its results and per category, consistency over repeats, speed; then
-a paired comparison of every two agents. A result that could not be scored (the request failed,
-or a scorer could not reach a verdict) is counted under ``errors`` and left out of every mean,
-never counted as a zero. A result whose test has nothing to score (``"scoring": null``) is left
-out of quality, repeats and comparisons but still counts for speed. Everything is deterministic:
-the bootstrap is seeded and pairs are taken in (test, repeat) order, so the same results give
-the same summary.
+Per agent: quality over all its results and per category, consistency over repeats, speed, how
+its tests ended, its code calls (tests with tools), its conversations (interactive tests) and
+the helpers' tokens spent on it; then a paired comparison of every two agents. A result that
+could not be scored (the request failed, or a scorer could not reach a verdict) is counted under
+``errors`` and left out of every mean, never counted as a zero. A result whose test has nothing
+to score (``"scoring": null``) is left out of quality, repeats and comparisons but still counts
+for speed. Everything is deterministic: the bootstrap is seeded and pairs are taken in (test,
+repeat) order, so the same results give the same summary.
 
 The results are :class:`~llmbench.scoring.scored.ScoredResult` (a few hundred bytes each, no
 texts), so that a run of many tests is analysed without holding its answers.
@@ -16,10 +17,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from llmbench.result import END_REASONS
 from llmbench.scoring.scored import ScoredResult
 from llmbench.scoring.statistics import (
     agreement,
@@ -146,6 +148,70 @@ def _speed(results: Sequence[ScoredResult]) -> dict[str, Any]:
     }
 
 
+_REASON_ORDER = {reason: n for n, reason in enumerate(END_REASONS)}
+
+
+def _end_reasons(results: Iterable[ScoredResult]) -> dict[str, int]:
+    """How many of ``results`` ended for each reason, in :data:`END_REASONS` order (a reason
+    llmbench does not know last); results without an end reason (older ones) are left out."""
+    counts = Counter(r.end_reason for r in results if r.end_reason is not None)
+    ordered = sorted(counts, key=lambda r: (_REASON_ORDER.get(r, len(_REASON_ORDER)), r))
+    return {reason: counts[reason] for reason in ordered}
+
+
+def _per_test(values: Sequence[int]) -> dict[str, Any]:
+    return {"mean": _mean(values), "max": max(values, default=None)}
+
+
+def _tools(results: Sequence[ScoredResult], agent: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``tools`` block over the agent's tests with tools; None when it ran none. The
+    protocol is the one chosen at preflight (``agent["tool_protocol"]``), else the one its
+    results name when they agree."""
+    used = [r for r in results if r.tool_protocol is not None]
+    if not used:
+        return None
+    protocol = agent.get("tool_protocol")
+    reason = agent.get("tool_protocol_reason") if protocol else None
+    if not protocol:
+        seen = {r.tool_protocol for r in used}
+        protocol = seen.pop() if len(seen) == 1 else None
+    calls = [r.tool_calls for r in used]
+    return {
+        "tests": len(used),
+        "tool_calls": sum(calls),
+        "code_errors": sum(r.code_errors for r in used),
+        "code_timeouts": sum(r.code_timeouts for r in used),
+        "session_restarts": sum(r.session_restarts for r in used),
+        "tool_calls_per_test": _per_test(calls),
+        "end_reasons": _end_reasons(used),
+        "protocol": protocol,
+        "protocol_reason": reason,
+    }
+
+
+def _interactive(results: Sequence[ScoredResult]) -> dict[str, Any] | None:
+    """The ``interactive`` block over the agent's interactive tests; None when it ran none."""
+    talks = [r for r in results if r.interactive]
+    if not talks:
+        return None
+    turns = [r.turns for r in talks if r.turns is not None]
+    return {
+        "tests": len(talks),
+        "turns_per_test": _per_test(turns),
+        "end_reasons": _end_reasons(talks),
+    }
+
+
+def _helper_tokens(results: Sequence[ScoredResult]) -> dict[str, int] | None:
+    """The instructor's and the supervisor's tokens over the agent's tests (never part of the
+    agent's own counts); None when no result recorded either."""
+    instructor = [r.instructor_tokens for r in results if r.instructor_tokens is not None]
+    supervisor = [r.supervisor_tokens for r in results if r.supervisor_tokens is not None]
+    if not instructor and not supervisor:
+        return None
+    return {"instructor": sum(instructor), "supervisor": sum(supervisor)}
+
+
 def _compare(
     a_id: str, a: Sequence[ScoredResult], b_id: str, b: Sequence[ScoredResult]
 ) -> dict[str, Any]:
@@ -210,6 +276,10 @@ def _agent(
         "categories": {c: _quality([o for o in outcomes if o.category == c]) for c in categories},
         "repeats": _repeats(outcomes, repeats),
         "speed": _speed(results),
+        "end_reasons": _end_reasons(results),
+        "tools": _tools(results, agent),
+        "interactive": _interactive(results),
+        "helper_tokens": _helper_tokens(results),
     }
 
 
@@ -221,12 +291,15 @@ def analyse(
     status: str,
     repeats: int,
     generated_at: datetime | None = None,
+    sandbox: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the ``summary.json`` dict (docs/summary-format.md) of one run.
 
     ``results`` are the scored results of every agent (one per agent, test and repeat, in run
     order); ``agents`` gives each agent's ``agent_id``, ``model``, ``endpoint``, ``planned`` and
-    ``not_run``, in the order the summary lists them and compares them (a before b). An agent's
+    ``not_run`` (and, optionally, ``concurrency``, ``tool_protocol`` and
+    ``tool_protocol_reason``), in the order the summary lists them and compares them (a before
+    b). ``sandbox`` describes the code sandbox of a run with tools (null without). An agent's
     ``summary`` field is :func:`~llmbench.store.results.summarize` of its results.
     ``generated_at`` (timezone-aware) defaults to now in UTC. Results of agents not in
     ``agents`` are ignored; an ``agent_id`` listed twice is a ``ValueError``.
@@ -247,6 +320,7 @@ def analyse(
         "status": status,
         "repeats": repeats,
         "generated_at": stamp,
+        "sandbox": None if sandbox is None else dict(sandbox),
         "agents": [
             _agent(a, own[i], outcomes[i], repeats) for a, i in zip(agents, ids, strict=True)
         ],

@@ -8,7 +8,7 @@ in ``results.jsonl`` and ``scores.jsonl``, from which a report reads the few rec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,27 @@ class ScoredResult:
     """``scoring.reasoning``: the secondary reasoning scorer's value."""
     scoring_error: str | None
     """``scoring.error``: why the result could not be scored."""
+    end_reason: str | None = None
+    """How the test ended (``TestResult.end_reason``); None in older results."""
+    turns: int | None = None
+    """User turns the agent answered; None in older results."""
+    interactive: bool = False
+    """An interactive test (its transcript opens with an instructor's or a script's turn, not
+    the test's prompt)."""
+    tool_protocol: str | None = None
+    """``function`` or ``text`` for a test with tools; None for a test without."""
+    tool_calls: int = 0
+    """Code calls the agent made."""
+    code_errors: int = 0
+    """Code calls that raised."""
+    code_timeouts: int = 0
+    """Code calls stopped at their time limit."""
+    session_restarts: int = 0
+    """Times the agent's Python session was started again."""
+    instructor_tokens: int | None = None
+    """The instructor's prompt plus completion tokens for this test; None when it had none."""
+    supervisor_tokens: int | None = None
+    """The supervisor's prompt plus completion tokens for this test; None when it had none."""
 
     @property
     def key(self) -> tuple[str, int]:
@@ -77,24 +98,28 @@ class ScoredResult:
         scoring: Mapping[str, Any] | None,
         *,
         share: dict[str, str] | None = None,
+        transcript: Sequence[Mapping[str, Any]] | None = None,
     ) -> ScoredResult:
-        """From a journal entry's key ``(agent_id, test_id, repeat)``, its result and its
-        ``scoring`` block. Strings that repeat from result to result (category, status, error
-        kind, scoring error) are taken from ``share`` when an equal one is there, so that many
-        results hold one copy."""
+        """From a journal entry's key ``(agent_id, test_id, repeat)``, its result, its
+        ``scoring`` block and its transcript (which says whether the test was interactive).
+        Strings that repeat from result to result (category, status, error kind, scoring
+        error, end reason, tool protocol) are taken from ``share`` when an equal one is there,
+        so that many results hold one copy."""
         strings = {} if share is None else share
 
         def shared(text: str) -> str:
             return strings.setdefault(text, text)
 
-        kind = result.error_kind
+        def maybe(text: str | None) -> str | None:
+            return None if text is None else shared(text)
+
         return cls(
             agent_id=key[0],
             test_id=key[1],
             repeat=key[2],
             category=shared(result.category),
             status=shared(result.status),
-            error_kind=None if kind is None else shared(kind),
+            error_kind=maybe(result.error_kind),
             execution_time=result.execution_time,
             time_to_first_token=result.time_to_first_token,
             time_to_first_answer_token=result.time_to_first_answer_token,
@@ -108,6 +133,16 @@ class ScoredResult:
             attempts=result.attempts,
             timestamp=result.timestamp,
             **_verdict(scoring, shared),
+            end_reason=maybe(result.end_reason),
+            turns=result.turns,
+            interactive=is_interactive(transcript),
+            tool_protocol=maybe(result.tool_protocol),
+            tool_calls=result.tool_calls,
+            code_errors=result.code_errors,
+            code_timeouts=result.code_timeouts,
+            session_restarts=result.session_restarts,
+            instructor_tokens=result.instructor_tokens,
+            supervisor_tokens=result.supervisor_tokens,
         )
 
     @classmethod
@@ -134,7 +169,27 @@ class ScoredResult:
             attempts=int(record.get("attempts") or 0),
             timestamp=str(record.get("timestamp") or ""),
             **_verdict(record.get("scoring"), lambda text: text),
+            end_reason=record.get("end_reason"),
+            turns=record.get("turns"),
+            interactive=is_interactive(record.get("transcript")),
+            tool_protocol=record.get("tool_protocol"),
+            tool_calls=int(record.get("tool_calls") or 0),
+            code_errors=int(record.get("code_errors") or 0),
+            code_timeouts=int(record.get("code_timeouts") or 0),
+            session_restarts=int(record.get("session_restarts") or 0),
+            instructor_tokens=record.get("instructor_tokens"),
+            supervisor_tokens=record.get("supervisor_tokens"),
         )
+
+
+def is_interactive(transcript: Sequence[Mapping[str, Any]] | None) -> bool:
+    """Whether ``transcript`` is an interactive test's: a single test's (one with tools) opens
+    with the test's own prompt (``"source": "test"``), an interactive test's with a scripted or
+    an instructor's turn; a test without tools or turns has none."""
+    if not transcript:
+        return False
+    first = transcript[0]
+    return not (isinstance(first, Mapping) and first.get("source") == "test")
 
 
 def _verdict(scoring: Mapping[str, Any] | None, shared: Callable[[str], str]) -> dict[str, Any]:

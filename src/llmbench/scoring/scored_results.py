@@ -103,7 +103,7 @@ async def score_results(
         scorings = await asyncio.gather(*(one(e) for e in journal))
     share: dict[str, str] = {}
     scored = [
-        ScoredResult.of(e.key, e.result, s, share=share)
+        ScoredResult.of(e.key, e.result, s, share=share, transcript=e.transcript)
         for e, s in zip(journal, scorings, strict=True)
     ]
     info = {

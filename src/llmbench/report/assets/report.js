@@ -207,6 +207,57 @@
     });
     parent.appendChild(t);
   }
+  function asides(t) {
+    return (t.proposed ? '\n[instructor proposed: ' + t.proposed + ']' : '') +
+      (t.reason ? '\n[supervisor: ' + t.reason + ']' : '') + (t.note ? '\n[note: ' + t.note + ']' : '') +
+      (t.reasoning ? '\n[thinking: ' + t.reasoning + ']' : '');
+  }
+  /* a transcript of a test with tools: code calls, their outputs or runner notes in it */
+  const acts = (t) => t.role === 'tool' || t.role === 'note' || Array.isArray(t.tool_calls);
+  const ROLES = { user: 'user', assistant: 'assistant' };
+  function episode(parent, transcript) {
+    parent.appendChild(el('h4', {}, 'Transcript'));
+    const list = parent.appendChild(el('ol', { class: 'episode' }));
+    transcript.forEach((t) => {
+      const turn = t.turn === undefined || t.turn === null ? '' : 'turn ' + t.turn + ' · ';
+      if (t.role === 'tool') {
+        const marks = [t.raised && 'raised', t.timed_out && 'timed out', t.restarted && 'session restarted'].filter(Boolean);
+        const li = list.appendChild(el('li', { class: 'cell' + (marks.length ? ' flagged' : '') }));
+        const meta = li.appendChild(el('div', { class: 'meta' }, turn + 'code' + (t.call_id ? ' ' + t.call_id : '') +
+          ' · ' + fmt(t.duration_s) + ' s'));
+        marks.forEach((m) => meta.appendChild(el('span', { class: 'mark' }, m)));
+        li.appendChild(el('pre', { class: 'code' }, t.code === null || t.code === undefined ? '' : t.code));
+        li.appendChild(el('pre', { class: 'output' }, t.content ? t.content : '(no output)'));
+        if (t.error) li.appendChild(el('p', { class: 'error' }, 'error: ' + t.error));
+        return;
+      }
+      if (t.role === 'note') {
+        const li = list.appendChild(el('li', { class: 'runner-note' }));
+        li.appendChild(el('div', { class: 'meta' }, turn + 'note' + (t.source ? ' · ' + t.source : '')));
+        li.appendChild(el('p', {}, t.content));
+        return;
+      }
+      const calls = Array.isArray(t.tool_calls) ? t.tool_calls.length : 0;
+      const li = list.appendChild(el('li', { class: 'message ' + (ROLES[t.role] || 'other') }));
+      li.appendChild(el('div', { class: 'meta' }, turn + t.role + (t.source ? ' · ' + t.source : '') +
+        (calls ? ' · ' + count(calls, 'code call') : '')));
+      const text = (t.content || '') + asides(t);
+      if (text) li.appendChild(el('pre', {}, text));
+    });
+  }
+  const count = (n, word) => (n || 0) + ' ' + word + (n === 1 ? '' : 's');
+  function outcome(r) {
+    const parts = [];
+    if (r.end_reason) parts.push('ended: ' + r.end_reason);
+    if (r.turns !== null && r.turns !== undefined) parts.push(count(r.turns, 'turn'));
+    if (r.tool_protocol) {
+      parts.push('tool protocol ' + r.tool_protocol, count(r.tool_calls, 'code call') + ', ' + (r.code_errors || 0) +
+        ' raised, ' + (r.code_timeouts || 0) + ' timed out, ' + count(r.session_restarts, 'session restart'));
+    }
+    if (r.instructor_tokens !== null && r.instructor_tokens !== undefined) parts.push('instructor tokens ' + r.instructor_tokens);
+    if (r.supervisor_tokens !== null && r.supervisor_tokens !== undefined) parts.push('supervisor tokens ' + r.supervisor_tokens);
+    return parts.join(' · ');
+  }
   function detailRow(i) {
     const r = RECORDS[i], s = scoring(r), td = el('td', { colspan: '8' });
     td.appendChild(el('p', {}, r.test_id + ' — ' + (r.test_name || '') + ' · ' + fmt(r.execution_time) + ' s, TTFT ' +
@@ -214,6 +265,7 @@
       ', ' + fmt(r.tokens_per_second, 1) + ' tokens/s, tokens ' +
       (r.prompt_tokens === null ? 'n/a' : r.prompt_tokens) + ' + ' + (r.completion_tokens === null ? 'n/a' : r.completion_tokens) +
       (r.cached ? ' (cached)' : '')));
+    if (outcome(r)) td.appendChild(el('p', { class: 'outcome' }, outcome(r)));
     block(td, 'Prompt', r.prompt === null || r.prompt === undefined ? '' : r.prompt);
     block(td, 'Expected', r.expected === null || r.expected === undefined ? '(none)'
       : typeof r.expected === 'string' ? r.expected : JSON.stringify(r.expected, null, 2));
@@ -237,11 +289,11 @@
         (c.reason || '') + (c.error ? ' — error: ' + c.error : '')]));
     }
     if (Array.isArray(r.transcript) && r.transcript.length) {
-      grid(td, 'Transcript', 'transcript', ['turn', 'role', 'source', 'content'], r.transcript.map((t) => [
-        t.turn === undefined ? '' : t.turn, t.role, t.source || '',
-        t.content + (t.proposed ? '\n[instructor proposed: ' + t.proposed + ']' : '') +
-        (t.reason ? '\n[supervisor: ' + t.reason + ']' : '') + (t.note ? '\n[note: ' + t.note + ']' : '') +
-        (t.reasoning ? '\n[thinking: ' + t.reasoning + ']' : '')]));
+      if (r.transcript.some(acts)) episode(td, r.transcript);
+      else {
+        grid(td, 'Transcript', 'transcript', ['turn', 'role', 'source', 'content'], r.transcript.map((t) => [
+          t.turn === undefined ? '' : t.turn, t.role, t.source || '', t.content + asides(t)]));
+      }
     }
     const tr = el('tr', { class: 'detail' });
     tr.appendChild(td);
