@@ -495,6 +495,20 @@ def _check_sandbox(plan: RunPlan) -> Any:
     return settings
 
 
+def _sandbox_summary(settings: Any) -> dict[str, Any] | None:
+    """The summary's ``sandbox`` block: how the run's code was isolated and bounded."""
+    if settings is None:
+        return None
+    return {
+        "isolation": settings.isolation,
+        "call_timeout_s": settings.call_timeout_s,
+        "max_parallel": settings.max_parallel or os.cpu_count(),
+        "python": settings.python or sys.executable,
+        "memory_mb": settings.memory_mb,
+        "home_size_mb": settings.home_size_mb,
+    }
+
+
 def _tool_protocols(plan: RunPlan, resolved: dict[str, Use]) -> dict[str, tuple[str, str]]:
     if not plan.tests.tools_count:
         return {}
@@ -610,9 +624,11 @@ def _run(
                         resolved[a.id].api.model or None,
                         redact.strip_url(a.endpoint),
                         concurrency.get(a.id),
+                        *tools.protocols.get(a.id, (None, None)),
                     )
                     for a in plan.agents
                 ],
+                sandbox=_sandbox_summary(tools.sandbox),
                 repeats=plan.repeats,
                 status=status,
                 judge_api=resolved["supervisor"].api if "supervisor" in resolved else None,
