@@ -16,7 +16,7 @@ import pytest
 
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller, CallLog, _from_cache, _to_cache
-from llmbench.providers.openai_compatible import Completion, request_completion
+from llmbench.providers.openai_compatible import Completion, _StreamState, request_completion
 from llmbench.providers.tool_calls import StreamedToolCalls, ToolCall
 from llmbench.store.cache import ReplyCache
 from llmbench.tools.probe import PYTHON_TOOL
@@ -309,3 +309,41 @@ def test_tool_results_go_back_as_sent(server: ScriptedServer, stream: bool) -> N
         {"role": "tool", "tool_call_id": "call_1", "content": "83810205"}
     ]
     assert second.messages[1]["content"] is None
+
+
+def _streamed(*deltas: dict[str, Any], finish: str = "tool_calls") -> Completion:
+    """A stream of these deltas (then ``finish`` and [DONE]) read by the stream parser."""
+    state = _StreamState("chat", 0.0, 1 << 20)
+    events = [{"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+    events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    for event in events:
+        state.feed(b"data: " + json.dumps(event).encode() + b"\n\n")
+    state.feed(b"data: [DONE]\n\n")
+    state.check_complete(200)
+    return state.result(200, BODY, 1.0)
+
+
+def test_thinking_then_a_call() -> None:
+    """llama.cpp and vLLM with a reasoning parser: thinking in its field, then the call."""
+    call = {"index": 0, "id": "c", "type": "function",
+            "function": {"name": "python", "arguments": "{}"}}  # fmt: skip
+    got = _streamed({"reasoning_content": "I should"}, {"tool_calls": [call]}, finish="length")
+    assert got.reasoning_text == "I should" and got.text == ""
+    assert got.tool_calls == (ToolCall("c", "python", "{}"),)
+    assert not got.reasoning_truncated  # it ran out of tokens after it acted
+    assert got.time_to_first_answer_token is not None
+    assert got.completion_tokens == 2 and got.reasoning_tokens == 1
+
+
+def test_a_call_with_empty_content_and_the_finish_in_one_event() -> None:
+    """Ollama: the whole message in one delta, content ""."""
+    state = _StreamState("chat", 0.0, 1 << 20)
+    call = {"id": "call_x", "function": {"name": "python", "arguments": '{"code": "1"}'}}
+    event = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "",
+             "tool_calls": [call]}, "finish_reason": "tool_calls"}]}  # fmt: skip
+    state.feed(b"data: " + json.dumps(event).encode() + b"\n\ndata: [DONE]\n\n")
+    state.check_complete(200)
+    got = state.result(200, BODY, 1.0)
+    assert got.tool_calls == (ToolCall("call_x", "python", '{"code": "1"}'),)
+    assert (got.text, got.finish_reason) == ("", "tool_calls")
+    assert got.time_to_first_token is not None
