@@ -95,10 +95,9 @@ def _cached_tool_calls(entries: Any) -> tuple[ToolCall, ...]:
         raise TypeError("tool_calls")
     calls = []
     for entry in entries:
-        call = ToolCall(**entry)
-        if not (isinstance(call.id, str | None) and isinstance(call.name, str)):
-            raise TypeError("tool_calls")
-        if not isinstance(call.arguments, str):
+        call = ToolCall(**entry)  # TypeError on a missing or unknown key
+        texts = (call.name, call.arguments)
+        if not isinstance(call.id, str | None) or not all(isinstance(t, str) for t in texts):
             raise TypeError("tool_calls")
         calls.append(call)
     return tuple(calls)
