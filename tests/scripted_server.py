@@ -45,6 +45,32 @@ Behaviours (frozen dataclasses):
 - ``Warmup(seconds, during, after)``: a server that is slow to come up: ``during`` for every
   request until ``seconds`` after the first one it answered, then ``after``.
 
+Tools (issue 16):
+
+- ``ToolCalls(calls, text, form, arguments_chunk, interleave, indexed, finish_reason, ...)``:
+  an assistant message calling tools, finish_reason ``tool_calls``, ids ``call_<n>`` (n counts
+  the server's calls since ``reset()``). A call is a string (the code of a ``python`` call,
+  arguments ``{"code": ...}`` as JSON), a pair ``(name, code)``, or a
+  ``ToolCallSpec(code, name, arguments, id)`` (``arguments``: raw text, bad JSON say).
+  Streamed as OpenAI does (``form="pieces"``: the first piece of a call with index, id, type
+  ``function``, name and arguments ""; then the arguments ``arguments_chunk`` characters a
+  delta; ``interleave=True`` alternates the calls' pieces), one delta per whole call
+  (``"whole"``) or every call in one delta (``"together"``); ``indexed=False`` leaves out
+  ``index``. ``text`` comes first as content; with none, content is null. Not streamed: one
+  body with ``message.tool_calls``. On ``/v1/completions`` it answers ``text``.
+- ``Code(code, text_before, text_after)``: a text-protocol answer, a fenced ```` ```python ````
+  block (the same as ``Answer("```python\\n...\\n```")``: an Answer's text is sent as given).
+- ``CallInContent(code, name, fenced)``: the call written as JSON in the content
+  (``{"name": "python", "arguments": {"code": ...}}``), no ``tool_calls``: a small model on a
+  server that does not parse tool calls.
+- ``RefuseTools(status, message, after)``: a server without function calling: a request that
+  offers ``tools`` gets HTTP ``status`` (400 by default, llama.cpp's message without
+  ``--jinja``), any other one ``after`` (default ``Answer()``).
+
+``RecordedRequest`` reads a request's ``messages``, ``tools``, ``tool_names``,
+``tool_messages`` (the ``role: "tool"`` ones) and ``tool_calls_sent`` (the ``tool_calls`` of its
+assistant messages).
+
 ``Answer(headers={"Content-Type": ...})`` mislabels an answer. DropMidStream, Stall and
 NoDone always answer SSE, whatever the request's ``stream``.
 Every wait ends early when ``stop()`` is called, so a server never blocks shutdown.
@@ -76,7 +102,7 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -214,6 +240,111 @@ class Reset:
 
 
 @dataclass(frozen=True)
+class ToolCallSpec:
+    """One tool call of a :class:`ToolCalls` answer."""
+
+    code: str = ""
+    """The code of a ``python`` call: the arguments are ``{"code": code}`` as JSON."""
+    name: str = "python"
+    arguments: str | None = None
+    """The arguments exactly as sent (bad JSON, say), instead of ``code``'s."""
+    id: str | None = None
+    """Default: ``call_<n>``, n counting the server's calls since the last ``reset()``."""
+
+    def argument_text(self) -> str:
+        if self.arguments is not None:
+            return self.arguments
+        return json.dumps({"code": self.code})
+
+
+ToolCallForm = Literal["pieces", "whole", "together"]
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    """An assistant message that calls tools: ``text`` (may be "": content null), then the calls,
+    ``finish_reason`` ``tool_calls``.
+
+    ``calls``: a string is the code of a ``python`` call, a pair ``(name, code)`` a call of
+    another function, a :class:`ToolCallSpec` anything else. Streamed in ``form``:
+    ``pieces`` as OpenAI does (the first piece of a call has its index, id, type and name and
+    arguments ""; then the arguments ``arguments_chunk`` characters a piece, ``interleave``:
+    the calls' pieces taken in turn), ``whole`` (one delta per call, everything in it), or
+    ``together`` (every call whole in one delta). ``indexed=False`` leaves ``index`` out of
+    every piece. Not streamed: one JSON body with ``message.tool_calls``.
+    """
+
+    calls: Sequence[str | tuple[str, str] | ToolCallSpec] = ("print(1)",)
+    text: str = ""
+    form: ToolCallForm = "pieces"
+    arguments_chunk: int = 4
+    interleave: bool = False
+    indexed: bool = True
+    finish_reason: str = "tool_calls"
+    prompt_tokens: int = 5
+    usage: bool = True
+    ttft_s: float = 0.0
+    token_interval_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.interleave and not self.indexed:
+            raise ValueError("interleaved pieces without an index cannot be told apart")
+
+    def specs(self) -> list[ToolCallSpec]:
+        out = []
+        for call in self.calls:
+            if isinstance(call, str):
+                out.append(ToolCallSpec(code=call))
+            elif isinstance(call, tuple):
+                out.append(ToolCallSpec(name=call[0], code=call[1]))
+            else:
+                out.append(call)
+        return out
+
+
+@dataclass(frozen=True)
+class Code:
+    """A text-protocol answer: ``text_before``, a fenced ```` ```python ```` block of ``code``,
+    ``text_after`` (an :class:`Answer`; ``Answer("```python\\n...\\n```")`` is the same)."""
+
+    code: str
+    text_before: str = ""
+    text_after: str = ""
+
+    def text(self) -> str:
+        code = self.code.rstrip("\n")
+        block = f"```python\n{code}\n```"
+        before = f"{self.text_before}\n\n" if self.text_before else ""
+        after = f"\n\n{self.text_after}" if self.text_after else ""
+        return before + block + after
+
+
+@dataclass(frozen=True)
+class CallInContent:
+    """A model that writes its call as JSON in the content, without ``tool_calls`` (small
+    models on servers that do not parse tool calls): ``{"name": "python", "arguments":
+    {"code": ...}}`` as text, in a ```` ```json ```` fence when ``fenced``."""
+
+    code: str = "print(12345 * 6789)"
+    name: str = "python"
+    fenced: bool = False
+
+    def text(self) -> str:
+        call = json.dumps({"name": self.name, "arguments": {"code": self.code}})
+        return f"```json\n{call}\n```" if self.fenced else call
+
+
+@dataclass(frozen=True)
+class RefuseTools:
+    """A server without function calling (llama.cpp without ``--jinja``): a request that
+    offers ``tools`` gets HTTP ``status``, any other one ``after``."""
+
+    status: int = 400
+    message: str = "tools param requires --jinja flag"
+    after: Behaviour = field(default_factory=Answer)
+
+
+@dataclass(frozen=True)
 class Warmup:
     """``during`` for every request until ``seconds`` after the first one this behaviour
     answered (a model still loading), then ``after``. Put it in the script once per request,
@@ -239,6 +370,10 @@ Behaviour = (
     | Huge
     | Reset
     | Warmup
+    | ToolCalls
+    | Code
+    | CallInContent
+    | RefuseTools
 )
 
 
@@ -302,6 +437,38 @@ class RecordedRequest:
         """The completions prompt and all chat message contents, joined by newlines."""
         return _prompt_text(self.body)
 
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The chat messages as sent ([] for none)."""
+        messages = (self.body or {}).get("messages")
+        return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """The ``tools`` the request offered ([] for none)."""
+        tools = (self.body or {}).get("tools")
+        return tools if isinstance(tools, list) else []
+
+    @property
+    def tool_names(self) -> list[str]:
+        """The names of the functions in ``tools``."""
+        return [t.get("function", {}).get("name", "") for t in self.tools if isinstance(t, dict)]
+
+    @property
+    def tool_messages(self) -> list[dict[str, Any]]:
+        """The ``role: "tool"`` messages (tool results), in order."""
+        return [m for m in self.messages if m.get("role") == "tool"]
+
+    @property
+    def tool_calls_sent(self) -> list[dict[str, Any]]:
+        """Every ``tool_calls`` entry of the assistant messages, in order."""
+        return [
+            call
+            for m in self.messages
+            if m.get("role") == "assistant" and isinstance(m.get("tool_calls"), list)
+            for call in m["tool_calls"]
+        ]
+
 
 class _Shape:
     """Builds OpenAI-shaped bodies and SSE events for one request."""
@@ -348,6 +515,15 @@ class _Shape:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
         return self._event([choice])
 
+    def tool_pieces(self, pieces: list[dict[str, Any]]) -> bytes:
+        """A delta with ``tool_calls`` pieces (the first one also has the role, content null)."""
+        delta: dict[str, Any] = {"tool_calls": pieces}
+        if not self._role_sent:
+            self._role_sent = True
+            delta = {"role": "assistant", "content": None, **delta}
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+        return self._event([choice])
+
     def finish(self, reason: str) -> bytes:
         return self._event([self._choice(None, reason)])
 
@@ -376,11 +552,14 @@ class _Shape:
         reason: str,
         usage: dict[str, Any] | None,
         thinking: tuple[str, str] | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         if self.chat:
             choice: dict[str, Any] = {"message": {"role": "assistant", "content": text}}
             if thinking is not None:
                 choice["message"][thinking[0]] = thinking[1]
+            if tool_calls:
+                choice["message"]["tool_calls"] = tool_calls
         else:
             choice = {"text": text}
         choice.update(index=0, logprobs=None, finish_reason=reason)
@@ -401,6 +580,7 @@ class ScriptedServer:
         self._requests: list[RecordedRequest] = []
         self._default: Behaviour = Answer()
         self._ids = itertools.count(1)
+        self._call_ids = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -532,6 +712,7 @@ class ScriptedServer:
             self._peak_total = 0
             self._generation += 1
             self._warmups.clear()
+            self._call_ids = itertools.count(1)
 
     def peak_in_flight(self, model: str | None = None) -> int:
         """The most completion requests in progress at once since the last reset (for the
@@ -659,8 +840,19 @@ class ScriptedServer:
             return await self._perform(
                 request, b.during if self._warming(b) else b.after, body, shape
             )
+        if isinstance(b, RefuseTools):
+            if "tools" in body:
+                b = Status(b.status, b.message)
+            else:
+                return await self._perform(request, b.after, body, shape)
         if isinstance(b, Echo):
             b = Answer(text=b.prefix + _echo_text(body))
+        if isinstance(b, Code | CallInContent):
+            b = Answer(text=b.text())
+        if isinstance(b, ToolCalls):
+            if shape.chat:
+                return await self._tool_calls(request, b, shape, stream)
+            b = Answer(text=b.text or "no tools here")
         if isinstance(b, Huge):
             whole, rest = divmod(b.size_bytes, b.chunk_bytes)
             pieces = ["x" * b.chunk_bytes] * whole + (["x" * rest] if rest else [])
@@ -752,6 +944,47 @@ class ScriptedServer:
             transport.abort()
         return resp if resp is not None else web.Response(status=499)
 
+    async def _tool_calls(
+        self, request: web.Request, t: ToolCalls, shape: _Shape, stream: bool
+    ) -> web.StreamResponse:
+        """An assistant message with tool calls, streamed in ``t.form`` or as one body."""
+        specs = t.specs()
+        with self._lock:
+            ids = [spec.id or f"call_{next(self._call_ids)}" for spec in specs]
+        whole = [
+            {"id": ident, "type": "function",
+             "function": {"name": spec.name, "arguments": spec.argument_text()}}
+            for ident, spec in zip(ids, specs, strict=True)
+        ]  # fmt: skip
+        text_pieces = Answer(text=t.text).pieces() if t.text else []
+        events: list[bytes] = [shape.content(piece) for piece in text_pieces]
+        for delta in _tool_deltas(t, whole):
+            events.append(shape.tool_pieces(delta))
+        n_completion = len(events)
+        usage = {"prompt_tokens": t.prompt_tokens, "completion_tokens": n_completion,
+                 "total_tokens": t.prompt_tokens + n_completion}  # fmt: skip
+        if not stream:
+            if not await self._pause(t.ttft_s):
+                return self._close(request)
+            data = shape.full(
+                t.text or None, t.finish_reason, usage if t.usage else None, tool_calls=whole
+            )
+            return web.json_response(data)
+        resp = await self._start_sse(request)
+        if not await self._pause(t.ttft_s):
+            return self._close(request, resp)
+        start = time.monotonic()
+        for i, event in enumerate(events):
+            if i and not await self._pause(start + i * t.token_interval_s - time.monotonic()):
+                return self._close(request, resp)
+            await resp.write(event)
+        await resp.write(shape.finish(t.finish_reason))
+        if shape.include_usage and t.usage:
+            await resp.write(shape.usage(usage))
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+
     async def _answer(
         self, request: web.Request, a: Answer, shape: _Shape, stream: bool
     ) -> web.StreamResponse:
@@ -802,3 +1035,32 @@ class ScriptedServer:
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
         return resp
+
+
+def _tool_deltas(t: ToolCalls, whole: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The ``delta.tool_calls`` lists of a streamed :class:`ToolCalls`, one per event."""
+    if t.form == "together":
+        per_call = [[{"index": i, **call}] for i, call in enumerate(whole)]
+        deltas = [[piece for pieces in per_call for piece in pieces]]
+    elif t.form == "whole":
+        deltas = [[{"index": i, **call}] for i, call in enumerate(whole)]
+    else:
+        per_call = []
+        for i, call in enumerate(whole):
+            arguments = call["function"]["arguments"]
+            head = {"index": i, "id": call["id"], "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""}}  # fmt: skip
+            step = max(1, t.arguments_chunk)
+            rest = [
+                {"index": i, "function": {"arguments": arguments[k : k + step]}}
+                for k in range(0, len(arguments), step)
+            ]
+            per_call.append([head, *rest])
+        if t.interleave:
+            ordered = [p for group in itertools.zip_longest(*per_call) for p in group if p]
+        else:
+            ordered = [piece for pieces in per_call for piece in pieces]
+        deltas = [[piece] for piece in ordered]
+    if not t.indexed:
+        deltas = [[{k: v for k, v in p.items() if k != "index"} for p in d] for d in deltas]
+    return deltas

@@ -10,6 +10,7 @@ raises the last :class:`RequestFailure` with the reason it stopped.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from llmbench.engine.breaker import CircuitBreaker, endpoint_key
 from llmbench.engine.retry import RetryPolicy
 from llmbench.errors import ConfigError, RequestFailure
 from llmbench.providers.openai_compatible import Completion, request_completion
+from llmbench.providers.tool_calls import ToolCall
 from llmbench.store.cache import ReplyCache, cache_key
 from llmbench.suite.models import ApiType
 
@@ -81,7 +83,24 @@ _CACHED_REASONING: dict[str, Any] = {
 
 
 def _to_cache(completion: Completion) -> dict[str, Any]:
-    return {name: getattr(completion, name) for name in (*_CACHED_FIELDS, *_CACHED_REASONING)}
+    entry = {name: getattr(completion, name) for name in (*_CACHED_FIELDS, *_CACHED_REASONING)}
+    if completion.tool_calls:
+        entry["tool_calls"] = [dataclasses.asdict(call) for call in completion.tool_calls]
+    return entry
+
+
+def _cached_tool_calls(entries: Any) -> tuple[ToolCall, ...]:
+    """The ``tool_calls`` of a cache entry (none in an entry written before there were any)."""
+    if not isinstance(entries, list):
+        raise TypeError("tool_calls")
+    calls = []
+    for entry in entries:
+        call = ToolCall(**entry)  # TypeError on a missing or unknown key
+        texts = (call.name, call.arguments)
+        if not isinstance(call.id, str | None) or not all(isinstance(t, str) for t in texts):
+            raise TypeError("tool_calls")
+        calls.append(call)
+    return tuple(calls)
 
 
 def _from_cache(entry: dict[str, Any]) -> Completion:
@@ -91,6 +110,7 @@ def _from_cache(entry: dict[str, Any]) -> Completion:
     return Completion(
         **{name: entry[name] for name in _CACHED_FIELDS},
         **{name: entry.get(name, default) for name, default in _CACHED_REASONING.items()},
+        tool_calls=_cached_tool_calls(entry.get("tool_calls", [])),
         time_to_first_token=None,
         generation_time=None,
         total_time=0.0,

@@ -30,6 +30,7 @@ from llmbench.providers.thinking import (
     split_unopened,
     usage_reasoning_tokens,
 )
+from llmbench.providers.tool_calls import StreamedToolCalls, ToolCall, message_tool_calls
 from llmbench.suite.models import ApiType, TestCase
 
 QUOTE_BYTES = 200
@@ -80,6 +81,10 @@ class Completion:
     """Seconds from sending the request to the first token of the answer (streaming only)."""
     reasoning_truncated: bool = False
     """The answer is empty because generation stopped while the model was still thinking."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The tools the model called, in order (chat only). An answer may have tool calls and
+    text, or tool calls and ``text`` "" (the server's content null): that is an answer, not an
+    empty one."""
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -212,7 +217,7 @@ def _estimate_tokens(text: str) -> int:
 def _prompt_text(body: dict[str, Any]) -> str:
     if "prompt" in body:
         return str(body["prompt"])
-    return " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+    return " ".join(str(m.get("content") or "") for m in body.get("messages", []))
 
 
 def token_counts(
@@ -257,6 +262,10 @@ class _StreamState:
         self.inline_done: InlineThinking | None = None
         self.content_events = 0
         self.reasoning_events = 0
+        self.tool_events = 0
+        """Deltas with a piece of a tool call: tokens, like content events."""
+        self.tools: StreamedToolCalls | None = None
+        """The tool calls being put together; None until the first piece."""
         self.choice_events = 0
         self.first_at: float | None = None
         """When the first token of any kind (thinking or answer) arrived."""
@@ -348,6 +357,9 @@ class _StreamState:
                 thought = delta.get("reasoning_content") or delta.get("reasoning")
                 if thought and isinstance(thought, str):
                     self._thought(thought)
+                calls = delta.get("tool_calls")
+                if calls:
+                    self._tool_call(calls)
             else:
                 piece = None
         else:
@@ -375,6 +387,18 @@ class _StreamState:
         self.last_at = now
         self.thoughts.append(thought)
         self.reasoning_events += 1
+
+    def _tool_call(self, pieces: object) -> None:
+        if self.tools is None:
+            self.tools = StreamedToolCalls()
+        if self.tools.add(pieces):
+            now = time.perf_counter()
+            if self.first_at is None:
+                self.first_at = now
+            if self.first_answer_at is None:  # a call is the model's answer, not its thinking
+                self.first_answer_at = now
+            self.last_at = now
+            self.tool_events += 1
 
     def _inline(self, piece: str) -> str:
         """The answer part of a content piece while the content may still open with thinking."""
@@ -422,12 +446,16 @@ class _StreamState:
                 thinking_events = round(self.content_events * share)
         # llama.cpp, vLLM and most servers send one token per content event
         prompt_tokens, completion_tokens, estimated = token_counts(
-            self.usage, body, self.content_events + self.reasoning_events
+            self.usage, body, self.content_events + self.reasoning_events + self.tool_events
         )
         reasoning_tokens = usage_reasoning_tokens(self.usage)
         if reasoning_tokens is None and reasoning:
             reasoning_tokens, estimated = thinking_events, True
-        truncated = truncated or _cut_while_thinking(reasoning, text, self.finish_reason)
+        tool_calls = self.tools.calls() if self.tools is not None else ()
+        if tool_calls:
+            truncated = False  # the model acted: its answer is not empty
+        else:
+            truncated = truncated or _cut_while_thinking(reasoning, text, self.finish_reason)
         ttft = self.first_at - self.sent_at if self.first_at is not None else None
         ttfat = self.first_answer_at - self.sent_at if self.first_answer_at is not None else None
         if unopened:
@@ -447,13 +475,12 @@ class _StreamState:
             total_time=ended_at - self.started_at,
             finish_reason=self.finish_reason,
             http_status=status,
-            response=_assembled(
-                self.api_type, self.meta, text, self.finish_reason, self.usage, reasoning
-            ),
+            response=_assembled(self, text, reasoning, tool_calls),
             reasoning_text=reasoning,
             reasoning_tokens=reasoning_tokens,
             time_to_first_answer_token=ttfat,
             reasoning_truncated=truncated,
+            tool_calls=tool_calls,
         )
 
 
@@ -468,24 +495,22 @@ def _cut_while_thinking(reasoning: str, answer: str, finish_reason: str | None) 
 
 
 def _assembled(
-    api_type: ApiType,
-    meta: dict[str, Any],
-    text: str,
-    finish_reason: str | None,
-    usage: dict[str, Any] | None,
-    reasoning: str = "",
+    state: _StreamState, text: str, reasoning: str, tool_calls: tuple[ToolCall, ...]
 ) -> dict[str, Any]:
-    choice: dict[str, Any] = {"index": 0, "finish_reason": finish_reason}
-    if api_type == "chat":
+    """A streamed answer in the shape of a non-streaming response."""
+    choice: dict[str, Any] = {"index": 0, "finish_reason": state.finish_reason}
+    if state.api_type == "chat":
         choice["message"] = {"role": "assistant", "content": text}
         if reasoning:
             choice["message"]["reasoning_content"] = reasoning
+        if tool_calls:
+            choice["message"]["tool_calls"] = [call.to_openai() for call in tool_calls]
     else:
         choice["text"] = text
-    out = {**meta, "object": "chat.completion" if api_type == "chat" else "text_completion"}
-    out["choices"] = [choice]
-    if usage is not None:
-        out["usage"] = usage
+    kind = "chat.completion" if state.api_type == "chat" else "text_completion"
+    out = {**state.meta, "object": kind, "choices": [choice]}
+    if state.usage is not None:
+        out["usage"] = state.usage
     out["streamed"] = True
     return out
 
@@ -525,11 +550,13 @@ def parse_json_response(
         raise RequestFailure("protocol", f"response has no 'choices': {quote(raw)}")
     choice = choices[0]
     field_reasoning = None
+    tool_calls: tuple[ToolCall, ...] = ()
     if api_type == "chat":
         message = choice.get("message") or {}
         if isinstance(message, dict):
             text = message.get("content")
             field_reasoning = reasoning_field(message)
+            tool_calls = message_tool_calls(message)
         else:
             text = None
     else:
@@ -540,13 +567,16 @@ def parse_json_response(
     finish_reason = choice.get("finish_reason")
     raw_usage = data.get("usage")
     usage = raw_usage if isinstance(raw_usage, dict) else None
-    prompt_tokens, completion_tokens, estimated = token_counts(
-        usage, body, _estimate_tokens(text) + _estimate_tokens(reasoning)
-    )
+    calls = "".join(call.name + call.arguments for call in tool_calls)
+    generated = _estimate_tokens(text) + _estimate_tokens(reasoning) + _estimate_tokens(calls)
+    prompt_tokens, completion_tokens, estimated = token_counts(usage, body, generated)
     reasoning_tokens = usage_reasoning_tokens(usage)
     if reasoning_tokens is None and reasoning:
         reasoning_tokens, estimated = _estimate_tokens(reasoning), True
-    truncated = truncated or _cut_while_thinking(reasoning, text, finish_reason)
+    if tool_calls:
+        truncated = False  # the model acted: its answer is not empty
+    else:
+        truncated = truncated or _cut_while_thinking(reasoning, text, finish_reason)
     return Completion(
         text=text,
         prompt_tokens=prompt_tokens,
@@ -561,6 +591,7 @@ def parse_json_response(
         reasoning_text=reasoning,
         reasoning_tokens=reasoning_tokens,
         reasoning_truncated=truncated,
+        tool_calls=tool_calls,
     )
 
 
