@@ -280,7 +280,9 @@ def test_time_limit_reached_stops_before_the_next_model_call() -> None:
 
 
 def test_cached_replies_take_no_working_time() -> None:
-    cached = Completion(**{**reply("```python\nx = 1\n```", total_time=50).__dict__, "cached": True})
+    cached = Completion(
+        **{**reply("```python\nx = 1\n```", total_time=50).__dict__, "cached": True}
+    )
     model = ScriptedModel(cached, reply("done", total_time=0.5))
     ep = episode(model, RecordingSession(), limits=ToolLimits(time_limit_s=10.0))
     assert run_turn(ep).stop is None

@@ -125,7 +125,9 @@ def load_tests(benchmark: BenchmarkSection, base_path: str | Path) -> Tests:
     Raises SuiteError naming the file for a bad test, a bad scorer or a repeated id."""
     source = source_file(benchmark, base_path)
     if benchmark.dataset is None:
-        return Tests.of(_checked(load_suite(source).tests, source), judged=is_judged, sandboxed=runs_code)
+        return Tests.of(
+            _checked(load_suite(source).tests, source), judged=is_judged, sandboxed=runs_code
+        )
     data = locate(benchmark.dataset, base_path)
     seen: dict[str, int] = {}
     rows = iter_tests(benchmark.dataset, data, share=False, seen=seen)

@@ -46,11 +46,11 @@ from llmbench.cli.live import LiveProgress
 from llmbench.cli.plan import RunPlan, load_plan, narrow
 from llmbench.cli.preflight import Use, check_endpoints, choose_tool_protocols, resolve_embedded
 from llmbench.engine import loop as event_loop
+from llmbench.engine.agent_loop import AgentTools, RunSandbox, ToolLimits
 from llmbench.engine.breaker import Breakers
 from llmbench.engine.calls import Caller
 from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.scheduler import Item, Lane, Scheduler
-from llmbench.engine.agent_loop import AgentTools, RunSandbox, ToolLimits
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
@@ -489,7 +489,7 @@ def _check_sandbox(plan: RunPlan) -> Any:
     check_isolation(settings)
     if settings.isolation == "process":
         log.warning(
-            "[sandbox] isolation = \"process\": code runs with resource limits only, without "
+            '[sandbox] isolation = "process": code runs with resource limits only, without '
             "filesystem or network isolation"
         )
     return settings

@@ -179,7 +179,9 @@ class Episode:
     def _account(self, completion: Completion) -> None:
         if not completion.cached:
             self.counters.work_s += completion.total_time
-        self.counters.tokens += (completion.prompt_tokens or 0) + (completion.completion_tokens or 0)
+        self.counters.tokens += (completion.prompt_tokens or 0) + (
+            completion.completion_tokens or 0
+        )
 
     async def turn(
         self, user: dict[str, Any] | None, number: int, entries: list[dict[str, Any]] | None = None
@@ -279,7 +281,9 @@ def _assistant_entry(
         "turn": number,
     }
     if requests:
-        entry["tool_calls"] = [{"id": r.call_id, "code": r.code or r.arguments or ""} for r in requests]
+        entry["tool_calls"] = [
+            {"id": r.call_id, "code": r.code or r.arguments or ""} for r in requests
+        ]
     if completion.finish_reason:
         entry["finish_reason"] = completion.finish_reason
     if completion.reasoning_text:

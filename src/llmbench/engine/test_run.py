@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -152,7 +152,9 @@ class TestRun:
             )
         except RequestFailure as failure:
             return self.failed(failure.kind, failure.message, end_reason="agent_error", turns=1)
-        return Outcome(self._succeeded([completion], completion.text, end_reason="answered", turns=1))
+        return Outcome(
+            self._succeeded([completion], completion.text, end_reason="answered", turns=1)
+        )
 
     def _max_turns(self, helpers: Helpers) -> int:
         return self.test.max_turns or self.target.max_turns or helpers.max_turns
@@ -305,7 +307,10 @@ class TestRun:
             turn = await episode.turn(last, 1, transcript)
         except RequestFailure as failure:
             failed = self.failed(
-                failure.kind, failure.message, end_reason="agent_error", turns=1,
+                failure.kind,
+                failure.message,
+                end_reason="agent_error",
+                turns=1,
                 **_tool_facts(episode),
             )
             return Outcome(failed.result, transcript)

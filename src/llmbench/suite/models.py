@@ -218,7 +218,7 @@ class TestCase(SuiteModel):
             given = [key for key in _TOOL_KEYS if getattr(self, key) is not None]
             if given:
                 raise ValueError(
-                    f"has '{given[0]}' but no tools; add \"tools\": [\"python\"] or remove it"
+                    f'has \'{given[0]}\' but no tools; add "tools": ["python"] or remove it'
                 )
             return
         if self.api_type == "completions":

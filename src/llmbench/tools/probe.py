@@ -38,28 +38,7 @@ import aiohttp
 from llmbench.engine.calls import Caller, CallLog
 from llmbench.errors import RequestFailure, one_line
 from llmbench.providers.openai_compatible import Completion
-
-TOOL_NAME = "python"
-
-PYTHON_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": TOOL_NAME,
-        "description": (
-            "Run Python code in a persistent session (variables, imports and files are kept "
-            "between calls) and return what it prints, the value of its last expression, or "
-            "its error."
-        ),
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "code": {"type": "string", "description": "The Python code to run."},
-            },
-            "required": ["code"],
-        },
-    },
-}
-"""The ``python`` function as an entry of a chat request's ``tools``."""
+from llmbench.tools.protocol import PYTHON_TOOL, TOOL_NAME
 
 PROBE_PROMPT = "Use the python tool to compute 12345 * 6789. Call the tool; do not answer in text."
 PROBE_MAX_TOKENS = 128

@@ -55,7 +55,9 @@ PYTHON_TOOL: dict[str, Any] = {
 }
 """The OpenAI ``tools`` entry of the ``python`` tool."""
 
-_FENCE = re.compile(r"^[ \t]*```[ \t]*(?:python3?|py)[ \t]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.M | re.S)
+_FENCE = re.compile(
+    r"^[ \t]*```[ \t]*(?:python3?|py)[ \t]*\n(.*?)(?:^[ \t]*```[ \t]*$|\Z)", re.M | re.S
+)
 
 
 @dataclass(frozen=True)
@@ -138,14 +140,18 @@ def fenced_code(text: str) -> list[str]:
 def _function_request(call_id: str | None, name: str, arguments: str) -> CodeRequest:
     if name != TOOL_NAME:
         return CodeRequest(
-            "", call_id, f"error: there is no tool named {name!r}; the only tool is {TOOL_NAME!r}",
+            "",
+            call_id,
+            f"error: there is no tool named {name!r}; the only tool is {TOOL_NAME!r}",
             arguments,
         )
     try:
         parsed = json.loads(arguments) if arguments.strip() else {}
     except ValueError as exc:
         return CodeRequest(
-            "", call_id, f"error: the arguments are not JSON ({exc}); send {{\"code\": \"...\"}}",
+            "",
+            call_id,
+            f'error: the arguments are not JSON ({exc}); send {{"code": "..."}}',
             arguments,
         )
     code = parsed.get("code") if isinstance(parsed, dict) else None
