@@ -204,7 +204,7 @@ def test_a_call_that_cannot_be_read_is_answered_with_the_problem_and_runs_nothin
     assert session.ran == []
     sent = model.requests[1][0][-1]
     assert sent["role"] == "tool" and problem in sent["content"]
-    tool = [e for e in turn.entries if e["role"] == "tool"][0]
+    tool = next(e for e in turn.entries if e["role"] == "tool")
     assert tool["raised"] is True and problem in tool["error"]
     assert ep.counters.code_errors == 1 and ep.counters.tool_calls == 1
 

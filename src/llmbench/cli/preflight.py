@@ -10,6 +10,7 @@ reachable.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 import logging
 from dataclasses import dataclass, replace
 from difflib import get_close_matches
@@ -126,7 +127,7 @@ async def check_endpoints(uses: list[Use]) -> None:
 
 
 async def choose_tool_protocols(
-    agents: list[tuple[str, str, APIConfiguration]],
+    agents: Sequence[tuple[str, str, APIConfiguration]],
 ) -> dict[str, tuple[str, str]]:
     """Each agent's tool protocol and why: its ``tool_protocol``, or for ``auto`` what one probe
     request found (:func:`llmbench.tools.probe.probe_tool_protocol`). ``agents`` holds (agent
