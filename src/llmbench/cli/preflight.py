@@ -10,8 +10,8 @@ reachable.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from difflib import get_close_matches
 
