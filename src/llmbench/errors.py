@@ -7,6 +7,8 @@
     │   ├── ConfigError              test_runner_config.json, test_suite_metadata.json, API settings
     │   └── SuiteError               a suite or categories file, or a test id / category asked for
     ├── EmbeddedModelError           the embedded llama.cpp model is missing or would not start
+    ├── SandboxError                 the code sandbox could not start, or died again and again
+    │   └── SandboxUnavailable       the isolation asked for cannot work on this machine
     └── ResultsError (OSError)       results could not be written
 
 Errors raised while talking to a model server are never raised to the caller: they become a
@@ -60,6 +62,17 @@ class SuiteError(InputError):
 
 class EmbeddedModelError(LlmbenchError, RuntimeError):
     """The embedded model is not installed, or its server did not come up."""
+
+
+class SandboxError(LlmbenchError, RuntimeError):
+    """The code sandbox (:mod:`llmbench.sandbox`) could not start, or kept dying when started
+    again; the message says which, why, and what to do. A test that meets it is an error
+    result (``end_reason = "sandbox_error"``), never a wrong answer."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The isolation asked for cannot work here (bubblewrap missing, user namespaces off); the
+    message is one line saying why and how to fix it."""
 
 
 class ResultsError(LlmbenchError, OSError):
