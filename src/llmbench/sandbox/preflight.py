@@ -31,7 +31,7 @@ def check_isolation(settings: SandboxSettings) -> None:
 
 def _problem(isolation: str, python: str) -> str | None:
     if sys.platform == "win32":
-        return "the code sandbox needs Linux (or another POSIX system for isolation = \"process\")"
+        return 'the code sandbox needs Linux (or another POSIX system for isolation = "process")'
     try:
         install = jail.python_install(python)
     except OSError as exc:
@@ -48,7 +48,9 @@ def _problem(isolation: str, python: str) -> str | None:
         [install.executable, "-I", "-S", "-c", "pass"]
     )
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=30, env=env, check=False
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return f"sandbox: bwrap does not run ({exc}) {_FIX}"
     if done.returncode != 0:

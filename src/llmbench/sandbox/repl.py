@@ -25,18 +25,18 @@ can read it (nothing here is secret from the code, which can only confuse its ow
 
 from __future__ import annotations
 
-import ast
+import _ast
 import json
-import linecache
 import os
 import resource
 import signal
 import sys
-import traceback
 from typing import Any
 
 TRACEBACK_CHARS = 20_000
 _MAIN_PID = os.getpid()
+_SOURCES: dict[str, str] = {}
+"""The text of every cell, for tracebacks (linecache is imported only when one is needed)."""
 
 
 class Channel:
@@ -180,14 +180,14 @@ def _ignore_interrupt(signum: int, frame: Any) -> None:
 def run_cell(code: str, seq: int, namespace: dict[str, Any]) -> dict[str, Any]:
     """Run one cell; the value of a last bare expression is printed, as in a notebook."""
     filename = f"<cell {seq}>"
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    _SOURCES[filename] = code
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            tree = ast.parse(code, filename, "exec")
+            tree: Any = compile(code, filename, "exec", _ast.PyCF_ONLY_AST)  # no import of ast
             last = None
-            if tree.body and isinstance(tree.body[-1], ast.Expr):
-                last = ast.Expression(tree.body.pop().value)
+            if tree.body and isinstance(tree.body[-1], _ast.Expr):
+                last = _ast.Expression(tree.body.pop().value)
             exec(compile(tree, filename, "exec"), namespace)
             if last is not None:
                 value = eval(compile(last, filename, "eval"), namespace)
@@ -199,16 +199,26 @@ def run_cell(code: str, seq: int, namespace: dict[str, Any]) -> dict[str, Any]:
     except BaseException as exc:  # the code's failure, reported; the session goes on
         if os.getpid() != _MAIN_PID:
             os._exit(0)  # a fork of the session that ran off the end of the cell
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-            tb = tb.tb_next
-        text = "".join(traceback.format_exception(type(exc), exc, tb))
+        text = format_exception(exc)
         if len(text) > TRACEBACK_CHARS:
             text = "...\n" + text[-TRACEBACK_CHARS:]
         return {"raised": True, "error": one_line(exc), "traceback": text}
     if os.getpid() != _MAIN_PID:
         os._exit(0)
     return {"raised": False, "error": None, "traceback": None}
+
+
+def format_exception(exc: BaseException) -> str:
+    """The traceback of the code's exception, without this script's frames."""
+    import linecache
+    import traceback
+
+    for filename, code in _SOURCES.items():
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
 def flush() -> None:

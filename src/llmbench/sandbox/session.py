@@ -133,6 +133,8 @@ class _Protocol(asyncio.SubprocessProtocol):
         self.noise = bytearray()
         self.capture: Capture | None = None
         self.exited: asyncio.Future[None] = loop.create_future()
+        self.ended = False
+        """The session closed its end of the reply pipe: it is gone."""
         self._partial = b""
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
@@ -155,6 +157,7 @@ class _Protocol(asyncio.SubprocessProtocol):
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
         if fd == 2:
+            self.ended = True
             self.noise += self._partial
             self.replies.put_nowait(None)
 
@@ -181,7 +184,9 @@ def _children(pid: int) -> list[int]:
     with contextlib.suppress(OSError):
         for tid in os.listdir(f"/proc/{pid}/task"):
             with contextlib.suppress(OSError):
-                out += [int(p) for p in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+                out += [
+                    int(p) for p in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+                ]
     return out
 
 
@@ -278,8 +283,7 @@ class PythonSession:
             except (OSError, SandboxError) as exc:
                 reasons.append(str(exc))
         raise SandboxError(
-            f"sandbox: the Python session did not start ({START_ATTEMPTS} attempts): "
-            f"{reasons[-1]}"
+            f"sandbox: the Python session did not start ({START_ATTEMPTS} attempts): {reasons[-1]}"
         )
 
     def _limits(self) -> dict[str, int]:
@@ -336,7 +340,9 @@ class PythonSession:
 
     async def _spawn(self) -> _Process:
         loop = asyncio.get_running_loop()
-        python = await asyncio.to_thread(jail.python_install, self.settings.python or sys.executable)
+        python = await asyncio.to_thread(
+            jail.python_install, self.settings.python or sys.executable
+        )
         argv, env, root = self._command(python)
         nonce = secrets.token_hex(16)
         cgroup = pids.PidsCgroup.create(self.settings.processes + 2)
@@ -427,14 +433,26 @@ class PythonSession:
         async with self._lock, self.limiter.slot():
             if self._closed:
                 raise SandboxError("sandbox: the Python session is closed")
-            if self._proc is None:
-                await self._start()
+            start = time.monotonic()
+            ended = await self._ended_since_last_call()
             limit = self.settings.call_timeout_s
             if timeout_s is not None:
                 limit = max(0.0, min(limit, timeout_s))
-            start = time.monotonic()
             result = await self._call(code, limit)
+            if ended is not None:  # said first: what the model did before is gone
+                result["output"] = ended + "\n" + result["output"]
+                result["restarted"] = True
             return CellResult(duration_s=time.monotonic() - start, **result)
+
+    async def _ended_since_last_call(self) -> str | None:
+        """Start the session again if it died between calls; the note saying so, or None."""
+        proc = self._proc
+        if proc is not None and proc.transport.get_returncode() is None and not proc.protocol.ended:
+            return None
+        why = _why_ended(proc.transport.get_returncode()) if proc is not None else "it was stopped"
+        lost = f"its variables, imports and files in {self.home} are lost"
+        await self._restart()
+        return f"[the session had ended since the last call ({why}) and was restarted: {lost}]"
 
     async def _call(self, code: str, limit: float) -> dict[str, Any]:
         proc = self._proc
@@ -558,7 +576,7 @@ def _copy_read_only(files: Sequence[Path], dest: Path) -> None:
             shutil.copytree(path, dest, symlinks=True, dirs_exist_ok=True)
         else:
             shutil.copy2(path, dest / path.name, follow_symlinks=False)
-    for folder, dirs, names in os.walk(dest, topdown=False):
+    for folder, _, names in os.walk(dest, topdown=False):
         for name in names:
             with contextlib.suppress(OSError):
                 os.chmod(os.path.join(folder, name), 0o444, follow_symlinks=False)
@@ -620,7 +638,9 @@ def _copy_file(dir_fd: int, name: str, target: Path, budget: int) -> int:
 
     copied = 0
     try:
-        src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        src = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
     except OSError:
         return 0
     try:
