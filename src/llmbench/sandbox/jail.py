@@ -133,10 +133,10 @@ class Jail:
             args += ["--ro-bind", root, root]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm"]
-        for path, size_mb in self.tmpfs:
-            args += ["--size", str(size_mb << 20), "--tmpfs", path]
         for host, inside in self.rw_binds:
             args += ["--bind", host, inside]
+        for path, size_mb in self.tmpfs:  # after the writable binds: one may hold a tmpfs
+            args += ["--size", str(size_mb << 20), "--tmpfs", path]
         for host, inside in self.ro_binds:
             args += ["--ro-bind", host, inside]
         args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", self.chdir, "--"]
