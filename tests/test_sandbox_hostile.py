@@ -131,6 +131,19 @@ def test_process_isolation_writes_where_the_runners_user_may(tmp_path: Path) -> 
     assert target.read_text() == "x"
 
 
+def test_the_jail_has_no_capabilities_and_cannot_remount_the_system() -> None:
+    code = (
+        "import os\n"
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')])\n"
+        "print(os.system('mount -o remount,rw,bind /usr 2>/dev/null') != 0)\n"
+        "open('/usr/llmbench-escape', 'w')"
+    )
+    (result,) = run_cells("bwrap", code)
+    assert result.output.startswith("['0000000000000000']\nTrue\n")
+    assert result.error == "OSError: [Errno 30] Read-only file system: '/usr/llmbench-escape'"
+    assert not Path("/usr/llmbench-escape").exists()
+
+
 @pytest.fixture
 def listener() -> Iterator[tuple[int, list[object]]]:
     """A TCP server on 127.0.0.1 that records every connection it accepts."""

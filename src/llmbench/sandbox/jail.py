@@ -12,7 +12,8 @@ not the working directory, not the results directory, not the configs.
 Namespaces: all of them (``--unshare-all``: user, pid, network, ipc, uts, cgroup), so there is
 no network but a loopback of its own; ``--die-with-parent`` (the jail dies with the process that
 started it, even on SIGKILL), ``--new-session`` (no terminal to push input into) and
-``--clearenv`` followed by only the variables given.
+``--clearenv`` followed by only the variables given. No capabilities (``--cap-drop ALL`` when
+started by root, who would otherwise keep them all inside and could remount ``/usr`` writable).
 """
 
 from __future__ import annotations
@@ -120,6 +121,10 @@ class Jail:
         if bwrap is None:
             raise OSError("bubblewrap (bwrap) is not installed")
         args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+        if os.getuid() == 0:
+            # started by root, bwrap keeps every capability in the jail's user namespace (whose
+            # root is the host's root): enough to remount the system writable. Others get none.
+            args += ["--cap-drop", "ALL"]
         for name, value in self.env.items():
             args += ["--setenv", name, value]
         for path in SYSTEM_DIRS:
