@@ -299,3 +299,49 @@ def test_import_llmbench_does_not_import_the_sandbox() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout == "[]\n"
+
+
+RUNNER = """
+import asyncio, sys
+from llmbench.sandbox import PythonSession, SandboxSettings
+
+async def main():
+    session = await PythonSession.start(SandboxSettings(isolation=sys.argv[1]))
+    await session.run(sys.argv[2])
+
+asyncio.run(main())
+"""
+
+
+def test_a_runner_killed_with_sigkill_takes_its_jail_with_it() -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from tests.sandbox_support import processes_with
+
+    marker = f"llmbench-orphan-{uuid.uuid4().hex}"
+    code = (
+        "import subprocess, sys, time\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(1000)  # {marker}'])\n"
+        "time.sleep(1000)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, "bwrap", code], env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_with(marker), "the session's background process never started"
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+    assert leftovers(marker) == []
+
+
+def test_another_interpreter_can_run_the_sessions(isolation: str) -> None:
+    # the system's Python (its prefix is /usr, already in the jail) instead of this venv's
+    (result,) = run_cells(isolation, "import sys\nprint(sys.executable)", python="/usr/bin/python3")
+    assert result.output == "/usr/bin/python3\n"
