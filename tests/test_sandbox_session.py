@@ -272,6 +272,7 @@ def test_an_interpreter_that_does_not_run_is_a_sandbox_error(isolation: str) -> 
         with_session(isolation, lambda s: asyncio.sleep(0), python="/nonexistent/python3")
     assert "did not start (3 attempts)" in str(caught.value)
     assert "/nonexistent/python3" in str(caught.value)
+    assert str(caught.value).endswith("; check [sandbox] python and isolation in base_config.toml")
 
 
 def test_check_isolation_passes_here(isolation: str) -> None:
@@ -345,3 +346,23 @@ def test_another_interpreter_can_run_the_sessions(isolation: str) -> None:
     # the system's Python (its prefix is /usr, already in the jail) instead of this venv's
     (result,) = run_cells(isolation, "import sys\nprint(sys.executable)", python="/usr/bin/python3")
     assert result.output == "/usr/bin/python3\n"
+
+
+def test_sessions_work_on_uvloop(isolation: str) -> None:
+    # runs use uvloop where it is installed (a dependency on Linux): its pipes differ
+    import uvloop
+
+    async def go() -> list[CellResult]:
+        async with await PythonSession.start(settings(isolation, call_timeout_s=1)) as session:
+            return [
+                await session.run(c)
+                for c in (
+                    "x = 5\nimport os\n_ = os.system('echo hi')",
+                    "import time\ntime.sleep(9)",
+                    "x",
+                )
+            ]
+
+    results = uvloop.run(go())
+    assert [r.output for r in results[::2]] == ["hi\n", "5\n"]
+    assert results[1].timed_out and not results[1].restarted

@@ -60,7 +60,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from llmbench.errors import SandboxError
 from llmbench.sandbox import jail, pids
@@ -283,7 +283,8 @@ class PythonSession:
             except (OSError, SandboxError) as exc:
                 reasons.append(str(exc))
         raise SandboxError(
-            f"sandbox: the Python session did not start ({START_ATTEMPTS} attempts): {reasons[-1]}"
+            f"sandbox: the Python session did not start ({START_ATTEMPTS} attempts): "
+            f"{reasons[-1]}; check [sandbox] python and isolation in base_config.toml"
         )
 
     def _limits(self) -> dict[str, int]:
@@ -372,9 +373,7 @@ class PythonSession:
 
     async def _handshake(self, proc: _Process, nonce: str) -> None:
         config = {"isolation": self.settings.isolation, "home": self.home, "limits": self._limits()}
-        stdin = proc.transport.get_pipe_transport(0)
-        assert isinstance(stdin, asyncio.WriteTransport)
-        stdin.write(nonce.encode() + b"\n" + _frame(nonce, config))
+        _send(proc, nonce.encode() + b"\n" + _frame(nonce, config))
         try:
             ready = await asyncio.wait_for(proc.protocol.replies.get(), START_TIMEOUT_S)
         except TimeoutError:
@@ -463,9 +462,7 @@ class PythonSession:
         nonce = proc.protocol.nonce
         capture = Capture(b"\x00\x1b" + nonce.encode() + b":%d\x00" % seq, self._max_chars(), loop)
         proc.protocol.capture = capture
-        stdin = proc.transport.get_pipe_transport(0)
-        assert isinstance(stdin, asyncio.WriteTransport)
-        stdin.write(_frame(nonce, {"op": "run", "seq": seq, "code": code}))
+        _send(proc, _frame(nonce, {"op": "run", "seq": seq, "code": code}))
         timed_out = False
         reply = await _reply(proc, seq, limit)
         if reply is False:  # time is up: interrupt, then give it the grace period
@@ -549,6 +546,14 @@ async def _reply(proc: _Process, seq: int, wait_s: float) -> dict[str, Any] | bo
             return None
         if reply.get("event") == "done" and reply.get("seq") == seq:
             return reply
+
+
+def _send(proc: _Process, data: bytes) -> None:
+    """Write to the session's fd 0 (uvloop's pipe transports are no asyncio.WriteTransport)."""
+    pipe = proc.transport.get_pipe_transport(0)
+    if pipe is None:
+        raise SandboxError("sandbox: the session's input pipe is closed")
+    cast(asyncio.WriteTransport, pipe).write(data)
 
 
 def _frame(nonce: str, payload: dict[str, Any]) -> bytes:
