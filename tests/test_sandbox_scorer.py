@@ -12,7 +12,7 @@ from llmbench.sandbox.settings import SandboxSettings
 from llmbench.scoring import sandbox
 from llmbench.scoring.python_exec import NAME, outcome_score
 from llmbench.scoring.sandbox import SandboxLimits, run_python
-from tests.sandbox_support import leftovers, processes_with
+from tests.sandbox_support import leftovers
 
 LIMITS = SandboxLimits(timeout_s=2, memory_mb=256)
 BWRAP = SandboxSettings(isolation="bwrap")
@@ -59,7 +59,8 @@ def test_processes_started_past_the_hook_die_with_the_jail(
         " start_new_session=True)\n"
     )
     unhooked(tmp_path, monkeypatch, body)
-    assert processes_with(marker) == []
+    # the kernel kills the jail's processes as its init exits, which bwrap does not wait for:
+    # gone within milliseconds of the run's end, not necessarily at it
     assert leftovers(marker) == []
 
 

@@ -22,7 +22,9 @@ default, ``"bwrap"``):
   (:mod:`llmbench.sandbox.jail`): no network, nothing of the host but the system and the Python
   installation read-only, the job folder at ``/job`` and the scratch directory a capped memory
   file system (:data:`SCRATCH_MB`) over ``/job/scratch``; its own pid namespace, so whatever the
-  code starts dies with the jail. The child's audit hook still runs inside, as a second line.
+  code starts dies with the jail (killed by the kernel as the jail's init exits, which bwrap
+  does not wait for: within milliseconds of the run's end rather than at it). The child's
+  audit hook still runs inside, as a second line.
 - ``"process"``: the child as described above; the blocking of network and file access is then
   in-process and best-effort (:mod:`llmbench.scoring.sandbox_child`), not a kernel sandbox.
 """
