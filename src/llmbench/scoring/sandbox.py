@@ -13,10 +13,20 @@ What the child reports comes from its result file (JSON lines carrying a per-run
 
 Guarantees: the run ends within ``timeout_s`` plus a fraction of a second, leaves no process of
 its group and no files, and a failure of the code (including MemoryError, a crash, a kill) is an
-:class:`SandboxOutcome`, never an exception. POSIX only. Limits: see
-:mod:`llmbench.scoring.sandbox_child`; the blocking of network and file access is in-process
-and best-effort, not a kernel sandbox. Do not run code you would not run on this machine
-anyway without an outer sandbox (a container or VM).
+:class:`SandboxOutcome`, never an exception. POSIX only.
+
+Isolation (``sandbox``, a :class:`~llmbench.sandbox.settings.SandboxSettings`; None: its
+default, ``"bwrap"``):
+
+- ``"bwrap"``: the child runs in the same bubblewrap jail as the agents' sessions
+  (:mod:`llmbench.sandbox.jail`): no network, nothing of the host but the system and the Python
+  installation read-only, the job folder at ``/job`` and the scratch directory a capped memory
+  file system (:data:`SCRATCH_MB`) over ``/job/scratch``; its own pid namespace, so whatever the
+  code starts dies with the jail (killed by the kernel as the jail's init exits, which bwrap
+  does not wait for: within milliseconds of the run's end rather than at it). The child's
+  audit hook still runs inside, as a second line.
+- ``"process"``: the child as described above; the blocking of network and file access is then
+  in-process and best-effort (:mod:`llmbench.scoring.sandbox_child`), not a kernel sandbox.
 """
 
 from __future__ import annotations
@@ -33,10 +43,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmbench.sandbox.settings import SandboxSettings
 
 CHILD = Path(__file__).resolve().with_name("sandbox_child.py")
 RESULT_BYTES = 1024 * 1024
+SCRATCH_MB = 64
+"""Size of the scratch directory in the jail (``"bwrap"``)."""
+JAIL_JOB = "/job"
+JAIL_CHILD = "/llmbench/sandbox_child.py"
 
 
 @dataclass(frozen=True)
@@ -160,11 +177,40 @@ def _check(event: dict[str, Any]) -> Check:
     return Check(bool(event.get("ok")), event.get("kind"), event.get("error"))
 
 
-def run_python(code: str, assertions: list[str], limits: SandboxLimits) -> SandboxOutcome:
+def _command(work: Path, jailed: bool) -> tuple[list[str], dict[str, str], Path]:
+    """(argv, environment, working directory) of the child for the job in ``work``."""
+    if not jailed:
+        scratch = work / "scratch"
+        argv = [sys.executable, "-I", "-B", "-X", "utf8", str(CHILD), str(work / "job.json")]
+        return argv, _child_env(scratch), scratch
+    from llmbench.sandbox import jail
+
+    scratch_in = f"{JAIL_JOB}/scratch"
+    env = {**_child_env(Path(scratch_in)), "PATH": "/usr/bin:/bin"}
+    spec = jail.Jail(
+        jail.python_install(sys.executable),
+        env,
+        scratch_in,
+        ro_binds=[(str(CHILD), JAIL_CHILD)],
+        rw_binds=[(str(work), JAIL_JOB)],
+        tmpfs=[(scratch_in, SCRATCH_MB)],
+    )
+    python = jail.python_install(sys.executable).executable
+    argv = spec.argv([python, "-I", "-B", "-X", "utf8", JAIL_CHILD, f"{JAIL_JOB}/job.json"])
+    return argv, env, Path("/")
+
+
+def run_python(
+    code: str,
+    assertions: list[str],
+    limits: SandboxLimits,
+    sandbox: SandboxSettings | None = None,
+) -> SandboxOutcome:
     """Run ``code`` then each assertion in a sandboxed child; see the module docstring.
 
-    Raises OSError only when the child cannot be started at all.
+    Raises OSError only when the child cannot be started at all (bwrap missing included).
     """
+    jailed = sandbox is None or sandbox.isolation == "bwrap"
     work = Path(tempfile.mkdtemp(prefix="llmbench-python-"))
     try:
         scratch = work / "scratch"
@@ -172,12 +218,13 @@ def run_python(code: str, assertions: list[str], limits: SandboxLimits) -> Sandb
         nonce = secrets.token_hex(16)
         result = work / "result.jsonl"
         result.touch()
+        inside = Path(JAIL_JOB) if jailed else work
         job = {
             "nonce": nonce,
             "code": code,
             "assertions": assertions,
-            "scratch": str(scratch),
-            "result_path": str(result),
+            "scratch": str(inside / "scratch"),
+            "result_path": str(inside / "result.jsonl"),
             "timeout_s": limits.timeout_s,
             "memory_mb": limits.memory_mb,
             "file_size_bytes": limits.file_size_bytes,
@@ -185,24 +232,27 @@ def run_python(code: str, assertions: list[str], limits: SandboxLimits) -> Sandb
         }
         job_path = work / "job.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")
+        argv, env, cwd = _command(work, jailed)
         start = time.monotonic()
         with (work / "stdout").open("wb") as out, (work / "stderr").open("wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-X", "utf8", str(CHILD), str(job_path)],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                cwd=scratch,
-                env=_child_env(scratch),
+                cwd=cwd,
+                env=env,
                 start_new_session=True,
                 close_fds=True,
             )
         try:
             exited = _wait_exited(proc.pid, limits.timeout_s)
         finally:
-            _kill_group(proc.pid)
+            _kill_group(proc.pid)  # bwrap: its jail dies with it (--die-with-parent)
             returncode = proc.wait()
         elapsed = time.monotonic() - start
+        if jailed and returncode > 128:
+            returncode = 128 - returncode  # bwrap reports a child killed by signal N as 128 + N
         return _outcome(
             proc.pid,
             returncode,

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -25,6 +25,9 @@ from llmbench.scoring.run_scoring import RunScorer, record
 from llmbench.scoring.scored import ScoredResult
 from llmbench.store.run_dir import JournalEntry
 from llmbench.suite.models import TestCase
+
+if TYPE_CHECKING:
+    from llmbench.sandbox.settings import SandboxSettings
 
 SCORED_AT_ONCE = 32
 """Results being scored at once: at most this many judge requests are in flight."""
@@ -79,17 +82,19 @@ async def score_results(
     judge: Judge | None = None,
     run_id: str,
     transcripts: Mapping[int, Transcript] | None = None,
+    sandbox: SandboxSettings | None = None,
 ) -> ScoredResults:
     """Score ``results`` (of the tests in ``tests``, by id) and analyse them as one agent.
 
     ``agent`` gives the summary's ``agent_id``, ``model`` and ``endpoint``. Without a
     ``judge``, a test scored by the judge gets the error ``judge: no judge configured`` (an
-    error in the statistics, never a zero), as in a run. The run's ``status`` is
-    ``interrupted`` when a result was cancelled, else ``completed``.
+    error in the statistics, never a zero), as in a run. The run's ``status`` is ``interrupted``
+    when a result was cancelled, else ``completed``. ``sandbox`` is the ``[sandbox]`` the
+    ``python`` scorer runs answers in (None: the default, a bubblewrap jail).
     """
     agent_id = str(agent["agent_id"])
     journal = entries(results, agent_id, transcripts)
-    scorer = RunScorer(judge)
+    scorer = RunScorer(judge, sandbox=sandbox)
     slots = asyncio.Semaphore(SCORED_AT_ONCE)
     async with contextlib.AsyncExitStack() as stack:
         session = None

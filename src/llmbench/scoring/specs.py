@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -35,6 +35,9 @@ from llmbench.scoring.reasoning import ReasoningScorer
 from llmbench.scoring.regex import RegexScorer, compile_pattern
 from llmbench.scoring.sandbox import SandboxLimits
 from llmbench.suite.models import Suite, TestCase
+
+if TYPE_CHECKING:
+    from llmbench.sandbox.settings import SandboxSettings
 
 
 class _Spec(BaseModel):
@@ -297,14 +300,15 @@ def needs_judge(tests: Sequence[TestCase]) -> bool:
     return any(is_judged(t) for t in tests)
 
 
-def scorers_for(test: TestCase) -> list[Scorer]:
-    """The test's rule-based scorers (every spec but ``judge``), in ``scoring`` order."""
+def scorers_for(test: TestCase, sandbox: SandboxSettings | None = None) -> list[Scorer]:
+    """The test's rule-based scorers (every spec but ``judge``), in ``scoring`` order;
+    ``sandbox`` is the run's ``[sandbox]`` for the ``python`` scorer (None: the default)."""
     out: list[Scorer] = []
     for index, spec in enumerate(specs_for(test)):
         if isinstance(spec, JudgeSpec):
             continue
         try:
-            out.append(build_scorer(spec, test))
+            out.append(build_scorer(spec, test, sandbox))
         except ValueError as exc:
             entry = f"scoring[{index}] ({spec.type})" if index < _n_entries(test) else spec.type
             raise SuiteError(f"test {test.id!r}: {entry}: {exc}") from None
@@ -344,7 +348,9 @@ def runs_code(test: TestCase) -> bool:
 # --- building scorers: ValueError here becomes a SuiteError naming the entry -----------------
 
 
-def build_scorer(spec: ScorerSpec, test: TestCase) -> Scorer:
+def build_scorer(
+    spec: ScorerSpec, test: TestCase, sandbox: SandboxSettings | None = None
+) -> Scorer:
     """The scorer of one (non-judge) spec for ``test``; ValueError when the test lacks data."""
     if isinstance(spec, ExactSpec):
         return _exact(spec, test)
@@ -361,7 +367,7 @@ def build_scorer(spec: ScorerSpec, test: TestCase) -> Scorer:
             raise ValueError("'equals' needs the test's 'expected'")
         return JsonScorer(spec.json_schema, test.expected, spec.equals)
     if isinstance(spec, PythonSpec):
-        return _python(spec, test)
+        return _python(spec, test, sandbox)
     if isinstance(spec, ReasoningSpec):
         words = spec.indicators if spec.indicators is not None else _indicators(test)
         if not words:
@@ -427,7 +433,7 @@ def _choice(spec: ChoiceSpec, test: TestCase) -> ChoiceScorer:
     return ChoiceScorer(letter, spec.choices, spec.options)
 
 
-def _python(spec: PythonSpec, test: TestCase) -> PythonScorer:
+def _python(spec: PythonSpec, test: TestCase, sandbox: SandboxSettings | None) -> PythonScorer:
     assertions = spec.assertions
     if assertions is None:
         assertions = (test.model_extra or {}).get("assertions") or []
@@ -453,4 +459,4 @@ def _python(spec: PythonSpec, test: TestCase) -> PythonScorer:
                 '"answer": "function" needs the test\'s \'prompt\' (the code the answer completes)'
             )
         function = FunctionPrompt.parse(test.prompt)
-    return PythonScorer(tuple(assertions), limits, function)
+    return PythonScorer(tuple(assertions), limits, function, sandbox)
