@@ -203,6 +203,7 @@ async def _read_and_score(
     rescore: bool,
     cache_dir: Path | None,
     result_files: bool,
+    code_sandbox: Any = None,
 ) -> None:
     run_dir = index.run_dir
     if not _needs_scoring(index, rescore):
@@ -211,7 +212,7 @@ async def _read_and_score(
     cache = ReplyCache(cache_dir / CACHE_FILE) if cache_dir is not None else None
     try:
         judge = None if judge_api is None else Judge.for_supervisor(judge_api, supervisor, cache)
-        scorer = RunScorer(judge)
+        scorer = RunScorer(judge, sandbox=code_sandbox)
         async with aiohttp.ClientSession() as session:
             await results.read(
                 index,
@@ -239,8 +240,12 @@ def finish(
     served_models: bool = False,
     result_files: bool = True,
     sandbox: Mapping[str, Any] | None = None,
+    code_sandbox: Any = None,
 ) -> dict[str, Any]:
     """Score (all, or only what has no score yet), analyse, write the reports.
+
+    ``code_sandbox``: the :class:`~llmbench.sandbox.SandboxSettings` the ``python`` scorer
+    runs answers with (``[sandbox]``; None: the defaults).
 
     ``cache_dir`` holds the judge's reply cache (None: judge without a cache).
 
@@ -260,7 +265,15 @@ def finish(
         results = RunResults()
         asyncio.run(
             _read_and_score(
-                results, index, tests, judge_api, supervisor, rescore, cache_dir, result_files
+                results,
+                index,
+                tests,
+                judge_api,
+                supervisor,
+                rescore,
+                cache_dir,
+                result_files,
+                code_sandbox,
             )
         )
         if served_models:

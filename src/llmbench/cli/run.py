@@ -628,7 +628,8 @@ def _run(
                     )
                     for a in plan.agents
                 ],
-                sandbox=_sandbox_summary(tools.sandbox),
+                sandbox=_sandbox_summary(tools.sandbox) if tools.protocols else None,
+                code_sandbox=tools.sandbox,
                 repeats=plan.repeats,
                 status=status,
                 judge_api=resolved["supervisor"].api if "supervisor" in resolved else None,

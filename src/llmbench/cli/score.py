@@ -169,6 +169,7 @@ def score_command(args: argparse.Namespace) -> int:
             served_models=True,
             result_files=stored.base.benchmark.result_files,
             sandbox=stored.sandbox,
+            code_sandbox=stored.base.sandbox.settings() if stored.tests.needs_sandbox else None,
             cache_dir=(
                 Path(stored.base.benchmark.cache_dir)
                 if stored.base.benchmark.cache_dir
