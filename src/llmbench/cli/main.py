@@ -85,6 +85,8 @@ def _list(plan: RunPlan, what: str) -> int:
     if what == "tests":
         for t in plan.tests:
             kind = "interactive" if t.is_interactive else "messages" if t.messages else "prompt"
+            if t.has_tools:
+                kind += "+" + "+".join(t.tools or ())
             print(f"{t.id}\t{t.category}\t{kind}\t{t.name}")
     elif what == "categories":
         counts: dict[str, int] = {}

@@ -98,7 +98,9 @@ def parse_test(raw: Any, index: int, path: str | Path, sharing: Sharing | None =
             raise SuiteError(
                 f"{label}: {err['msg'].removeprefix('Value error, ')}", path=path
             ) from None
-        raise SuiteError(f"{label}: {explain(exc, TestCase)}", path=path) from None
+        # the limits are keys of the test in the file, gathered into one field
+        detail = explain(exc, TestCase).replace("'limits.", "'")
+        raise SuiteError(f"{label}: {detail}", path=path) from None
     if sharing is not None:
         sharing.keep(test, new)
     if test.files is not None:

@@ -27,7 +27,8 @@ from llmbench.config.validation import MAX_ID_LENGTH, check_id
 ApiType = Literal["chat", "completions"]
 Tool = Literal["python"]
 """What a test may give its agent: ``python``, a persistent Python session in a sandbox."""
-_TOOL_KEYS = ("files", "max_tool_calls", "max_tool_calls_total")
+_TOOL_KEYS = ("files",)
+_TOOL_LIMITS = ("max_tool_calls", "max_tool_calls_total")
 
 MAX_SHARED_KEY_SETS = 1024
 """The most distinct sets of keys whose ``model_fields_set`` is shared; models with yet other
@@ -138,6 +139,33 @@ class TestMetadata(SuiteModel):
     timeout_seconds: StrictFloat | None = Field(None, gt=0)
 
 
+class TestLimits(SuiteModel):
+    """How much a test lets its agent do (keys of the test itself; the agent's keys of the same
+    names are the defaults)."""
+
+    __test__ = False
+
+    max_turns: StrictInt | None = Field(None, gt=0)
+    """Interactive tests: the most user turns (default: the agent's ``max_turns``, else
+    ``[instructor] max_turns``)."""
+    max_tool_calls: StrictInt | None = Field(None, gt=0)
+    """Tests with tools: the most code calls in one turn of the agent (default: the agent's,
+    else 8)."""
+    max_tool_calls_total: StrictInt | None = Field(None, gt=0)
+    """Tests with tools: the most code calls in the whole test (default: the agent's, else
+    64)."""
+    time_limit_s: StrictFloat | StrictInt | None = Field(None, gt=0)
+    """Tests with tools: the test's working time in seconds, model calls and code (not the waits
+    for retries or rate limits); default: the agent's, else none."""
+    token_limit: StrictInt | None = Field(None, gt=0)
+    """Tests with tools: the most tokens (prompt plus completion, summed over the agent's
+    requests) the test may use; default: the agent's, else none."""
+
+
+LIMIT_KEYS = tuple(TestLimits.model_fields)
+"""The test keys gathered into :attr:`TestCase.limits`."""
+
+
 class TestCase(SuiteModel):
     """One test: a prompt or a conversation, the parameters to send, and the reference answer."""
 
@@ -182,21 +210,20 @@ class TestCase(SuiteModel):
     """Tests with tools: a folder, or a list of files, shown read-only to the agent's code under
     ``/data``. Relative to the suite file; the loader makes them absolute and checks they
     exist."""
-    max_turns: StrictInt | None = Field(None, gt=0)
-    """Interactive tests: the most user turns (default: the agent's ``max_turns``, else
-    ``[instructor] max_turns``)."""
-    max_tool_calls: StrictInt | None = Field(None, gt=0)
-    """Tests with tools: the most code calls in one turn of the agent (default: the agent's,
-    else 8)."""
-    max_tool_calls_total: StrictInt | None = Field(None, gt=0)
-    """Tests with tools: the most code calls in the whole test (default: the agent's, else
-    64)."""
-    time_limit_s: StrictFloat | StrictInt | None = Field(None, gt=0)
-    """Tests with tools: the test's working time in seconds, model calls and code (not the waits
-    for retries or rate limits); default: the agent's, else none."""
-    token_limit: StrictInt | None = Field(None, gt=0)
-    """Tests with tools: the most tokens (prompt plus completion, summed over the agent's
-    requests) the test may use; default: the agent's, else none."""
+    limits: TestLimits = TestLimits()
+    """The test's limits, written as keys of the test itself (``"max_tool_calls": 4``; see
+    :class:`TestLimits`): one field here, so that a test without them is no bigger."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_limits(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not any(key in data for key in LIMIT_KEYS):
+            return data
+        if "limits" in data:
+            raise ValueError(f"give the limits as keys of the test ({', '.join(LIMIT_KEYS)})")
+        out = {k: v for k, v in data.items() if k not in LIMIT_KEYS}
+        out["limits"] = {k: data[k] for k in LIMIT_KEYS if k in data}
+        return out
 
     @model_validator(mode="after")
     def _prompt_or_messages(self) -> TestCase:
@@ -216,6 +243,7 @@ class TestCase(SuiteModel):
     def _check_tools(self) -> None:
         if not self.tools:
             given = [key for key in _TOOL_KEYS if getattr(self, key) is not None]
+            given += [key for key in _TOOL_LIMITS if getattr(self.limits, key) is not None]
             if given:
                 raise ValueError(
                     f'has \'{given[0]}\' but no tools; add "tools": ["python"] or remove it'
@@ -246,6 +274,32 @@ class TestCase(SuiteModel):
     def is_interactive(self) -> bool:
         """True for ``"type": "interactive"``."""
         return self.type == "interactive"
+
+    @property
+    def max_turns(self) -> int | None:
+        """``max_turns``, or None."""
+        return self.limits.max_turns
+
+    @property
+    def max_tool_calls(self) -> int | None:
+        """``max_tool_calls``, or None."""
+        return self.limits.max_tool_calls
+
+    @property
+    def max_tool_calls_total(self) -> int | None:
+        """``max_tool_calls_total``, or None."""
+        return self.limits.max_tool_calls_total
+
+    @property
+    def time_limit_s(self) -> float | None:
+        """``time_limit_s`` in seconds, or None."""
+        t = self.limits.time_limit_s
+        return float(t) if t is not None else None
+
+    @property
+    def token_limit(self) -> int | None:
+        """``token_limit``, or None."""
+        return self.limits.token_limit
 
     @property
     def has_tools(self) -> bool:

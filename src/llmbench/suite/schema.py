@@ -18,6 +18,10 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "suite.schema.
 def suite_json_schema() -> dict[str, Any]:
     """The schema generated from the pydantic models."""
     schema = Suite.model_json_schema()
+    defs = schema["$defs"]
+    test = defs["TestCase"]["properties"]
+    del test["limits"]  # written as keys of the test itself (TestCase._gather_limits)
+    test.update(defs.pop("TestLimits")["properties"])
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "llmbench test suite"
     return schema
