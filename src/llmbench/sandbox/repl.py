@@ -31,6 +31,7 @@ import os
 import resource
 import signal
 import sys
+import time
 from typing import Any
 
 TRACEBACK_CHARS = 20_000
@@ -132,6 +133,7 @@ def kill_others(isolated: bool) -> None:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
+        _wait_for_others()  # a signal is delivered when its target next runs, not at once
     else:  # a subreaper: every descendant, also those that left the session, is below us
         for _ in range(1000):
             pending = _children(os.getpid())
@@ -155,6 +157,30 @@ def kill_others(isolated: bool) -> None:
                     pass
             reap()
     reap()
+
+
+def _wait_for_others(limit_s: float = 2.0) -> None:
+    """Wait (a bounded time) until every other process of our pid namespace but its init has
+    exited: the call's end then means its processes are gone, however busy the machine."""
+    me = os.getpid()
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        alive = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in (1, me):
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state not in (b"Z", b"X"):
+                alive = True
+                break
+        if not alive:
+            return
+        reap()
+        time.sleep(0.001)
 
 
 def reap() -> None:
