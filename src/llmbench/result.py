@@ -22,6 +22,7 @@ END_REASONS: tuple[str, ...] = (
     "token_limit",
     "agent_error",
     "sandbox_error",
+    "helper_error",
     "cancelled",
     "internal",
 )
@@ -112,7 +113,8 @@ class TestResult:
     """How the test ended (:data:`END_REASONS`): ``answered``, ``instructor_done``,
     ``max_turns``, ``tool_limit``, ``time_limit``, ``token_limit``, ``agent_error`` (a model
     call failed after its retries), ``sandbox_error`` (the code sandbox could not start or died
-    repeatedly), ``cancelled`` or ``internal``. A test that hit a limit is still scored; an
+    repeatedly), ``helper_error`` (the instructor's or the supervisor's call failed),
+    ``cancelled`` or ``internal``. A test that hit a limit is still scored; an
     ``agent_error`` or ``sandbox_error`` is an error result. None in results saved before this
     field existed."""
     turns: int | None = None

@@ -134,14 +134,14 @@ class Jail:
                 args += ["--ro-bind", path, path]
         for path in ETC_FILES:
             args += ["--ro-bind-try", path, path]
-        for root in self.python.roots:
-            args += ["--ro-bind", root, root]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm"]
         for host, inside in self.rw_binds:
             args += ["--bind", host, inside]
         for path, size_mb in self.tmpfs:  # after the writable binds: one may hold a tmpfs
             args += ["--size", str(size_mb << 20), "--tmpfs", path]
+        for root in self.python.roots:  # after the tmpfs: a venv may live under /tmp
+            args += ["--ro-bind", root, root]
         for host, inside in self.ro_binds:
             args += ["--ro-bind", host, inside]
         args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", self.chdir, "--"]
