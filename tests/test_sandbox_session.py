@@ -366,3 +366,32 @@ def test_sessions_work_on_uvloop(isolation: str) -> None:
     results = uvloop.run(go())
     assert [r.output for r in results[::2]] == ["hi\n", "5\n"]
     assert results[1].timed_out and not results[1].restarted
+
+
+def test_a_venv_under_tmp_is_visible_in_the_jail(tmp_path: Path) -> None:
+    """A venv in the host's /tmp (a fresh clone there) is bound after the jail's own /tmp."""
+    import subprocess
+    import sys
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    (result,) = run_cells("bwrap", "import sys\nprint(sys.prefix)", python=python)
+    assert result.output == f"{venv}\n", result
+
+
+def test_the_sessions_python_has_its_venvs_site_packages(tmp_path: Path) -> None:
+    """``[sandbox] python`` gives agents an environment: its venv's packages are importable."""
+    import subprocess
+    import sys
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site,) = venv.glob("lib/python*/site-packages")
+    (site / "agent_only_pkg.py").write_text("VALUE = 42\n", encoding="utf-8")
+    (result,) = run_cells(
+        "bwrap",
+        "import agent_only_pkg\nprint(agent_only_pkg.VALUE)",
+        python=str(venv / "bin/python"),
+    )
+    assert result.output == "42\n", result

@@ -62,7 +62,7 @@ def python_install(python: str) -> PythonInstall:
     )
     try:
         done = subprocess.run(
-            [python, "-I", "-S", "-c", probe],
+            [python, "-I", "-c", probe],  # not -S: site.py sets a venv's sys.prefix
             capture_output=True,
             text=True,
             timeout=30,
