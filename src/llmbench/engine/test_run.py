@@ -17,7 +17,7 @@ import aiohttp
 
 from llmbench import redact
 from llmbench.config.base_config import StructuredOutput
-from llmbench.engine.agent_loop import AgentTools, ChatFn, Episode, RunSandbox, ToolLimits
+from llmbench.engine.agent_loop import AgentTools, Episode, RunSandbox, ToolLimits
 from llmbench.engine.calls import Caller, CallLog
 from llmbench.errors import RequestFailure, SandboxError
 from llmbench.interactive.conversation import Conversation, ConversationSettings, run_conversation
@@ -32,7 +32,7 @@ from llmbench.suite.models import TestCase
 from llmbench.tools.protocol import system_message, with_system_message
 
 if TYPE_CHECKING:
-    from llmbench.sandbox import PythonSession
+    pass
 
 Transcript = list[dict[str, Any]]
 
@@ -253,58 +253,46 @@ class TestRun:
             agent = self.target.caller.chat_fn(
                 session, calls=self.calls, label=f"test {test.id}", read_timeout_s=test.timeout_s
             )
-            own = self.target.system_prompt
             if test.is_interactive:
-                history = with_system_message(
-                    [{"role": "system", "content": own}] if own else [], text
-                )
-                episode = Episode(
-                    agent,
-                    python,
-                    protocol=tools.protocol,
-                    limits=tools.limits.for_test(test),
-                    parameters=params,
-                    history=history,
-                )
+                own = self.target.system_prompt
+                messages = [{"role": "system", "content": own}] if own else []
+            else:
+                messages = build_request(
+                    test,
+                    model="",
+                    api_type="chat",
+                    stream=False,
+                    system_prompt=self.target.system_prompt,
+                )["messages"]
+            first = messages[-1] if messages and messages[-1]["role"] == "user" else None
+            episode = Episode(
+                agent,
+                python,
+                protocol=tools.protocol,
+                limits=tools.limits.for_test(test),
+                parameters=params,
+                history=with_system_message(messages[:-1] if first else messages, text),
+            )
+            if test.is_interactive:
                 return await self._converse(session, helpers, overrides, episode)
-            return await self._single_episode(agent, python, tools, params, text)
+            return await self._single_episode(episode, first, messages)
         finally:
             await python.close()
 
     async def _single_episode(
         self,
-        agent: ChatFn,
-        python: PythonSession,
-        tools: AgentTools,
-        params: dict[str, Any],
-        text: str,
+        episode: Episode,
+        first: dict[str, Any] | None,
+        messages: list[dict[str, Any]],
     ) -> Outcome:
-        test = self.test
-        body = build_request(
-            test,
-            model="",
-            api_type="chat",
-            stream=False,
-            system_prompt=self.target.system_prompt,
-        )
-        messages: list[dict[str, Any]] = body["messages"]
-        last = messages[-1] if messages[-1]["role"] == "user" else None
-        history = with_system_message(messages[:-1] if last else messages, text)
+        """A single test with tools: one turn, which may run code before it answers."""
         transcript: Transcript = [
             {"role": m["role"], "content": m["content"], "source": "test", "turn": 1}
             for m in messages
             if m["role"] not in ("system", "developer")
         ]
-        episode = Episode(
-            agent,
-            python,
-            protocol=tools.protocol,
-            limits=tools.limits.for_test(test),
-            parameters=params,
-            history=history,
-        )
         try:
-            turn = await episode.turn(last, 1, transcript)
+            turn = await episode.turn(first, 1, transcript)
         except RequestFailure as failure:
             failed = self.failed(
                 failure.kind,
