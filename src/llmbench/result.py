@@ -130,6 +130,13 @@ class TestResult:
     """Code calls stopped at ``[sandbox] call_timeout_s`` or at the test's time limit."""
     session_restarts: int = 0
     """Times the agent's Python session was killed and started again (state lost)."""
+    files_saved: list[str] | None = None
+    """Tests with tools, in a run directory: the files the agent left in ``/home/agent``,
+    saved under ``<agent_id>/<test_id>-r<N>/files/`` (relative names); None when none were
+    saved."""
+    files_left_out: int = 0
+    """Files not saved because the total passed ``[sandbox] save_files_mb`` (listed with their
+    sizes in that folder's ``.llmbench-cut.json``)."""
     instructor_tokens: int | None = None
     """Prompt plus completion tokens of the instructor's requests for this test (never counted
     in the agent's tokens); None when it had none."""

@@ -21,6 +21,7 @@ import sys
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -299,6 +300,7 @@ def _lanes(
     pending: list[EntryKey],
     breakers: Breakers,
     tools: RunTools,
+    run_dir: RunDirectory | None = None,
 ) -> list[Lane]:
     work = {a.id: AgentWork(plan.tests, pending) for a in plan.agents}
     for position, (agent_id, _, _) in enumerate(pending):
@@ -316,7 +318,12 @@ def _lanes(
                 token_limit=a.token_limit,
             )
             protocol = tools.protocols[a.id][0]
-            agent_tools = AgentTools(protocol, limits, sandbox)  # type: ignore[arg-type]
+            agent_tools = AgentTools(
+                protocol,  # type: ignore[arg-type]
+                limits,
+                sandbox,
+                files_dir=None if run_dir is None else partial(run_dir.files_dir, a.id),
+            )
         target = Target(
             Caller(api, rpm=a.rpm, breaker=breakers.for_api(api)),
             overrides=dict(a.parameters),
@@ -550,7 +557,7 @@ def _run(
 
     breakers = Breakers()
     tools = tools or RunTools()
-    lanes = _lanes(plan, resolved, pending, breakers, tools)
+    lanes = _lanes(plan, resolved, pending, breakers, tools, run_dir)
     helpers = _helpers(plan, resolved, breakers)
     cache = None
     if plan.base.benchmark.cache and not no_cache:

@@ -229,6 +229,9 @@ class SandboxSection(_Strict):
     """Processes (threads included) a session may run."""
     home_size_mb: int = Field(512, gt=0)
     """Size of ``/home/agent``, in MiB."""
+    save_files_mb: int = Field(64, ge=0)
+    """Of the files an agent leaves in ``/home/agent``, at most this many MiB are saved with
+    its result (0: none); files past it are listed, not saved."""
 
     def settings(self) -> Any:
         """As the sandbox's :class:`~llmbench.sandbox.settings.SandboxSettings` (imported only

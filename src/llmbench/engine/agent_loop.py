@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmbench.errors import SandboxError
@@ -101,6 +102,9 @@ class AgentTools:
     protocol: ToolProtocol
     limits: ToolLimits
     sandbox: RunSandbox
+    files_dir: Callable[[str, int], Path] | None = None
+    """Where the files a test (id, repeat) left in ``/home/agent`` are saved; None: not
+    saved."""
 
 
 @dataclass
@@ -143,6 +147,7 @@ class Episode:
         limits: ToolLimits,
         parameters: dict[str, Any],
         history: list[dict[str, Any]],
+        required_file: str | None = None,
     ) -> None:
         self.chat = chat
         self.session = session
@@ -154,6 +159,12 @@ class Episode:
         self.history = history
         """The messages the next request sends: system message first, then every turn."""
         self.counters = Counters()
+        self.required_file = required_file
+        """The file the test judges (its ``submission`` scorer's), relative to home."""
+
+    def has_required_file(self) -> bool:
+        """True when the test judges no file, or the agent has written it."""
+        return self.required_file is None or self.session.has_file(self.required_file)
 
     @property
     def restarts(self) -> int:

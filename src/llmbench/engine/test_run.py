@@ -6,6 +6,11 @@ multi-agent :class:`~llmbench.engine.scheduler.Scheduler`, so both record result
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+import logging
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,9 +37,12 @@ from llmbench.suite.models import TestCase
 from llmbench.tools.protocol import system_message, with_system_message
 
 if TYPE_CHECKING:
-    pass
+    from llmbench.sandbox import PythonSession
 
 Transcript = list[dict[str, Any]]
+CUT_FILE = ".llmbench-cut.json"
+"""In a result's saved files folder: the files left out at ``[sandbox] save_files_mb``."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,7 @@ class TestRun:
         if seed is not None and "seed" not in overrides and self.test.parameters.seed is None:
             overrides["seed"] = seed
         if self.test.has_tools:
-            return await self._act(session, helpers, overrides)
+            return await self._act(session, helpers, overrides, repeat)
         if self.test.is_interactive:
             return await self._converse(session, helpers, overrides)
         api = self.target.caller.api
@@ -224,15 +232,20 @@ class TestRun:
         return Outcome(result, transcript)
 
     async def _act(
-        self, session: aiohttp.ClientSession, helpers: Helpers, overrides: dict[str, Any]
+        self,
+        session: aiohttp.ClientSession,
+        helpers: Helpers,
+        overrides: dict[str, Any],
+        repeat: int,
     ) -> Outcome:
-        """A test with tools: the agent gets a Python session for the whole test."""
-        from llmbench.sandbox import PythonSession
+        """A test with tools: the agent gets a Python session for the whole test; what it left
+        in ``/home/agent`` is saved with the result when the run keeps files."""
+        from llmbench.sandbox import PythonSession as Session
 
         tools = self.target.tools or default_tools()
         test = self.test
         try:
-            python = await PythonSession.start(
+            python = await Session.start(
                 tools.sandbox.settings,
                 files=[Path(f) for f in test.file_paths],
                 limiter=tools.sandbox.limiter,
@@ -245,39 +258,80 @@ class TestRun:
                 tool_protocol=tools.protocol,
             )
         try:
-            text = system_message(
-                tools.protocol, home=python.home, data=python.data, files=data_listing(test)
-            )
-            params = test_parameters(test)
-            params.update(overrides)
-            agent = self.target.caller.chat_fn(
-                session, calls=self.calls, label=f"test {test.id}", read_timeout_s=test.timeout_s
-            )
-            if test.is_interactive:
-                own = self.target.system_prompt
-                messages = [{"role": "system", "content": own}] if own else []
-            else:
-                messages = build_request(
-                    test,
-                    model="",
-                    api_type="chat",
-                    stream=False,
-                    system_prompt=self.target.system_prompt,
-                )["messages"]
-            first = messages[-1] if messages and messages[-1]["role"] == "user" else None
-            episode = Episode(
-                agent,
-                python,
-                protocol=tools.protocol,
-                limits=tools.limits.for_test(test),
-                parameters=params,
-                history=with_system_message(messages[:-1] if first else messages, text),
-            )
-            if test.is_interactive:
-                return await self._converse(session, helpers, overrides, episode)
-            return await self._single_episode(episode, first, messages)
+            outcome = await self._with_session(session, helpers, overrides, python, tools)
+            if tools.files_dir is not None and outcome.result.status != "cancelled":
+                outcome = await self._keep_files(python, tools, outcome, repeat)
+            return outcome
         finally:
             await python.close()
+
+    async def _with_session(
+        self,
+        session: aiohttp.ClientSession,
+        helpers: Helpers,
+        overrides: dict[str, Any],
+        python: PythonSession,
+        tools: AgentTools,
+    ) -> Outcome:
+        test = self.test
+        text = system_message(
+            tools.protocol, home=python.home, data=python.data, files=data_listing(test)
+        )
+        params = test_parameters(test)
+        params.update(overrides)
+        agent = self.target.caller.chat_fn(
+            session, calls=self.calls, label=f"test {test.id}", read_timeout_s=test.timeout_s
+        )
+        if test.is_interactive:
+            own = self.target.system_prompt
+            messages = [{"role": "system", "content": own}] if own else []
+        else:
+            messages = build_request(
+                test,
+                model="",
+                api_type="chat",
+                stream=False,
+                system_prompt=self.target.system_prompt,
+            )["messages"]
+        first = messages[-1] if messages and messages[-1]["role"] == "user" else None
+        episode = Episode(
+            agent,
+            python,
+            protocol=tools.protocol,
+            limits=tools.limits.for_test(test),
+            parameters=params,
+            history=with_system_message(messages[:-1] if first else messages, text),
+            required_file=test.submission_file,
+        )
+        if test.is_interactive:
+            return await self._converse(session, helpers, overrides, episode)
+        return await self._single_episode(episode, first, messages)
+
+    async def _keep_files(
+        self, python: PythonSession, tools: AgentTools, outcome: Outcome, repeat: int
+    ) -> Outcome:
+        """``outcome`` with the files of ``/home/agent`` saved (at most ``save_files_mb``)."""
+        assert tools.files_dir is not None
+        dest = tools.files_dir(self.test.id, repeat)
+        cap = tools.sandbox.settings.save_files_mb << 20
+        left_out: list[tuple[str, int]] = []
+        try:
+            if dest.exists():  # an earlier, interrupted try of this test
+                await asyncio.to_thread(shutil.rmtree, dest)
+            saved = await python.copy_out(dest, max_bytes=cap, left_out=left_out) if cap else []
+            if left_out:
+                listing = {
+                    "cap_bytes": cap,
+                    "left_out": [{"file": name, "bytes": size} for name, size in left_out],
+                }
+                (dest / CUT_FILE).write_text(json.dumps(listing, indent=2) + "\n")
+        except OSError as exc:  # the result matters more than its files: keep it, say so
+            log.warning("test %s: the agent's files could not be saved: %s", self.test.id, exc)
+            return outcome
+        result = dataclasses.replace(
+            outcome.result, files_saved=saved or None, files_left_out=len(left_out)
+        )
+        return Outcome(result, outcome.transcript)
 
     async def _single_episode(
         self,

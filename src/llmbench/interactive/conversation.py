@@ -328,8 +328,16 @@ class _Dialogue:
         )
         if asked.reply is not None:
             if asked.reply.done:
-                self.note("the instructor is done")
-                return None
+                step = self._instead_of_early_stop()
+                if step is None:
+                    self.note("the instructor is done")
+                    return None
+                why = (
+                    f"the supervisor rejected an early stop: /home/agent/"
+                    f"{self.episode.required_file if self.episode else ''} is not written yet "
+                    f"and step {turn} is not sent; sent it as it is"
+                )
+                return step, "supervisor", [*asked.notes, why], False
             return asked.reply.message.strip(), "instructor", asked.notes, True
         try:
             data: dict[str, Any] | None = extract_json_object(asked.text)
@@ -342,6 +350,14 @@ class _Dialogue:
         message, how = fallback
         step_verbatim = message == inst.scripted_step(self.test, turn)
         return message, "fallback", [*asked.notes, f"fell back to {how}"], not step_verbatim
+
+    def _instead_of_early_stop(self) -> str | None:
+        """The step to send when the instructor wants to stop before the agent has written the
+        file the test judges and before the steps are exhausted; None: it may stop."""
+        episode = self.episode
+        if episode is None or episode.has_required_file():
+            return None
+        return inst.scripted_step(self.test, self.turn)
 
     async def _review(
         self, entry: dict[str, Any], chat: ChatFn, notes: list[str]

@@ -516,10 +516,34 @@ class PythonSession:
 
     # --- files -------------------------------------------------------------------------------
 
-    async def copy_out(self, dest: Path, *, max_bytes: int = 64 * 1024 * 1024) -> list[str]:
+    def has_file(self, name: str) -> bool:
+        """True when ``name`` (relative to :attr:`home`) is a regular file of the session (a
+        symbolic link is not followed)."""
+        proc = self._proc
+        if proc is None or name.startswith("/") or ".." in Path(name).parts:
+            return False
+        if self.settings.isolation == "bwrap":
+            path = f"/proc/{proc.repl_pid}/root{JAIL_HOME}/{name}"
+        else:
+            path = os.path.join(self.home, name)
+        try:
+            import stat
+
+            return stat.S_ISREG(os.lstat(path).st_mode)
+        except OSError:
+            return False
+
+    async def copy_out(
+        self,
+        dest: Path,
+        *,
+        max_bytes: int = 64 * 1024 * 1024,
+        left_out: list[tuple[str, int]] | None = None,
+    ) -> list[str]:
         """Copy the regular files of :attr:`home` into ``dest`` (created), at most ``max_bytes``
         in all; returns their names relative to home, sorted. Symbolic links, devices and pipes
-        are skipped, never followed; files past the budget are left out."""
+        are skipped, never followed; files past the budget are left out (and, with
+        ``left_out``, appended to it as (name, size))."""
         async with self._lock:
             proc = self._proc
             if proc is None:
@@ -528,7 +552,7 @@ class PythonSession:
                 source = f"/proc/{proc.repl_pid}/root{JAIL_HOME}"
             else:
                 source = self.home
-            return await asyncio.to_thread(_copy_tree, source, dest, max_bytes)
+            return await asyncio.to_thread(_copy_tree, source, dest, max_bytes, left_out)
 
 
 async def _reply(proc: _Process, seq: int, wait_s: float) -> dict[str, Any] | bool | None:
@@ -600,7 +624,9 @@ def _remove_tree(root: Path | None) -> None:
 COPY_FILES_MAX = 10_000
 
 
-def _copy_tree(source: str, dest: Path, max_bytes: int) -> list[str]:
+def _copy_tree(
+    source: str, dest: Path, max_bytes: int, left_out: list[tuple[str, int]] | None = None
+) -> list[str]:
     """Copy regular files under ``source`` to ``dest`` without following any symbolic link."""
     import stat
 
@@ -632,6 +658,8 @@ def _copy_tree(source: str, dest: Path, max_bytes: int) -> list[str]:
                 elif stat.S_ISREG(info.st_mode) and info.st_size <= budget:
                     budget -= _copy_file(fd, name, dest / path, budget)
                     copied.append(path)
+                elif stat.S_ISREG(info.st_mode) and left_out is not None:
+                    left_out.append((path, info.st_size))
         finally:
             os.close(fd)
     return sorted(copied)

@@ -38,3 +38,5 @@ class SandboxSettings:
     """Processes and threads a session may have at once (see :mod:`llmbench.sandbox.pids`)."""
     home_size_mb: int = 512
     """Cap on the size of ``/home/agent`` (and of the session's ``/tmp``), in MiB (bwrap)."""
+    save_files_mb: int = 64
+    """Of the files a session leaves in ``/home/agent``, MiB saved with its result."""

@@ -332,6 +332,12 @@ class RunDirectory:
         # safe_component leaves only letters, digits, "._-" and no leading dot: one plain name
         return agent_dir / f"{safe_component(test_id)}-r{int(repeat)}.json"
 
+    def files_dir(self, agent_id: str, test_id: str, repeat: int) -> Path:
+        """Where the files an agent left in ``/home/agent`` are saved for ``(agent_id, test_id,
+        repeat)``: ``<agent_id>/<test_id>-r<N>/files/`` (not created here)."""
+        result = self.result_file(agent_id, test_id, repeat)
+        return result.with_suffix("") / "files"
+
     def _write_result_file(self, key: EntryKey, as_dict: dict[str, Any]) -> None:
         target = self.result_file(*key)
         self._make_parent(target)

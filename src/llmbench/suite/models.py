@@ -302,6 +302,16 @@ class TestCase(SuiteModel):
         return self.limits.token_limit
 
     @property
+    def submission_file(self) -> str | None:
+        """The file in ``/home/agent`` that a ``submission`` scorer of the test judges, or
+        None."""
+        for spec in (self.model_extra or {}).get("scoring") or []:
+            if isinstance(spec, dict) and spec.get("type") == "submission":
+                name = spec.get("file", "submission.csv")
+                return name if isinstance(name, str) else None
+        return None
+
+    @property
     def has_tools(self) -> bool:
         """True when the test gives its agent a tool."""
         return bool(self.tools)
