@@ -356,6 +356,7 @@ def test_agents_without_common_pairs_are_compared_as_empty() -> None:
             "mcnemar": {"a_only": 0, "b_only": 0, "p_value": 1.0},
             "significant": False,
             "min_detectable_diff": None,
+            "submissions": None,
         }
     ]
 

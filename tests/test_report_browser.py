@@ -23,6 +23,9 @@ import pytest
 
 from llmbench.report.html import render_html
 from llmbench.report.write import in_memory, write_reports
+from tests.test_report_submissions import CSV_LINES as SUBMITTED
+from tests.test_report_submissions import INJECTED as SCRIPT
+from tests.test_report_submissions import write_submission_run
 from tests.test_report_tools import FIB_CODE, INJECTED_CODE, INJECTED_OUTPUT, write_tool_run
 from tests.test_reports import INJECTION, make_records, make_summary
 
@@ -318,5 +321,45 @@ def test_a_tool_transcript_shows_code_cells_and_outputs_as_text(
     note = page.page.locator("#records tr.detail").nth(1).locator("li.runner-note")
     assert note.locator("p").text_content() == "stopped: max_tool_calls=8 reached in turn 1"
     assert note.locator(".meta").text_content() == "turn 1 · note · runner"
+    assert page.errors == []
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def submissions_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    with ThreadPoolExecutor(1) as pool:  # finish() runs its own event loop
+        run_dir = pool.submit(write_submission_run, tmp_path_factory.mktemp("subs")).result()
+    return (run_dir / "report.html").as_uri()
+
+
+def test_a_submission_shows_its_first_rows_as_text(browser: Any, submissions_url: str) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = Page(context.new_page())
+    page.page.goto(submissions_url)
+    assert page.page.locator("#submissions tbody tr").count() == 2
+    assert page.page.locator("#submission-tasks tbody tr").count() == 6
+    # one bar per task and agent with a skill: 3 tasks x 2 agents
+    assert page.page.locator("#chart-submissions rect.bar").count() == 6
+    page.page.select_option("#filter-agent", "alpha")
+    page.page.fill("#filter-text", "houses")
+    assert page.column(2) == ["houses", "houses"]
+    page.rows().first.click()
+    detail = page.page.locator("#records tr.detail")
+    assert detail.locator("p.submission").text_content() == (
+        "submission.csv: valid · rmse 21,000 against baseline 30,000 and best 0 (lower is "
+        "better) · skill 0.30 · baseline achieved · 200 rows"
+    )
+    preview = detail.locator("pre.submission-preview")
+    assert preview.text_content() == "\n".join(SUBMITTED[:10]) + "\n…"
+    page.page.select_option("#filter-agent", "beta")
+    page.page.fill("#filter-text", "churn")
+    page.rows().first.click()
+    detail = page.page.locator("#records tr.detail")
+    assert detail.locator("p.submission").text_content() == (
+        "submission.csv: invalid (line 3: expected 2 fields, saw 5)"
+    )
+    assert detail.locator("pre.submission-preview").text_content() == f"id,churn\n1,{SCRIPT}"
+    assert page.page.evaluate("() => window.__pwned") is None
+    assert page.page.evaluate("() => document.scripts.length") == 2
     assert page.errors == []
     context.close()

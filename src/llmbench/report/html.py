@@ -1,7 +1,8 @@
 """``report.html``: one self-contained page that works offline.
 
 The page skeleton, the leaderboard, the significant differences and, when a run has them, the
-reasoning, tools (with the sandbox's isolation) and conversations tables and pass@k
+reasoning, tools (with the sandbox's isolation), conversations and data-analysis tables
+(:mod:`llmbench.report.submissions`) and pass@k
 (:mod:`llmbench.report.repeats`) are rendered here, every value through :func:`html.escape`.
 The summary, the latency box plots and the records travel in a
 ``<script type="application/json" id="data">`` block in which every ``<``, ``>`` and ``&`` is
@@ -27,12 +28,21 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from html import escape
 from importlib import resources
+from pathlib import Path
 from typing import Any, TypeVar
 
 from llmbench import jsonio
 from llmbench.report.repeats import REPEATS_NOTE, repeats_table
+from llmbench.report.submissions import (
+    COMPARISON_NOTE,
+    TASK_NOTE,
+    comparison_table,
+    submission_preview,
+    task_table,
+)
 from llmbench.report.terminal import (
     MISSING,
+    SUBMISSIONS_NOTE,
     Summary,
     conversations_table,
     leaderboard_table,
@@ -40,6 +50,8 @@ from llmbench.report.terminal import (
     reasoning_table,
     sandbox_line,
     significant_differences,
+    submission_difference_lines,
+    submissions_table,
     tools_table,
 )
 from llmbench.scoring.scored import ScoredResult
@@ -227,6 +239,41 @@ def _conversations(summary: Summary) -> str:
     )
 
 
+def _submissions(summary: Summary) -> str:
+    """The data-analysis tasks per agent, per task (the metric against the baseline and best)
+    and paired, or nothing when no agent has a submission score."""
+    header, rows = submissions_table(summary)
+    if not rows:
+        return ""
+    task_header, task_rows = task_table(summary)
+    parts = [
+        f"<section><h2>Data-analysis tasks</h2><p>{escape(SUBMISSIONS_NOTE)}</p>",
+        _table("submissions", header, rows),
+        f"<h3>Per task</h3><p>{escape(TASK_NOTE)}</p>",
+        _table("submission-tasks", task_header, task_rows),
+        _figure("chart-submissions", "Skill per task and agent: 0 the baseline, 1 the best"),
+    ]
+    pair_header, pair_rows = comparison_table(summary)
+    if pair_rows:
+        items = "".join(f"<li>{escape(line)}</li>" for line in submission_difference_lines(summary))
+        parts += [
+            f"<h3>Paired</h3><p>{escape(COMPARISON_NOTE)}</p>",
+            _table("submission-comparisons", pair_header, pair_rows),
+            f'<ul id="submission-differences">{items}</ul>',
+        ]
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _with_preview(record: Record, files_root: Path | None) -> Record:
+    """``record`` with ``submission_preview`` (:func:`submission_preview`) when its submitted
+    file was saved under ``files_root``."""
+    if files_root is None:
+        return record
+    preview = submission_preview(files_root, record)
+    return record if preview is None else {**record, "submission_preview": preview}
+
+
 def _differences(summary: Summary) -> str:
     lines = significant_differences(summary) or ["one agent: nothing to compare"]
     items = "".join(f"<li>{escape(line)}</li>" for line in lines)
@@ -276,11 +323,14 @@ def html_chunks(
     load: Load,
     *,
     max_records: int = MAX_RECORDS,
+    files_root: Path | None = None,
 ) -> Iterator[str]:
     """The ``report.html`` text, piece by piece.
 
     ``results`` are the compact results of the run in run order; ``load(j)`` gives the full
     record of ``results[j]``, asked only for the records embedded (:func:`select_records`).
+    ``files_root``: the run directory whose files folders hold the agents' submissions (their
+    first lines go into the records as ``submission_preview``); None: none shown.
     """
     css, js = asset("report.css"), asset("report.js")
     csp = (
@@ -302,6 +352,7 @@ def html_chunks(
         _reasoning(summary),
         _tools(summary),
         _conversations(summary),
+        _submissions(summary),
         f"<section><h2>Significant differences</h2>{_differences(summary)}</section>",
         _repeats(summary),
         '<section><h2>Charts</h2><div class="charts">',
@@ -327,7 +378,7 @@ def html_chunks(
     )
     yield from data_block(
         summary,
-        (load(j) for j in chosen),
+        (_with_preview(load(j), files_root) for j in chosen),
         latency=latency_boxes(summary, results),
         total=len(results),
     )
@@ -340,6 +391,9 @@ def render_html(
     load: Load,
     *,
     max_records: int = MAX_RECORDS,
+    files_root: Path | None = None,
 ) -> str:
     """The whole ``report.html`` text (see :func:`html_chunks`)."""
-    return "".join(html_chunks(summary, results, load, max_records=max_records))
+    return "".join(
+        html_chunks(summary, results, load, max_records=max_records, files_root=files_root)
+    )

@@ -1,11 +1,10 @@
 """``report.md``: the run's results as GitHub-flavoured Markdown tables.
 
 Sections: title, leaderboard, score by category, speed, then (when a run has them) reasoning,
-tools and conversations, pairwise comparisons, repeats, and last errors by kind and the failed
-tests of each agent (the first :data:`MAX_FAILURES` of each, in run order, then a line saying
-how many more there are). Text
-from a model, a test file or an error goes into cells through :func:`cell`, which escapes
-``|``, newlines and HTML.
+tools, conversations and data-analysis tasks, pairwise comparisons, repeats, and last errors by
+kind and the failed tests of each agent (the first :data:`MAX_FAILURES` of each, in run order,
+then a line saying how many more there are). Text from a model, a test file or an error goes
+into cells through :func:`cell`, which escapes ``|``, newlines and HTML.
 
 The text is produced line by line (:func:`markdown_lines`) from the summary and the compact
 results; only the failures listed are read back in full (``load``), one at a time.
@@ -19,8 +18,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from llmbench.report.submissions import (
+    COMPARISON_NOTE,
+    TASK_NOTE,
+    comparison_table,
+    task_table,
+)
 from llmbench.report.terminal import (
     MISSING,
+    SUBMISSIONS_NOTE,
     Summary,
     conversations_table,
     detectable,
@@ -36,6 +42,8 @@ from llmbench.report.terminal import (
     seconds,
     significant_differences,
     streamed,
+    submission_difference_lines,
+    submissions_table,
     tools_table,
 )
 from llmbench.scoring.scored import ScoredResult
@@ -170,6 +178,23 @@ def _conversations(summary: Summary) -> list[str]:
         "prompt and completion tokens."
     )
     return ["## Conversations", "", note, "", *table(header, rows)]
+
+
+def _submissions(summary: Summary) -> list[str]:
+    """The data-analysis tasks: per agent, per task and agent against each other; nothing when
+    no agent has a submission score."""
+    header, rows = submissions_table(summary)
+    if not rows:
+        return []
+    lines = ["## Data-analysis tasks", "", SUBMISSIONS_NOTE, "", *table(header, rows)]
+    task_header, task_rows = task_table(summary)
+    lines += ["### Per task", "", TASK_NOTE, "", *table(task_header, task_rows)]
+    pair_header, pair_rows = comparison_table(summary)
+    if pair_rows:
+        notes = [f"- {cell(line)}" for line in submission_difference_lines(summary)]
+        lines += ["### Paired", "", COMPARISON_NOTE, "", *table(pair_header, pair_rows), *notes]
+        lines.append("")
+    return lines
 
 
 def _verdict(comparison: Mapping[str, Any]) -> str:
@@ -348,6 +373,7 @@ def markdown_lines(
         _reasoning(summary),
         _tools(summary),
         _conversations(summary),
+        _submissions(summary),
         _comparisons(summary),
         _repeats(summary),
         _errors(summary, results),

@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from llmbench.scoring.analysis import k_values
+
 MISSING = "n/a"
 
 Summary = Mapping[str, Any]
@@ -307,6 +309,118 @@ def conversations_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
     return list(CONVERSATION_COLUMNS), rows
 
 
+def percent(rate: float | None, ci: Sequence[float | None] | None = None) -> str:
+    """``75% [41%, 93%]``: a rate as a percentage and its 95% interval (left out if unknown)."""
+    if rate is None:
+        return MISSING
+    if not ci or ci[0] is None or ci[1] is None:
+        return f"{rate:.0%}"
+    return f"{rate:.0%} [{ci[0]:.0%}, {ci[1]:.0%}]"
+
+
+def _count(value: float | None) -> str:
+    return MISSING if value is None else f"{value:,.0f}"
+
+
+SUBMISSIONS_COLUMNS = (
+    "Agent",
+    "Tasks",
+    "Tries",
+    "Valid % [95% CI]",
+    "Baseline achieved % [95% CI]",
+    "Skill [95% CI]",
+    "Time mean (s)",
+    "Turns mean",
+    "Code cells mean",
+    "Code errors mean",
+    "Tokens mean",
+    "Eval errors",
+)
+"""Tries: submissions evaluated; skill: (metric - baseline) / (best - baseline) clipped to
+[0, 1], an invalid submission 0; eval errors: evaluations that failed (left out of the rest)."""
+
+SUBMISSIONS_NOTE = (
+    "Data-analysis tasks are judged by the file the agent wrote. Valid: the file parsed and had "
+    "exactly the reference's ids; baseline achieved: the task's metric reached its baseline "
+    "(Wilson 95% intervals); skill: (metric - baseline) / (best - baseline) clipped to [0, 1], "
+    "an invalid submission counting 0 (bootstrap 95% interval); pass^k: the share of tasks "
+    "where all k tries reached the baseline; eval errors: evaluations that failed, left out of "
+    "every figure."
+)
+
+
+def _pass_hat_ks(summary: Summary) -> list[int]:
+    """The k of the pass^k columns: 1, the powers of 2 below the repeats and the repeats (as
+    the repeats table), when the run had more than one repeat."""
+    repeats = int(summary.get("repeats") or 1)
+    return k_values(repeats) if repeats > 1 else []
+
+
+def submissions_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
+    """Per agent with data-analysis tasks (``submission`` scores): valid and achieved rates,
+    mean skill, and what the tries cost; no rows when no agent has any, so a run without them
+    shows none."""
+    ks = _pass_hat_ks(summary)
+    rows = []
+    for agent in ranked_agents(summary):
+        block = agent.get("submissions")
+        if not block:
+            continue
+        hat = block.get("pass_hat_k") or {}
+        rows.append(
+            [
+                str(agent["agent_id"]),
+                str(block.get("tasks", 0)),
+                str(block.get("tries", 0)),
+                percent(pick(block, "valid", "rate"), pick(block, "valid", "ci")),
+                percent(pick(block, "achieved", "rate"), pick(block, "achieved", "ci")),
+                interval(pick(block, "skill", "mean"), pick(block, "skill", "ci")),
+                seconds(pick(block, "time_s", "mean")),
+                number(pick(block, "turns", "mean"), 1),
+                number(pick(block, "code_cells", "mean"), 1),
+                number(pick(block, "code_errors", "mean"), 1),
+                _count(pick(block, "tokens", "mean")),
+                str(block.get("errors", 0)),
+                *(number(hat.get(str(k))) for k in ks),
+            ]
+        )
+    return [*SUBMISSIONS_COLUMNS, *(f"pass^{k}" for k in ks)], rows
+
+
+def submission_difference_lines(summary: Summary) -> list[str]:
+    """A line per significant difference between two agents on their data-analysis tasks (in
+    skill, or in how often they reached the baseline), or one line saying there is none; empty
+    when no two agents share a task."""
+    compared = [c for c in summary.get("comparisons") or [] if c.get("submissions")]
+    lines = []
+    for c in compared:
+        sub = c["submissions"]
+        a, b = c["a"], c["b"]
+        if sub.get("skill_significant"):
+            diff = sub["skill_diff"]
+            lo, hi = sub.get("skill_diff_ci") or (None, None)
+            if diff < 0:
+                a, b, diff = b, a, -diff
+                lo, hi = (None if hi is None else -hi), (None if lo is None else -lo)
+            lines.append(
+                f"data-analysis: {a} > {b} in skill by {interval(diff, (lo, hi))}, "
+                f"n = {sub['n_pairs']}"
+            )
+        achieved = sub.get("achieved") or {}
+        if achieved.get("significant"):
+            better, worse = (c["a"], c["b"])
+            if achieved["b_only"] > achieved["a_only"]:
+                better, worse = worse, better
+            lines.append(
+                f"data-analysis: {better} reached the baseline more often than {worse} "
+                f"({achieved['a']} vs {achieved['b']} of {sub['n_pairs']}), "
+                f"McNemar p {p_value(achieved.get('p_value'))}"
+            )
+    if compared and not lines:
+        lines.append("data-analysis: no significant difference in skill or baseline achieved")
+    return lines
+
+
 def difference_line(comparison: Mapping[str, Any]) -> str:
     """``qwen-7b > llama-8b by 0.08 [0.01, 0.15], McNemar p = 0.03, n = 33``, better agent first."""
     a, b = comparison["a"], comparison["b"]
@@ -371,8 +485,8 @@ def _print_table(
 
 def print_report(summary: Summary, console: Console) -> None:
     """Print the leaderboard, the thinking of reasoning models, the code calls of agents that
-    ran tests with tools (and the sandbox they ran in), the conversations of interactive tests
-    and the significant differences."""
+    ran tests with tools (and the sandbox they ran in), the conversations of interactive tests,
+    the data-analysis tasks and the significant differences."""
     console.print(leaderboard(summary))
     _print_table(console, "Reasoning", reasoning_table(summary), ("Agent",))
     _print_table(console, "Tools", tools_table(summary), ("Agent", "Protocol", "End reasons"))
@@ -383,5 +497,6 @@ def print_report(summary: Summary, console: Console) -> None:
         line, warning = sandbox
         console.print(line, markup=False, highlight=False, style="bold red" if warning else None)
     _print_table(console, "Conversations", conversations_table(summary), ("Agent", "End reasons"))
-    for line in significant_differences(summary):
+    _print_table(console, "Data-analysis tasks", submissions_table(summary), ("Agent",))
+    for line in significant_differences(summary) + submission_difference_lines(summary):
         console.print(line, markup=False, highlight=False)

@@ -82,6 +82,8 @@ def write_reports(
     scrubbed twice: from every string of the data before rendering (an escaped form in the
     page, ``\\u003c`` or ``&amp;``, would not match afterwards) and from each piece of text
     written (a whole line or a whole record, so a secret is never split between two).
+    report.html shows the first lines of the agents' submissions saved under ``run_dir``
+    (``<agent>/<test>-r<N>/files/``; a comparison of runs written elsewhere shows none).
     """
     scrubbed: Load = load
     if redact.any_registered():  # else there is nothing to scrub: skip the walk
@@ -94,7 +96,7 @@ def write_reports(
     markdown = (f"{line}\n" for line in markdown_lines(summary, results, scrubbed))
     pages = {
         "markdown": ("report.md", markdown),
-        "html": ("report.html", html_chunks(summary, results, scrubbed)),
+        "html": ("report.html", html_chunks(summary, results, scrubbed, files_root=run_dir)),
     }
     paths: dict[str, Path] = {}
     for kind, (name, pieces) in pages.items():

@@ -1,8 +1,9 @@
 """``analyse``: scored results in, the ``summary.json`` dict of docs/summary-format.md out.
 
 Per agent: quality over all its results and per category, consistency over repeats, speed, how
-its tests ended, its code calls (tests with tools), its conversations (interactive tests) and
-the helpers' tokens spent on it; then a paired comparison of every two agents. A result that
+its tests ended, its code calls (tests with tools), its conversations (interactive tests), the
+helpers' tokens spent on it and its data-analysis submissions (:mod:`llmbench.scoring.
+submissions`); then a paired comparison of every two agents. A result that
 could not be scored (the request failed, or a scorer could not reach a verdict) is counted under
 ``errors`` and left out of every mean, never counted as a zero. A result whose test has nothing
 to score (``"scoring": null``) is left out of quality, repeats and comparisons but still counts
@@ -35,6 +36,7 @@ from llmbench.scoring.statistics import (
     percentile,
     wilson_interval,
 )
+from llmbench.scoring.submissions import compare_submissions, submissions
 from llmbench.store.results import summarize
 
 
@@ -233,6 +235,7 @@ def _compare(
         "mcnemar": {"a_only": a_only, "b_only": b_only, "p_value": mcnemar_exact(a_only, b_only)},
         "significant": False,
         "min_detectable_diff": None,
+        "submissions": compare_submissions(a, b),
     }
     if not pairs:
         return entry
@@ -280,6 +283,7 @@ def _agent(
         "tools": _tools(results, agent),
         "interactive": _interactive(results),
         "helper_tokens": _helper_tokens(results),
+        "submissions": submissions(outcomes, repeats),
     }
 
 

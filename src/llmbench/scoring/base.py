@@ -43,9 +43,12 @@ class Score:
     """A labelled side metric (``reasoning``), never part of correctness."""
     error: str | None = None
     """Set when the scorer could not reach a verdict; the score then counts as an error."""
+    details: dict[str, Any] | None = None
+    """What a scorer keeps beside its verdict (the ``submission`` scorer: the file, whether it
+    was valid, the metric, baseline, best and skill); written only when set."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "scorer": self.scorer,
             "value": self.value,
             "passed": self.passed,
@@ -53,6 +56,9 @@ class Score:
             "secondary": self.secondary,
             "error": self.error,
         }
+        if self.details is not None:
+            data["details"] = self.details
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Score:

@@ -14,6 +14,33 @@ from typing import Any
 
 from llmbench.result import TestResult
 
+SUBMISSION = "submission"
+"""The scorer that judges the file a data-analysis agent writes (issue 17)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionVerdict:
+    """The ``submission`` scorer's verdict on one result, from its score's ``details``."""
+
+    error: bool
+    """The evaluation failed (the score's ``error``): a scoring error, never a zero; the fields
+    below are then whatever ``details`` said, if anything."""
+    valid: bool
+    """The file existed, parsed and had exactly the reference's ids and the right columns."""
+    achieved: bool
+    """Skill >= 0: the metric reached the task's baseline."""
+    value: float
+    """The score's value: skill clipped to [0, 1], 0 for an invalid submission."""
+    skill: float | None
+    """(metric - baseline) / (best - baseline); None when invalid."""
+    metric: str | None
+    """``rmse``, ``accuracy``, ..., ``evaluator``."""
+    metric_value: float | None
+    """The metric of a valid submission; None when invalid."""
+    baseline: float | None
+    best: float | None
+    higher_is_better: bool | None
+
 
 @dataclass(frozen=True, slots=True)
 class ScoredResult:
@@ -73,6 +100,9 @@ class ScoredResult:
     """The instructor's prompt plus completion tokens for this test; None when it had none."""
     supervisor_tokens: int | None = None
     """The supervisor's prompt plus completion tokens for this test; None when it had none."""
+    submission: SubmissionVerdict | None = None
+    """The ``submission`` scorer's verdict; None when the result has no such score (a test
+    without one, a failed request, or a record scored before it existed)."""
 
     @property
     def key(self) -> tuple[str, int]:
@@ -200,6 +230,7 @@ def _verdict(scoring: Mapping[str, Any] | None, shared: Callable[[str], str]) ->
             "passed": None,
             "reasoning": None,
             "scoring_error": None,
+            "submission": None,
         }
     score, passed, reasoning = scoring.get("score"), scoring.get("passed"), scoring.get("reasoning")
     error = scoring.get("error")
@@ -209,4 +240,44 @@ def _verdict(scoring: Mapping[str, Any] | None, shared: Callable[[str], str]) ->
         "passed": passed if isinstance(passed, bool) else None,
         "reasoning": None if reasoning is None else float(reasoning),
         "scoring_error": None if error is None else shared(str(error)),
+        "submission": _submission(scoring.get("scores"), shared),
     }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _submission(scores: Any, shared: Callable[[str], str]) -> SubmissionVerdict | None:
+    """The verdict of the first non-secondary ``submission`` score in ``scores``, if any."""
+    if not isinstance(scores, Sequence):
+        return None
+    found = next(
+        (
+            s
+            for s in scores
+            if isinstance(s, Mapping) and s.get("scorer") == SUBMISSION and not s.get("secondary")
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    details = found.get("details")
+    details = details if isinstance(details, Mapping) else {}
+    metric = details.get("metric")
+    higher = details.get("higher_is_better")
+    achieved = details.get("achieved")
+    if not isinstance(achieved, bool):  # details without it: the score's verdict is achieved
+        achieved = found.get("passed") is True
+    return SubmissionVerdict(
+        error=found.get("error") is not None,
+        valid=details.get("valid") is True,
+        achieved=achieved and found.get("error") is None,
+        value=_number(found.get("value")) or 0.0,
+        skill=_number(details.get("skill")),
+        metric=shared(metric) if isinstance(metric, str) else None,
+        metric_value=_number(details.get("metric_value")),
+        baseline=_number(details.get("baseline")),
+        best=_number(details.get("best")),
+        higher_is_better=higher if isinstance(higher, bool) else None,
+    )

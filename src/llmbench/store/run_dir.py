@@ -7,6 +7,7 @@ A run directory holds::
     results.jsonl                   the journal: one JSON line per finished test, appended and
                                     fsynced as each test ends; the source of truth on resume
     <agent>/<test>-r<repeat>.json   the latest result of one test for one agent and repeat
+    <agent>/<test>-r<repeat>/files/ the files an agent left in its home (data-analysis tasks)
     scores.jsonl                    the scoring journal: one line per scored result (agent_id,
                                     test_id, repeat, scoring); a later line supersedes
     summary.json                    the run's summary (written by the reporting code)
@@ -333,10 +334,11 @@ class RunDirectory:
         return agent_dir / f"{safe_component(test_id)}-r{int(repeat)}.json"
 
     def files_dir(self, agent_id: str, test_id: str, repeat: int) -> Path:
-        """Where the files an agent left in ``/home/agent`` are saved for ``(agent_id, test_id,
-        repeat)``: ``<agent_id>/<test_id>-r<N>/files/`` (not created here)."""
-        result = self.result_file(agent_id, test_id, repeat)
-        return result.with_suffix("") / "files"
+        """Where the files the agent left in its home for ``(agent_id, test_id, repeat)`` are
+        saved: ``<agent>/<test>-r<repeat>/files/`` beside the per-test file
+        (:meth:`result_file`, its ``.json`` left off); not created."""
+        agent_dir = self.result_file(agent_id, test_id, repeat).parent
+        return agent_dir / f"{safe_component(test_id)}-r{int(repeat)}" / "files"
 
     def _write_result_file(self, key: EntryKey, as_dict: dict[str, Any]) -> None:
         target = self.result_file(*key)
@@ -521,6 +523,13 @@ class RunDirectory:
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self._path)!r})"
+
+
+def files_dir(run_path: Path, agent_id: str, test_id: str, repeat: int) -> Path:
+    """:meth:`RunDirectory.files_dir` of the run directory at ``run_path``, for a reader that
+    has only its path (a report); the names are those of the per-test files."""
+    agent_dir = Path(run_path) / RunDirectory._agent_dir_name(agent_id)
+    return agent_dir / f"{safe_component(test_id)}-r{int(repeat)}" / "files"
 
 
 def _fsync_directory(directory: Path) -> None:

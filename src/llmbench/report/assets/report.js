@@ -23,6 +23,9 @@
   }
   function titled(node, text) { node.appendChild(svg('title', {}, text)); return node; }
   const fmt = (v, d) => (v === null || v === undefined ? 'n/a' : Number(v).toFixed(d === undefined ? 2 : d));
+  /* a metric value as the Python tables print it: 21,000 or four significant digits */
+  const mfmt = (v) => (v === null || v === undefined ? 'n/a' : Math.abs(v) >= 1000
+    ? Math.round(v).toLocaleString('en-US') : String(Number(Number(v).toPrecision(4))));
   const ci = (v, c) => (v === null || v === undefined ? 'n/a'
     : fmt(v) + (c && c[0] !== null && c[1] !== null ? ' [' + fmt(c[0]) + ', ' + fmt(c[1]) + ']' : ''));
 
@@ -134,9 +137,42 @@
     return root;
   }
 
+  function submissionChart(node) {
+    /* per data-analysis task, each agent's mean skill (clipped to [0, 1], invalid 0) as a bar
+       from the baseline (0) towards the best (1), with its achieved count */
+    const tasks = [];
+    AGENTS.forEach((a) => ((a.submissions || {}).by_task || []).forEach((t) => {
+      if (tasks.indexOf(t.test_id) < 0) tasks.push(t.test_id);
+    }));
+    const shown = AGENTS.filter((a) => a.submissions);
+    const rowH = 16, gap = 10, m = { l: 140, r: 110, t: 20, b: 30 }, W = 640;
+    const groupH = rowH * shown.length + gap, H = m.t + m.b + groupH * tasks.length;
+    const root = frame(W, H), x = (v) => m.l + v * (W - m.l - m.r);
+    [[0, 'baseline'], [1, 'best']].forEach((p) => {
+      root.appendChild(svg('line', { class: 'grid', x1: x(p[0]), x2: x(p[0]), y1: m.t - 6, y2: H - m.b }));
+      root.appendChild(svg('text', { x: x(p[0]), y: m.t - 8, 'text-anchor': 'middle', class: 'muted' }, p[1]));
+    });
+    tasks.forEach((id, ti) => {
+      const y0 = m.t + ti * groupH;
+      root.appendChild(svg('text', { x: m.l - 8, y: y0 + (groupH - gap) / 2 + 4, 'text-anchor': 'end' }, id));
+      shown.forEach((a, ai) => {
+        const t = (a.submissions.by_task || []).find((b) => b.test_id === id);
+        if (!t || t.skill === null || t.skill === undefined) return;
+        const y = y0 + ai * rowH, v = Math.max(0, Math.min(1, t.skill));
+        root.appendChild(titled(svg('rect', { class: 'bar', x: x(0), y: y + 2, width: Math.max(x(v) - x(0), 1), height: rowH - 4,
+          fill: COLOR[a.agent_id] }), a.agent_id + ' · ' + id + ': skill ' + fmt(t.skill) + ', ' + t.metric + ' ' +
+          mfmt(t.metric_value) + ' (baseline ' + mfmt(t.baseline) + ', best ' + mfmt(t.best) + '), achieved ' + t.achieved + '/' + t.tries));
+        root.appendChild(svg('text', { x: x(1) + 6, y: y + rowH - 4, class: 'muted' }, 'achieved ' + t.achieved + '/' + t.tries));
+      });
+    });
+    legend(root, m.l, H - 8);
+    node.appendChild(root);
+  }
+
   document.getElementById('chart-categories').appendChild(categoryChart());
   document.getElementById('chart-quality-speed').appendChild(qualitySpeedChart());
   document.getElementById('chart-latency').appendChild(latencyChart());
+  if (document.getElementById('chart-submissions')) submissionChart(document.getElementById('chart-submissions'));
 
   /* ---- the record table ---- */
   const table = document.getElementById('records'), tbody = table.tBodies[0];
@@ -258,6 +294,26 @@
     if (r.supervisor_tokens !== null && r.supervisor_tokens !== undefined) parts.push('supervisor tokens ' + r.supervisor_tokens);
     return parts.join(' · ');
   }
+  /* a data-analysis task: what the submission scorer found, and the file's first lines */
+  function submission(td, r, s) {
+    const score = (s.scores || []).find((c) => c.scorer === 'submission' && c.details);
+    if (score) {
+      const d = score.details;
+      const parts = [(d.file || 'submission') + ': ' + (d.valid ? 'valid' : 'invalid' + (d.reason ? ' (' + d.reason + ')' : ''))];
+      if (d.valid) {
+        parts.push(d.metric + ' ' + mfmt(d.metric_value) + ' against baseline ' + mfmt(d.baseline) + ' and best ' + mfmt(d.best) +
+          (d.higher_is_better ? ' (higher is better)' : ' (lower is better)'), 'skill ' + fmt(d.skill),
+          d.achieved ? 'baseline achieved' : 'baseline not achieved');
+        if (d.rows !== null && d.rows !== undefined) parts.push(count(d.rows, 'row'));
+      }
+      td.appendChild(el('p', { class: 'submission' }, parts.join(' · ')));
+    }
+    const p = r.submission_preview;
+    if (p && Array.isArray(p.lines)) {
+      block(td, 'Submission: first ' + count(p.lines.length, 'line') + ' of ' + p.file, p.lines.join('\n') + (p.more ? '\n…' : ''));
+      td.lastChild.classList.add('submission-preview');
+    }
+  }
   function detailRow(i) {
     const r = RECORDS[i], s = scoring(r), td = el('td', { colspan: '8' });
     td.appendChild(el('p', {}, r.test_id + ' — ' + (r.test_name || '') + ' · ' + fmt(r.execution_time) + ' s, TTFT ' +
@@ -288,6 +344,7 @@
         c.scorer + (c.secondary ? ' (secondary)' : ''), fmt(c.value), c.passed ? 'yes' : 'no',
         (c.reason || '') + (c.error ? ' — error: ' + c.error : '')]));
     }
+    submission(td, r, s);
     if (Array.isArray(r.transcript) && r.transcript.length) {
       if (r.transcript.some(acts)) episode(td, r.transcript);
       else {
