@@ -49,7 +49,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from llmbench.scoring.base import Score, ScoreInput
 from llmbench.scoring.normalize import shorten
@@ -132,15 +132,23 @@ def compute_metric(name: str, truth: list[str], predicted: list[str]) -> float:
 
 
 def _positive(labels: list[str]) -> list[int]:
-    """1 for the positive class (the larger of the two), 0 for the other."""
-    classes = sorted(set(labels))
+    """1 for the positive class (the larger of the two: by value when every label is a number,
+    else in sort order), 0 for the other."""
+    try:
+        values = [float(label) for label in labels]
+    except ValueError:
+        return _positive_of(labels)
+    return _positive_of(values)
+
+
+Label = TypeVar("Label", float, str)
+
+
+def _positive_of(keys: list[Label]) -> list[int]:
+    classes = sorted(set(keys))
     if len(classes) != 2:
         raise TaskError(f"auc needs a reference of two classes, found {len(classes)}")
-    try:
-        positive = max(classes, key=float)
-    except ValueError:
-        positive = classes[1]
-    return [int(label == positive) for label in labels]
+    return [int(key == classes[1]) for key in keys]
 
 
 def _fmt(value: float) -> str:
