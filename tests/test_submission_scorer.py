@@ -723,3 +723,18 @@ def test_the_evaluator_runs_with_the_runs_sandbox_settings(tmp_path: Path) -> No
     assert score.error == "the evaluator evaluate.py failed: timed out after 1 s"
     assert time.monotonic() - start < 30
     assert leftovers() == []
+
+
+def test_a_symbolic_link_out_of_the_saved_files_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "preds.csv").write_text(PERFECT, encoding="utf-8")
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "out").symlink_to(outside)
+    scorer = scorer_of(tmp_path, rmse_entry(file="out/preds.csv"))
+    score = submit(tmp_path, scorer, None)
+    assert score.reason == (
+        "invalid submission: /home/agent/out/preds.csv is not inside /home/agent (a symbolic link "
+        "on its path)"
+    )

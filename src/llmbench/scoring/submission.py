@@ -184,8 +184,13 @@ class SubmissionScorer:
     blocking: ClassVar[bool] = True
     """It reads files, computes metrics and may run an evaluator: the run scores it in a
     worker thread."""
-    _cache: tuple[tuple[int, int], Table] | None = field(default=None, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _cache: tuple[tuple[int, int], Table] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """The reference, parsed, and the (mtime, size) of the file it was parsed from."""
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     @property
     def metric_name(self) -> str:

@@ -64,6 +64,8 @@ def read_saved(files_dir: Path | None, file: str, max_bytes: int) -> bytes:
     path = files_dir / file
     try:
         info = os.lstat(path)
+        if not path.resolve().is_relative_to(files_dir.resolve()):
+            raise Invalid(f"{shown} is not inside {AGENT_HOME} (a symbolic link on its path)")
     except OSError:
         info = None
     if cut is not None:
