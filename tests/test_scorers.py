@@ -529,7 +529,7 @@ def test_judge_spec_is_parsed_but_not_built() -> None:
     assert judge_spec(case(expected="Paris")) is None
 
 
-KNOWN = "exact, contains, regex, numeric, choice, json, python, reasoning, judge"
+KNOWN = "exact, contains, regex, numeric, choice, json, python, reasoning, judge, submission"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ with ``error`` set; that is counted as an error, never as a zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from llmbench.suite.models import TestCase
@@ -26,6 +27,9 @@ class ScoreInput:
     reasoning: str = ""
     """The model's thinking, given only to a judge asked for it (``include_reasoning``);
     rule-based scorers never see it."""
+    files_dir: Path | None = None
+    """The host folder holding the copy of what the agent left in ``/home/agent`` for this
+    result (a test with tools, in a run directory); None when no files were saved."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,12 @@ class Score:
     error: str | None = None
     """Set when the scorer could not reach a verdict; the score then counts as an error."""
     details: dict[str, Any] | None = None
-    """What a scorer keeps beside its verdict (the ``submission`` scorer: the file, whether it
-    was valid, the metric, baseline, best and skill); written only when set."""
+    """What a scorer keeps beyond the verdict, JSON-ready (the ``submission`` scorer: the raw
+    metric, baseline, skill, validity; see ``docs/summary-format.md``); None for most."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready record; ``details`` only when set, so older records keep their
+        shape."""
         data: dict[str, Any] = {
             "scorer": self.scorer,
             "value": self.value,
@@ -62,6 +68,7 @@ class Score:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Score:
+        """A Score from :meth:`to_dict` output (one without ``details`` included)."""
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 

@@ -15,11 +15,19 @@ judge is built by :mod:`llmbench.scoring.judge`: :func:`scorers_for` leaves it o
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from llmbench.config.validation import did_you_mean, explain
 from llmbench.errors import SuiteError
@@ -34,6 +42,7 @@ from llmbench.scoring.python_exec import FunctionPrompt, PythonScorer
 from llmbench.scoring.reasoning import ReasoningScorer
 from llmbench.scoring.regex import RegexScorer, compile_pattern
 from llmbench.scoring.sandbox import SandboxLimits
+from llmbench.scoring.submission import DEFAULT_FILE, DEFAULT_MAX_BYTES, METRICS, SubmissionScorer
 from llmbench.suite.models import Suite, TestCase
 
 if TYPE_CHECKING:
@@ -181,6 +190,115 @@ class JudgeSpec(_Spec):
     answer alone is graded either way. Off: the judge sees only the answer."""
 
 
+class SubmissionSpec(_Spec):
+    """``submission``: the file the agent wrote in ``/home/agent``, judged by a metric against a
+    baseline (see :mod:`llmbench.scoring.submission`)."""
+
+    type: Literal["submission"]
+    file: str = DEFAULT_FILE
+    """The submission, relative to ``/home/agent`` (no ``..``, not absolute)."""
+    reference: str
+    """The file of the right answers, relative to the suite file (the loader makes it
+    absolute and checks that it exists); never shown to the agent."""
+    id_column: str | None = None
+    """The column matching rows of the submission to the reference; needed with a metric."""
+    target_column: str | None = None
+    """The column holding the prediction; needed with a metric."""
+    metric: str | None = None
+    """``accuracy``, ``f1`` (macro), ``rmse``, ``mae``, ``r2`` or ``auc``; or give
+    ``evaluator``."""
+    evaluator: str | None = None
+    """A Python file of the task (relative to the suite file) defining
+    ``evaluate(reference_path, submission_path) -> float``, run in the sandbox."""
+    higher_is_better: bool | None = None
+    """Follows from ``metric``; required with an ``evaluator``."""
+    baseline: float = Field(allow_inf_nan=False)
+    """The metric of a simple model: skill 0, "baseline achieved" from there on."""
+    best: float | None = Field(None, allow_inf_nan=False)
+    """Skill 1; default: the metric's ideal (1 for accuracy, f1, r2, auc; 0 for rmse, mae);
+    required with an ``evaluator``."""
+    max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
+    """A larger submission is invalid (its size is read, never its contents)."""
+
+    @field_validator("file")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if not value.strip() or "\0" in value or str(path) == ".":
+            raise ValueError(f"expected a file name like 'submission.csv', got {value!r}")
+        if path.is_absolute() or ".." in path.parts:
+            raise ValueError(
+                "expected a path inside /home/agent, relative to it and without '..', like "
+                f"'submission.csv', got {value!r}"
+            )
+        return path.as_posix()
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        if value is not None and value not in METRICS:
+            known = ", ".join(METRICS)
+            hint = did_you_mean(value, METRICS)
+            raise ValueError(f"unknown metric {value!r}{hint or ''} (one of {known})")
+        return value
+
+    @field_validator("reference", "evaluator", "id_column", "target_column")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "\0" in value):
+            raise ValueError(f"expected a non-empty string, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SubmissionSpec:
+        if (self.metric is None) == (self.evaluator is None):
+            both = "not both" if self.metric is not None else "one is needed"
+            raise ValueError(f"give 'metric' or 'evaluator', {both}")
+        if self.metric is not None:
+            metric = METRICS[self.metric]
+            for key in ("id_column", "target_column"):
+                if getattr(self, key) is None:
+                    raise ValueError(f"missing required field '{key}' (a metric needs it)")
+            if (
+                self.higher_is_better is not None
+                and self.higher_is_better != metric.higher_is_better
+            ):
+                way = "higher" if metric.higher_is_better else "lower"
+                raise ValueError(
+                    f"field 'higher_is_better': {self.metric} is better {way}; leave it out"
+                )
+        else:
+            for key in ("higher_is_better", "best"):
+                if getattr(self, key) is None:
+                    raise ValueError(f"missing required field '{key}' (an evaluator needs it)")
+        if (self.id_column is None) != (self.target_column is None):
+            raise ValueError("give both 'id_column' and 'target_column', or neither")
+        best, higher = self.best_value, self.higher
+        if best == self.baseline:
+            raise ValueError(f"field 'best': equals 'baseline' ({best:g}); skill needs them apart")
+        if (best > self.baseline) != higher:
+            side = "above" if higher else "below"
+            raise ValueError(
+                f"field 'best': {best:g} must be {side} 'baseline' ({self.baseline:g}) when "
+                f"{'higher' if higher else 'lower'} is better"
+            )
+        return self
+
+    @property
+    def higher(self) -> bool:
+        """Whether a higher metric is better."""
+        if self.metric is not None:
+            return METRICS[self.metric].higher_is_better
+        return bool(self.higher_is_better)
+
+    @property
+    def best_value(self) -> float:
+        """``best``, or the metric's ideal."""
+        if self.best is not None:
+            return self.best
+        return METRICS[self.metric].best if self.metric is not None else 0.0
+
+
 ScorerSpec = Annotated[
     ExactSpec
     | ContainsSpec
@@ -190,7 +308,8 @@ ScorerSpec = Annotated[
     | JsonSpec
     | PythonSpec
     | ReasoningSpec
-    | JudgeSpec,
+    | JudgeSpec
+    | SubmissionSpec,
     Field(discriminator="type"),
 ]
 SPEC_TYPES: dict[str, type[_Spec]] = {
@@ -203,6 +322,7 @@ SPEC_TYPES: dict[str, type[_Spec]] = {
     "python": PythonSpec,
     "reasoning": ReasoningSpec,
     "judge": JudgeSpec,
+    "submission": SubmissionSpec,
 }
 
 
@@ -341,8 +461,12 @@ def is_judged(test: TestCase) -> bool:
 
 
 def runs_code(test: TestCase) -> bool:
-    """True when scoring ``test`` runs code (the ``python`` scorer), in the sandbox."""
-    return any(isinstance(s, PythonSpec) for s in specs_for(test))
+    """True when scoring ``test`` runs code (the ``python`` scorer, a submission's
+    ``evaluator``), in the sandbox."""
+    return any(
+        isinstance(s, PythonSpec) or (isinstance(s, SubmissionSpec) and s.evaluator is not None)
+        for s in specs_for(test)
+    )
 
 
 # --- building scorers: ValueError here becomes a SuiteError naming the entry -----------------
@@ -368,6 +492,8 @@ def build_scorer(
         return JsonScorer(spec.json_schema, test.expected, spec.equals)
     if isinstance(spec, PythonSpec):
         return _python(spec, test, sandbox)
+    if isinstance(spec, SubmissionSpec):
+        return _submission(spec, sandbox)
     if isinstance(spec, ReasoningSpec):
         words = spec.indicators if spec.indicators is not None else _indicators(test)
         if not words:
@@ -460,3 +586,51 @@ def _python(spec: PythonSpec, test: TestCase, sandbox: SandboxSettings | None) -
             )
         function = FunctionPrompt.parse(test.prompt)
     return PythonScorer(tuple(assertions), limits, function, sandbox)
+
+
+def _submission(spec: SubmissionSpec, sandbox: SandboxSettings | None) -> SubmissionScorer:
+    reference = Path(spec.reference)
+    if not reference.is_file():
+        raise ValueError(f"'reference': {spec.reference} is not a file")
+    evaluator = None
+    if spec.evaluator is not None:
+        evaluator = Path(spec.evaluator)
+        _check_evaluator(evaluator, spec.evaluator)
+    return SubmissionScorer(
+        reference=reference,
+        baseline=spec.baseline,
+        best=spec.best_value,
+        higher_is_better=spec.higher,
+        file=spec.file,
+        id_column=spec.id_column,
+        target_column=spec.target_column,
+        metric=spec.metric,
+        evaluator=evaluator,
+        max_bytes=spec.max_bytes,
+        sandbox=sandbox,
+    )
+
+
+def _check_evaluator(path: Path, shown: str) -> None:
+    """ValueError unless ``path`` is Python defining ``evaluate`` at its top level (it is parsed
+    here, never run: it runs in the sandbox)."""
+    try:
+        tree = ast.parse(path.read_bytes(), str(path))
+    except OSError as exc:
+        raise ValueError(f"'evaluator': {shown} cannot be read: {exc.strerror}") from None
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        raise ValueError(f"'evaluator': {shown} is not valid Python{where}") from None
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    if "evaluate" not in names:
+        raise ValueError(
+            f"'evaluator': {shown} defines no function evaluate(reference_path, submission_path)"
+        )

@@ -105,7 +105,7 @@ def parse_test(raw: Any, index: int, path: str | Path, sharing: Sharing | None =
         sharing.keep(test, new)
     if test.files is not None:
         test = _with_resolved_files(test, label, Path(path))
-    return test
+    return _with_resolved_scoring_files(test, label, Path(path))
 
 
 def _with_resolved_files(test: TestCase, label: str, path: Path) -> TestCase:
@@ -131,6 +131,53 @@ def _with_resolved_files(test: TestCase, label: str, path: Path) -> TestCase:
         resolved.append(str(full))
     files: str | list[str] = resolved[0] if isinstance(test.files, str) else resolved
     return test.model_copy(update={"files": files})
+
+
+SCORER_FILES: dict[str, tuple[str, ...]] = {"submission": ("reference", "evaluator")}
+"""Keys of a ``scoring`` entry naming a file relative to the suite file, by scorer type."""
+
+
+def _with_resolved_scoring_files(test: TestCase, label: str, path: Path) -> TestCase:
+    """``test`` with the files its ``scoring`` entries name (a submission's ``reference`` and
+    ``evaluator``) made absolute (relative to the suite file) and checked to be files. Values
+    that are not paths are left for the scorer spec's own checks."""
+    raw = (test.model_extra or {}).get("scoring")
+    if not isinstance(raw, list):
+        return test
+    entries: list[Any] = []
+    changed = False
+    for index, entry in enumerate(raw):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        keys = SCORER_FILES.get(kind, ()) if isinstance(kind, str) else ()
+        if keys:
+            entry = dict(entry)
+            for key in keys:
+                name = entry.get(key)
+                if isinstance(name, str) and name.strip() and "\0" not in name:
+                    where = f"scoring[{index}].{key}"
+                    entry[key] = _suite_file(name, path, label, where)
+                    changed = True
+        entries.append(entry)
+    return test.model_copy(update={"scoring": entries}) if changed else test
+
+
+def _suite_file(name: str, path: Path, label: str, where: str) -> str:
+    """``name`` (relative to the suite file ``path``) as an absolute path to a file."""
+    try:
+        full = (path.parent / name).resolve()
+        found = full.exists()
+        is_file = full.is_file()
+    except (OSError, ValueError):
+        full, found, is_file = path.parent / name, False, False
+    if not found:
+        raise SuiteError(
+            f"{label}: '{where}': {name} does not exist (looked for {full}; paths are relative "
+            "to the suite file)",
+            path=path,
+        )
+    if not is_file:
+        raise SuiteError(f"{label}: '{where}': {name} is not a file", path=path)
+    return str(full)
 
 
 def load_suite(path: str | Path) -> Suite:
