@@ -83,6 +83,8 @@ endpoint = "{server.url}/v1"
 
 [sandbox]
 call_timeout_s = 10
+file_size_mb = 2048  # room for the 1 GB submission (sparse: it takes no memory)
+home_size_mb = 2048
 """,
         encoding="utf-8",
     )
@@ -124,7 +126,13 @@ CASES: dict[str, tuple[str, bool, bool, float | None, str]] = {
         "baseline achieved",
     ),
     "half_way": (_submission_code({k: v - 5 for k, v in TRUTH.items()}), True, True, 0.5, "0.5"),
-    "below": (_submission_code({k: v + 20 for k, v in TRUTH.items()}), True, False, -1.0, ""),
+    "below": (
+        _submission_code({k: v + 20 for k, v in TRUTH.items()}),
+        True,
+        False,
+        -1.0,
+        "baseline not achieved",
+    ),
     "missing_id": (_submission_code({1: 10, 2: 20, 3: 30}), False, False, None, "missing"),
     "malformed": (
         "open('submission.csv', 'w').write('id,value\\n1,10\\n2,\"20\\n')",
@@ -139,7 +147,7 @@ CASES: dict[str, tuple[str, bool, bool, float | None, str]] = {
         False,
         False,
         None,
-        "",
+        "was not saved",
     ),
 }
 

@@ -394,40 +394,24 @@ def test_max_bytes_is_the_cap(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "marker",
-    [
-        [["submission.csv", 90_000_000]],
-        {"submission.csv": 90_000_000},
-        {"files": [{"name": "submission.csv", "size": 90_000_000}]},
-    ],
-)
-def test_a_file_cut_when_saved_is_invalid(tmp_path: Path, marker: Any) -> None:
+def _left_out(tmp_path: Path, name: str, size: int) -> None:
     files = tmp_path / "files"
     files.mkdir()
-    (files / ".llmbench-cut.json").write_text(json.dumps(marker), encoding="utf-8")
-    score = rmse_score(tmp_path, "id,price\n1,100\n2,2")
-    assert score.reason == (
-        "invalid submission: /home/agent/submission.csv was cut at 18 bytes (of 90,000,000) when "
-        "saved (the run's file cap)"
-    )
+    listing = {"cap_bytes": 1000, "left_out": [{"file": name, "bytes": size}]}
+    (files / ".llmbench-cut.json").write_text(json.dumps(listing), encoding="utf-8")
 
 
-def test_a_file_left_out_when_saved_is_invalid(tmp_path: Path) -> None:
-    files = tmp_path / "files"
-    files.mkdir()
-    (files / ".llmbench-cut.json").write_text('[["submission.csv", 5000]]', encoding="utf-8")
+def test_a_submission_left_out_when_saved_is_invalid(tmp_path: Path) -> None:
+    _left_out(tmp_path, "submission.csv", 5000)
     score = rmse_score(tmp_path, None)
     assert score.reason == (
-        "invalid submission: /home/agent/submission.csv was cut at 0 bytes (of 5,000) when saved "
-        "(the run's file cap)"
+        "invalid submission: /home/agent/submission.csv (5,000 bytes) was not saved: the agent's "
+        "files passed [sandbox] save_files_mb"
     )
 
 
-def test_other_files_cut_do_not_matter(tmp_path: Path) -> None:
-    files = tmp_path / "files"
-    files.mkdir()
-    (files / ".llmbench-cut.json").write_text('[["model.pkl", 10]]', encoding="utf-8")
+def test_other_files_left_out_do_not_matter(tmp_path: Path) -> None:
+    _left_out(tmp_path, "model.pkl", 10)
     assert rmse_score(tmp_path, PERFECT).value == 1.0
 
 
@@ -571,11 +555,14 @@ def test_a_failing_evaluator_is_an_error_never_a_zero(
 def test_the_evaluator_cannot_see_the_host(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("the instructor's context", encoding="utf-8")
+    # the repository's files (its folder may exist in the jail, empty but for the mount point
+    # of a venv inside it, which the jail binds alone)
+    readme = str(Path(__file__).resolve().parents[1] / "README.md")
     source = f"""
 import os
 
 def evaluate(reference_path, submission_path):
-    seen = [os.path.exists(p) for p in ({str(secret)!r}, {str(tmp_path)!r}, {os.getcwd()!r})]
+    seen = [os.path.exists(p) for p in ({str(secret)!r}, {str(tmp_path)!r}, {readme!r})]
     return 0.25 if not any(seen) else 0.75
 """
     score = submit(tmp_path, evaluator_scorer(tmp_path, source, baseline=0), PERFECT)

@@ -212,7 +212,11 @@ async def _read_and_score(
     cache = ReplyCache(cache_dir / CACHE_FILE) if cache_dir is not None else None
     try:
         judge = None if judge_api is None else Judge.for_supervisor(judge_api, supervisor, cache)
-        scorer = RunScorer(judge, sandbox=code_sandbox)
+        scorer = RunScorer(
+            judge,
+            sandbox=code_sandbox,
+            files_for=lambda e: run_dir.files_dir(e.agent_id, e.test_id, e.repeat),
+        )
         async with aiohttp.ClientSession() as session:
             await results.read(
                 index,

@@ -33,6 +33,7 @@ from llmbench.providers.openai_compatible import (
     test_parameters,
 )
 from llmbench.result import TestResult
+from llmbench.store.run_dir import FILES_LEFT_OUT
 from llmbench.suite.models import TestCase
 from llmbench.tools.protocol import system_message, with_system_message
 
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from llmbench.sandbox import PythonSession
 
 Transcript = list[dict[str, Any]]
-CUT_FILE = ".llmbench-cut.json"
-"""In a result's saved files folder: the files left out at ``[sandbox] save_files_mb``."""
 log = logging.getLogger(__name__)
 
 
@@ -324,7 +323,7 @@ class TestRun:
                     "cap_bytes": cap,
                     "left_out": [{"file": name, "bytes": size} for name, size in left_out],
                 }
-                (dest / CUT_FILE).write_text(json.dumps(listing, indent=2) + "\n")
+                (dest / FILES_LEFT_OUT).write_text(json.dumps(listing, indent=2) + "\n")
         except OSError as exc:  # the result matters more than its files: keep it, say so
             log.warning("test %s: the agent's files could not be saved: %s", self.test.id, exc)
             return outcome

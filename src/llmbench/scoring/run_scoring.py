@@ -13,8 +13,9 @@ import asyncio
 import dataclasses
 import logging
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -103,12 +104,19 @@ class RunScorer:
     """Scores entries with the rule-based scorers and, where a test asks for it, the judge."""
 
     def __init__(
-        self, judge: Judge | None, workers: int = 2, sandbox: SandboxSettings | None = None
+        self,
+        judge: Judge | None,
+        workers: int = 2,
+        sandbox: SandboxSettings | None = None,
+        files_for: Callable[[JournalEntry], Path] | None = None,
     ) -> None:
         """``sandbox``: the run's ``[sandbox]`` section, for the ``python`` scorer (None: the
-        default isolation, ``"bwrap"``)."""
+        default isolation, ``"bwrap"``). ``files_for``: where an entry's saved ``/home/agent``
+        files are (a run directory's :meth:`~RunDirectory.files_dir`), for the ``submission``
+        scorer; None: no files were saved."""
         self.judge = judge
         self.sandbox = sandbox
+        self.files_for = files_for
         self._slots = asyncio.Semaphore(max(1, workers))
         self._scorers: dict[int, tuple[TestCase, _TestScorers]] = {}
 
@@ -132,7 +140,13 @@ class RunScorer:
         """The ``scoring`` block for one entry."""
         if entry.result.status != "ok":
             return not_scored()
-        item = ScoreInput(test, entry.result.response_text, entry.transcript)
+        files = self.files_for(entry) if self.files_for is not None else None
+        item = ScoreInput(
+            test,
+            entry.result.response_text,
+            entry.transcript,
+            files_dir=files if files is not None and files.is_dir() else None,
+        )
         plan = self._for(test)
         rules = plan.rules
         if plan.blocking:

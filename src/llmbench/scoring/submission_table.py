@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CUT_MARKER = ".llmbench-cut.json"
+from llmbench.store.run_dir import FILES_LEFT_OUT
+
+CUT_MARKER = FILES_LEFT_OUT
 """The file the run writes into a saved ``files`` folder listing the files it cut or left out
 at its size cap (with their sizes)."""
 SHOWN_IDS = 3
@@ -60,7 +62,7 @@ def read_saved(files_dir: Path | None, file: str, max_bytes: int) -> bytes:
     shown = agent_path(file)
     if files_dir is None:
         raise Invalid(f"no submission: {shown} was not written")
-    cut = _cut_files(files_dir).get(file)
+    left_out = _left_out(files_dir)
     path = files_dir / file
     try:
         info = os.lstat(path)
@@ -68,10 +70,12 @@ def read_saved(files_dir: Path | None, file: str, max_bytes: int) -> bytes:
             raise Invalid(f"{shown} is not inside {AGENT_HOME} (a symbolic link on its path)")
     except OSError:
         info = None
-    if cut is not None:
-        saved = info.st_size if info is not None and stat.S_ISREG(info.st_mode) else 0
-        size = f" (of {cut:,})" if isinstance(cut, int) and cut > saved else ""
-        raise Invalid(f"{shown} was cut at {saved:,} bytes{size} when saved (the run's file cap)")
+    if file in left_out:
+        size = left_out[file]
+        of = f" ({size:,} bytes)" if size is not None else ""
+        raise Invalid(
+            f"{shown}{of} was not saved: the agent's files passed [sandbox] save_files_mb"
+        )
     if info is None:
         raise Invalid(f"no submission: {shown} was not written")
     if not stat.S_ISREG(info.st_mode):
@@ -90,37 +94,20 @@ def read_saved(files_dir: Path | None, file: str, max_bytes: int) -> bytes:
     return data
 
 
-def _cut_files(files_dir: Path) -> dict[str, int | None]:
-    """The files the marker lists, with their sizes where it gives them.
-
-    Accepted shapes: a list of names, of ``[name, size]`` pairs or of objects with a ``name``
-    (or ``path``) and a ``size`` (or ``bytes``); an object mapping names to sizes; either of
-    these under a top-level ``files`` (or ``cut``, ``left_out``) key.
-    """
+def _left_out(files_dir: Path) -> dict[str, int | None]:
+    """The files the run left out when it saved the agent's files, with their sizes
+    (:data:`~llmbench.store.run_dir.FILES_LEFT_OUT`)."""
     try:
         raw: Any = json.loads((files_dir / CUT_MARKER).read_bytes())
     except (OSError, ValueError):
         return {}
-    if isinstance(raw, dict):
-        for key in ("files", "cut", "left_out"):
-            if key in raw:
-                raw = raw[key]
-                break
-    items: Iterable[Any] = raw.items() if isinstance(raw, dict) else raw
-    if not isinstance(items, Iterable) or isinstance(items, str):
-        return {}
+    items = raw.get("left_out") if isinstance(raw, dict) else None
     out: dict[str, int | None] = {}
-    for item in items:
-        name: Any = item
-        size: Any = None
-        if isinstance(item, list | tuple) and item:
-            name, size = item[0], item[1] if len(item) > 1 else None
-        elif isinstance(item, dict):
-            name = item.get("name", item.get("path"))
-            size = item.get("size", item.get("bytes"))
-        if isinstance(name, str):
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("file"), str):
+            size = item.get("bytes")
             ok = isinstance(size, int) and not isinstance(size, bool)
-            out[name.removeprefix("./")] = size if ok else None
+            out[item["file"]] = size if ok else None
     return out
 
 

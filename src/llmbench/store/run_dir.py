@@ -67,6 +67,11 @@ _NOT_DONE = frozenset({"cancelled"})
 """Result statuses that always run again on resume."""
 
 
+FILES_LEFT_OUT = ".llmbench-cut.json"
+"""In a result's saved files folder: ``{"cap_bytes": n, "left_out": [{"file": name, "bytes":
+size}, ...]}``, the files not saved because the total passed ``[sandbox] save_files_mb``."""
+
+
 def run_keys(agent_ids: Iterable[str], test_ids: Iterable[str], repeats: int) -> list[EntryKey]:
     """Every key of a run, agent by agent, then repeat by repeat, in test order."""
     tests = list(test_ids)
