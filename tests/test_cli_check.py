@@ -25,7 +25,7 @@ def test_validate_the_shipped_run() -> None:
     out = llmbench("validate")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == (
-        "ok: 38 tests x 2 agents (smollm2-greedy, smollm2-warm) x 1 repeats = 76 tests to run, against embedded"
+        "ok: 39 tests x 2 agents (smollm2-greedy, smollm2-warm) x 1 repeats = 78 tests to run, against embedded"
     )
 
 
@@ -33,7 +33,7 @@ def test_list_tests_and_agents() -> None:
     tests = llmbench("list", "tests")
     assert tests.returncode == 0
     lines = tests.stdout.splitlines()
-    assert len(lines) == 38 and lines[0].startswith("arith_01\tarithmetic\tprompt\t")
+    assert len(lines) == 39 and lines[0].startswith("arith_01\tarithmetic\tprompt\t")
     agents = llmbench("list", "agents")
     assert [line.split("\t")[0] for line in agents.stdout.splitlines()] == [
         "smollm2-greedy",
