@@ -247,3 +247,39 @@ def test_the_shipped_tasks_are_what_their_script_makes(tmp_path: Path) -> None:
         rel = made.relative_to(tmp_path)
         assert made.read_bytes() == (shipped / rel).read_bytes(), rel
     assert module.SUITE.read_text() == (shipped / "data_analysis.json").read_text()
+
+
+def test_the_instructor_may_stop_only_once_the_submission_is_written(
+    tmp_path: Path, server: ScriptedServer
+) -> None:
+    test = _task("guided")
+    test.update(type="interactive", instructions=["Load the data.", "Write the submission."])
+    del test["prompt"]
+    args = _write(tmp_path, server, [test])
+    config = (tmp_path / "base_config.toml").read_text()
+    (tmp_path / "base_config.toml").write_text(
+        config.replace('mode = "scripted"', 'mode = "llm"\nmax_turns = 4')
+    )
+    done = json.dumps({"message": "Thanks, that is all.", "done": True})
+    server.script(
+        Answer(json.dumps({"message": "Please load the data.", "done": False})),
+        Answer(done),  # turn 2: too early, nothing written yet: refused, step 2 sent instead
+        Answer(done),  # turn 3: the file is there: accepted
+        marker="You play the user",
+    )
+    verdict = json.dumps({"ok": True, "corrected_message": "", "reason": "fine"})
+    server.script(Answer(verdict), marker="You check the messages")
+    server.script(
+        Code("rows = 4"),
+        Answer("Loaded 4 rows."),
+        Code(CASES["perfect"][0]),
+        Answer("Written."),
+    )
+    assert main(args) == 0
+    (entry,) = _journal(_run_dir(tmp_path))
+    users = [e for e in entry["transcript"] if e["role"] == "user"]
+    assert [u["content"] for u in users] == ["Please load the data.", "Write the submission."]
+    assert users[1]["source"] == "supervisor"
+    assert "rejected an early stop" in users[1]["note"]
+    assert entry["end_reason"] == "instructor_done" and entry["turns"] == 2
+    assert _scores(_run_dir(tmp_path))["guided"]["details"]["skill"] == pytest.approx(1.0)
