@@ -21,9 +21,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import exceptions as schema_errors  # type: ignore[import-untyped]
-from jsonschema import validators
-
 from llmbench.scoring.base import Score, ScoreInput
 from llmbench.scoring.normalize import shorten
 
@@ -55,6 +52,11 @@ def extract_json(answer: str) -> tuple[Any, str]:
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise ValueError when ``schema`` is not a valid JSON Schema."""
+    # jsonschema is imported when a test has a schema: a run that has none does not pay ~30 ms
+    # of start-up for it
+    from jsonschema import exceptions as schema_errors  # type: ignore[import-untyped]
+    from jsonschema import validators
+
     try:
         validators.validator_for(schema).check_schema(schema)
     except schema_errors.SchemaError as exc:
@@ -63,6 +65,9 @@ def check_schema(schema: dict[str, Any]) -> None:
 
 def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
     """The most relevant reason ``value`` fails ``schema``, or None when it validates."""
+    from jsonschema import exceptions as schema_errors
+    from jsonschema import validators
+
     validator = validators.validator_for(schema)(schema)
     error = schema_errors.best_match(validator.iter_errors(value))
     if error is None:
