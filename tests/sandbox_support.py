@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from llmbench.sandbox import PythonSession, SandboxSettings
+from llmbench.sandbox import CellResult, PythonSession, SandboxSettings
 from llmbench.sandbox.session import REPL
 
 T = TypeVar("T")
@@ -41,6 +41,15 @@ def with_session(
             return await body(s)
 
     return asyncio.run(go())
+
+
+def run_cells(isolation: str, *cells: str, **fields: object) -> list[CellResult]:
+    """Run ``cells`` in order in one session; their results."""
+
+    async def body(session: PythonSession) -> list[CellResult]:
+        return [await session.run(cell) for cell in cells]
+
+    return with_session(isolation, body, **fields)
 
 
 def cmdline(pid: int) -> str:

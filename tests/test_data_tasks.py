@@ -21,7 +21,7 @@ from llmbench.cli.main import main as llmbench_main
 from llmbench.cli.run import main
 from tests.scripted_server import Answer, Code, ScriptedServer
 from tests.test_runner_e2e import _journal, _run_dir
-from tests.test_tool_runs import _sandbox_processes
+from tests.test_tool_runs import _sandbox_processes, _write_run
 
 REPO = Path(__file__).resolve().parent.parent
 TRUTH = {1: 10.0, 2: 20.0, 3: 30.0, 4: 40.0}
@@ -66,35 +66,15 @@ def _write(tmp: Path, server: ScriptedServer, tests: list[dict[str, Any]]) -> li
         out = csv.writer(f)
         out.writerow(("id", "value"))
         out.writerows(TRUTH.items())
-    (tmp / "suite.json").write_text(json.dumps({"tests": tests}), encoding="utf-8")
-    (tmp / "base_config.toml").write_text(
-        f"""
-[benchmark]
-test_suite = "suite.json"
-results_dir = "results"
-max_workers = 2
-
-[instructor]
-endpoint = "{server.url}/v1"
-mode = "scripted"
-
-[supervisor]
-endpoint = "{server.url}/v1"
-
-[sandbox]
-call_timeout_s = 10
-file_size_mb = 2048  # room for the 1 GB submission (sparse: it takes no memory)
-home_size_mb = 2048
-""",
-        encoding="utf-8",
+    return _write_run(
+        tmp,
+        server,
+        tests,
+        agent=f'api_key_env = "{KEY_ENV}"',
+        # room for the 1 GB submission (sparse: it takes no memory)
+        sandbox="file_size_mb = 2048\nhome_size_mb = 2048",
+        call_timeout_s=10,
     )
-    (tmp / "agents").mkdir()
-    (tmp / "agents" / "coder.toml").write_text(
-        f'id = "coder"\nendpoint = "{server.url}/v1"\nmodel = "scripted-model"\n'
-        f'retry_attempts = 0\ntool_protocol = "text"\napi_key_env = "{KEY_ENV}"\n',
-        encoding="utf-8",
-    )
-    return ["--base_config", str(tmp / "base_config.toml"), "--agent_config", str(tmp / "agents")]
 
 
 def _scores(run_dir: Path) -> dict[str, dict[str, Any]]:
@@ -257,9 +237,7 @@ def test_the_instructor_may_stop_only_once_the_submission_is_written(
     del test["prompt"]
     args = _write(tmp_path, server, [test])
     config = (tmp_path / "base_config.toml").read_text()
-    (tmp_path / "base_config.toml").write_text(
-        config.replace('mode = "scripted"', 'mode = "llm"\nmax_turns = 4')
-    )
+    (tmp_path / "base_config.toml").write_text(config.replace('mode = "scripted"', 'mode = "llm"'))
     done = json.dumps({"message": "Thanks, that is all.", "done": True})
     server.script(
         Answer(json.dumps({"message": "Please load the data.", "done": False})),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from llmbench.sandbox import CellResult, PythonSession
-from tests.sandbox_support import ISOLATIONS, leftovers, processes_with, with_session
+from tests.sandbox_support import ISOLATIONS, leftovers, processes_with, run_cells, with_session
 
 SECRET = "sk-test-do-not-leak-1234567890"
 
@@ -30,13 +30,6 @@ def _nothing_left_behind() -> Iterator[None]:
 @pytest.fixture(params=ISOLATIONS)
 def isolation(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def run_cells(isolation: str, *cells: str, **fields: object) -> list[CellResult]:
-    async def body(session: PythonSession) -> list[CellResult]:
-        return [await session.run(cell) for cell in cells]
-
-    return with_session(isolation, body, **fields)
 
 
 def test_the_parents_environment_never_reaches_the_session(

@@ -13,7 +13,7 @@ import pytest
 from llmbench.errors import SandboxError, SandboxUnavailable
 from llmbench.sandbox import CallLimiter, CellResult, PythonSession, check_isolation, preflight
 from llmbench.sandbox.session import JAIL_DATA, JAIL_HOME
-from tests.sandbox_support import ISOLATIONS, leftovers, settings, with_session
+from tests.sandbox_support import ISOLATIONS, leftovers, run_cells, settings, with_session
 
 
 @pytest.fixture(autouse=True)
@@ -25,13 +25,6 @@ def _nothing_left_behind() -> Iterator[None]:
 @pytest.fixture(params=ISOLATIONS)
 def isolation(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def run_cells(isolation: str, *cells: str, **fields: object) -> list[CellResult]:
-    async def body(session: PythonSession) -> list[CellResult]:
-        return [await session.run(cell) for cell in cells]
-
-    return with_session(isolation, body, **fields)
 
 
 def test_variables_and_imports_survive_between_calls(isolation: str) -> None:

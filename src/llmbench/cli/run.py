@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from rich.console import Console
@@ -60,6 +60,9 @@ from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.store.writer import JournalWriter
 from llmbench.suite.tests import Tests
+
+if TYPE_CHECKING:
+    from llmbench.sandbox import SandboxSettings
 
 log = logging.getLogger("llmbench.run")
 
@@ -482,10 +485,10 @@ class RunTools:
     settings (None when no test runs code)."""
 
     protocols: dict[str, tuple[str, str]] = field(default_factory=dict)
-    sandbox: Any = None
+    sandbox: SandboxSettings | None = None
 
 
-def _check_sandbox(plan: RunPlan) -> Any:
+def _check_sandbox(plan: RunPlan) -> SandboxSettings | None:
     """The sandbox settings when some test runs code, checked to work on this machine (one
     line saying why not and how to fix it, before anything starts or is written)."""
     if not plan.tests.needs_sandbox:
@@ -502,15 +505,15 @@ def _check_sandbox(plan: RunPlan) -> Any:
     return settings
 
 
-def _sandbox_summary(settings: Any) -> dict[str, Any] | None:
+def _sandbox_summary(settings: SandboxSettings | None) -> dict[str, Any] | None:
     """The summary's ``sandbox`` block: how the run's code was isolated and bounded."""
     if settings is None:
         return None
     return {
         "isolation": settings.isolation,
         "call_timeout_s": settings.call_timeout_s,
-        "max_parallel": settings.max_parallel or os.cpu_count(),
-        "python": settings.python or sys.executable,
+        "max_parallel": settings.parallel_calls,
+        "python": settings.interpreter,
         "memory_mb": settings.memory_mb,
         "home_size_mb": settings.home_size_mb,
     }
@@ -527,7 +530,7 @@ def _with_tools(
     manifest: dict[str, Any],
     plan: RunPlan,
     protocols: dict[str, tuple[str, str]],
-    sandbox: Any,
+    sandbox: SandboxSettings | None,
 ) -> dict[str, Any]:
     """The manifest with the protocol each agent uses and the sandbox's settings."""
     if protocols:

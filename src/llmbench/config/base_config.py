@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
@@ -18,6 +18,9 @@ from llmbench.config.files import read_toml
 from llmbench.config.template import check_templates
 from llmbench.config.validation import check_env_name, explain
 from llmbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from llmbench.sandbox.settings import SandboxSettings
 
 
 def _usable_path(value: Path) -> Path:
@@ -233,7 +236,7 @@ class SandboxSection(_Strict):
     """Of the files an agent leaves in ``/home/agent``, at most this many MiB are saved with
     its result (0: none); files past it are listed, not saved."""
 
-    def settings(self) -> Any:
+    def settings(self) -> SandboxSettings:
         """As the sandbox's :class:`~llmbench.sandbox.settings.SandboxSettings` (imported only
         when a run needs it)."""
         from llmbench.sandbox.settings import SandboxSettings

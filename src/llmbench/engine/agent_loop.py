@@ -29,7 +29,6 @@ Transcript entries this adds (besides the user and assistant entries of
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +91,7 @@ class RunSandbox:
         from llmbench.sandbox import CallLimiter, SandboxSettings
 
         settings = settings if settings is not None else SandboxSettings()
-        return cls(settings, CallLimiter(settings.max_parallel or os.cpu_count() or 1))
+        return cls(settings, CallLimiter(settings.parallel_calls))
 
 
 @dataclass(frozen=True)
@@ -175,11 +174,18 @@ class Episode:
         limit = self.limits.time_limit_s
         return None if limit is None else limit - self.counters.work_s
 
-    def _over_budget(self) -> tuple[str, str] | None:
-        """The end reason and note when no budget is left for another model call."""
+    def _time_up(self) -> tuple[str, str] | None:
+        """The end reason and note when the test's working time is used up."""
         left = self._left_s()
         if left is not None and left <= 0:
             return "time_limit", f"stopped: time_limit_s={self.limits.time_limit_s:g} reached"
+        return None
+
+    def _over_budget(self) -> tuple[str, str] | None:
+        """The end reason and note when no budget is left for another model call."""
+        time_up = self._time_up()
+        if time_up is not None:
+            return time_up
         limit = self.limits.token_limit
         if limit is not None and self.counters.tokens >= limit:
             return "token_limit", (
@@ -224,12 +230,12 @@ class Episode:
                 stop = self._call_limit(calls_this_turn, number)
                 if stop is not None:
                     return _stopped(out, number, *stop)
-                left = self._left_s()
-                if left is not None and left <= 0:
-                    return _stopped(out, number, *self._over_budget() or ("time_limit", ""))
+                time_up = self._time_up()
+                if time_up is not None:
+                    return _stopped(out, number, *time_up)
                 calls_this_turn += 1
                 try:
-                    outputs.append(await self._run(request, number, out, left))
+                    outputs.append(await self._run(request, number, out, self._left_s()))
                 except SandboxError as exc:
                     out.error = str(exc)
                     return _stopped(out, number, "sandbox_error", f"stopped: {exc}")
@@ -292,9 +298,7 @@ def _assistant_entry(
         "turn": number,
     }
     if requests:
-        entry["tool_calls"] = [
-            {"id": r.call_id, "code": r.code or r.arguments or ""} for r in requests
-        ]
+        entry["tool_calls"] = [{"id": r.call_id, "code": r.shown} for r in requests]
     if completion.finish_reason:
         entry["finish_reason"] = completion.finish_reason
     if completion.reasoning_text:
@@ -320,7 +324,7 @@ def _tool_entry(
         "source": "sandbox",
         "turn": number,
         "call_id": request.call_id,
-        "code": request.code if request.problem is None else (request.arguments or ""),
+        "code": request.shown,
         "content": output,
         "duration_s": round(duration_s, 6),
         "raised": raised,

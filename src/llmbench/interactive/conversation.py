@@ -328,15 +328,11 @@ class _Dialogue:
         )
         if asked.reply is not None:
             if asked.reply.done:
-                step = self._instead_of_early_stop()
-                if step is None:
+                instead = self._instead_of_early_stop()
+                if instead is None:
                     self.note("the instructor is done")
                     return None
-                why = (
-                    f"the supervisor rejected an early stop: /home/agent/"
-                    f"{self.episode.required_file if self.episode else ''} is not written yet "
-                    f"and step {turn} is not sent; sent it as it is"
-                )
+                step, why = instead
                 return step, "supervisor", [*asked.notes, why], False
             return asked.reply.message.strip(), "instructor", asked.notes, True
         try:
@@ -351,13 +347,20 @@ class _Dialogue:
         step_verbatim = message == inst.scripted_step(self.test, turn)
         return message, "fallback", [*asked.notes, f"fell back to {how}"], not step_verbatim
 
-    def _instead_of_early_stop(self) -> str | None:
-        """The step to send when the instructor wants to stop before the agent has written the
-        file the test judges and before the steps are exhausted; None: it may stop."""
+    def _instead_of_early_stop(self) -> tuple[str, str] | None:
+        """The step to send, and why, when the instructor wants to stop before the agent has
+        written the file the test judges and before the steps are exhausted; None: it may
+        stop."""
         episode = self.episode
         if episode is None or episode.has_required_file():
             return None
-        return inst.scripted_step(self.test, self.turn)
+        step = inst.scripted_step(self.test, self.turn)
+        if step is None:
+            return None
+        return step, (
+            f"the supervisor rejected an early stop: /home/agent/{episode.required_file} is not "
+            f"written yet and step {self.turn} is not sent; sent it as it is"
+        )
 
     async def _review(
         self, entry: dict[str, Any], chat: ChatFn, notes: list[str]

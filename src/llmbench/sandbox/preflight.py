@@ -19,7 +19,7 @@ def check_isolation(settings: SandboxSettings) -> None:
     """Raise :class:`~llmbench.errors.SandboxUnavailable` (one line: why, and how to fix it)
     when ``settings.isolation`` cannot work here; the answer is cached per process.
     ``"process"`` works on every POSIX system."""
-    python = settings.python or sys.executable
+    python = settings.interpreter
     key = (settings.isolation, python)
     with _lock:
         if key not in _checked:

@@ -53,7 +53,6 @@ import os
 import secrets
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -256,7 +255,7 @@ class PythonSession:
         :attr:`data` (a directory's contents, a file by its name). Without ``limiter`` the
         session has one of its own (``max_parallel`` slots). Raises SandboxError."""
         if limiter is None:
-            limiter = CallLimiter(settings.max_parallel or os.cpu_count() or 1)
+            limiter = CallLimiter(settings.parallel_calls)
         session = cls(settings, files, limiter)
         await session._start()
         return session
@@ -341,9 +340,7 @@ class PythonSession:
 
     async def _spawn(self) -> _Process:
         loop = asyncio.get_running_loop()
-        python = await asyncio.to_thread(
-            jail.python_install, self.settings.python or sys.executable
-        )
+        python = await asyncio.to_thread(jail.python_install, self.settings.interpreter)
         argv, env, root = self._command(python)
         nonce = secrets.token_hex(16)
         cgroup = pids.PidsCgroup.create(self.settings.processes + 2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,3 +42,13 @@ class SandboxSettings:
     """Cap on the size of ``/home/agent`` (and of the session's ``/tmp``), in MiB (bwrap)."""
     save_files_mb: int = 64
     """Of the files a session leaves in ``/home/agent``, MiB saved with its result."""
+
+    @property
+    def parallel_calls(self) -> int:
+        """``max_parallel``, or the number of cores when it is not set."""
+        return self.max_parallel or os.cpu_count() or 1
+
+    @property
+    def interpreter(self) -> str:
+        """``python``, or the interpreter running llmbench when it is not set."""
+        return self.python or sys.executable

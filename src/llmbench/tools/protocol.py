@@ -74,6 +74,12 @@ class CodeRequest:
     arguments: str | None = None
     """The call's arguments as the server sent them (function protocol)."""
 
+    @property
+    def shown(self) -> str:
+        """What a transcript shows of the request: its code, or the arguments that could not
+        be read."""
+        return self.code if self.problem is None else (self.arguments or "")
+
 
 def system_message(
     protocol: ToolProtocol, *, home: str, data: str | None, files: Sequence[str] = ()
