@@ -8,7 +8,6 @@ from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -20,6 +19,7 @@ from llmbench.engine.scheduler import Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import RequestFailure
 from llmbench.providers.embedded import free_port
+from llmbench.providers.http1 import HttpClient
 from llmbench.suite.models import TestCase
 from tests.conftest import make_test
 from tests.scripted_server import ScriptedServer
@@ -153,7 +153,7 @@ def test_a_caller_fails_fast_while_open_and_recovers_through_the_probe() -> None
     caller = Caller(_api(port, retry_attempts=0, stream=False), breaker=breaker)
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             chat = caller.chat_fn(session, calls=CallLog(), label="t")
             kinds = []
             for _ in range(4):
@@ -207,7 +207,7 @@ def test_a_dead_endpoint_ends_its_agents_tests_in_seconds_and_others_keep_runnin
     )
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             async with asyncio.timeout(30):
                 await scheduler.run(session)
 

@@ -23,7 +23,6 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Literal
 
-import aiohttp
 import pytest
 
 from llmbench.config.api import APIConfiguration
@@ -31,6 +30,7 @@ from llmbench.engine.calls import Caller
 from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.providers.embedded import free_port
+from llmbench.providers.http1 import HttpClient
 from llmbench.result import TestResult
 from llmbench.store.run_dir import EntryKey, JournalEntry, RunDirectory
 from llmbench.suite.models import TestCase
@@ -274,7 +274,7 @@ def _run(lanes: Sequence[Lane], run_dir: RunDirectory, limit_s: float) -> list[J
     scheduler = Scheduler(list(lanes), max_workers=16, helpers=Helpers(), on_result=journal)
 
     async def main() -> None:
-        async with asyncio.timeout(limit_s), aiohttp.ClientSession() as session:
+        async with asyncio.timeout(limit_s), HttpClient() as session:
             await scheduler.run(session)
 
     asyncio.run(main())

@@ -13,7 +13,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import pytest
 
 from llmbench.config.api import APIConfiguration
@@ -24,6 +23,7 @@ from llmbench.interactive import Conversation, ConversationSettings, run_convers
 from llmbench.interactive.conversation import describe, extract_json_object, response_format
 from llmbench.interactive.instructor import REPLY_SCHEMA, parse_instructor_reply
 from llmbench.interactive.supervisor import parse_supervisor_reply
+from llmbench.providers.http1 import HttpClient
 from llmbench.providers.openai_compatible import Completion
 from llmbench.suite.models import TestCase
 from tests.scripted_server import Answer, Echo, ScriptedServer, Status
@@ -134,7 +134,7 @@ def converse_over_http(
             endpoint=server.url, model="scripted-model", retry_attempts=0, timeout=5.0
         )
         caller = Caller(api)
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
 
             def chat(label: str) -> ChatFn:
                 return caller.chat_fn(session, calls=CallLog(), label=label)

@@ -10,17 +10,16 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from llmbench import TestRunner
 from llmbench.cli.main import main
 from llmbench.cli.run import main as runner_main
+from llmbench.providers.http1 import HttpClient
 from llmbench.providers.openai_compatible import (
     Completion,
     build_request,
     request_completion,
-    send_time_trace,
 )
 from llmbench.providers.thinking import InlineThinking, split_leading
 from llmbench.result import TestResult
@@ -186,7 +185,7 @@ async def _timed(server: ScriptedServer, behaviour: Answer) -> list[Completion]:
         TestCase.model_validate(make_test("t")), model="m", api_type="chat", stream=True
     )
     out = []
-    async with aiohttp.ClientSession(trace_configs=[send_time_trace()]) as session:
+    async with HttpClient() as session:
         for _ in range(REPEATS):
             server.script(behaviour)
             out.append(

@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any
 
-import aiohttp
 import pytest
 
 from llmbench.config.api import APIConfiguration
@@ -18,6 +17,7 @@ from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.scheduler import Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target, TestRun
 from llmbench.errors import ResultsError
+from llmbench.providers.http1 import HttpClient
 from llmbench.suite.models import TestCase
 from tests.conftest import ignores_first_cancellation, make_test
 from tests.scripted_server import Answer, Hang, ScriptedServer
@@ -60,7 +60,7 @@ def _run(
         scheduler_out.append(scheduler)
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             await scheduler.run(session)
 
     asyncio.run(main())
@@ -187,7 +187,7 @@ def test_a_failed_save_stops_the_run(server: ScriptedServer) -> None:
     )
 
     async def main() -> None:
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             await scheduler.run(session)
 
     asyncio.run(main())
@@ -244,7 +244,7 @@ def test_a_timeout_around_the_run_cancels_the_tests_in_flight_at_once(
     )
 
     async def main() -> None:
-        async with asyncio.timeout(0.5), aiohttp.ClientSession() as session:
+        async with asyncio.timeout(0.5), HttpClient() as session:
             await scheduler.run(session)
 
     started = time.monotonic()

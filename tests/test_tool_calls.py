@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller, CallLog, _from_cache, _to_cache
+from llmbench.providers.http1 import HttpClient
 from llmbench.providers.openai_compatible import Completion, _StreamState, request_completion
 from llmbench.providers.tool_calls import StreamedToolCalls, ToolCall
 from llmbench.store.cache import ReplyCache
@@ -48,7 +48,7 @@ def complete(server: ScriptedServer, behaviour: Behaviour, *, stream: bool = Tru
         body["stream_options"] = {"include_usage": True}
 
     async def go() -> Completion:
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             return await request_completion(
                 session,
                 server.chat_url,
@@ -259,7 +259,7 @@ def test_a_cached_reply_keeps_its_tool_calls(server: ScriptedServer, tmp_path: P
     caller.cache = ReplyCache(tmp_path / "cache.sqlite")
 
     async def go() -> list[Completion]:
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             chat = caller.chat_fn(session, calls=CallLog(), label="t")
             messages = [{"role": "user", "content": "compute"}]
             return [await chat(messages, {"tools": [PYTHON_TOOL]}) for _ in range(2)]
@@ -279,7 +279,7 @@ def test_tool_results_go_back_as_sent(server: ScriptedServer, stream: bool) -> N
     parameters = {"tools": [PYTHON_TOOL], "tool_choice": "auto", "max_tokens": 64}
 
     async def go() -> tuple[list[dict[str, Any]], Completion]:
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             chat = caller.chat_fn(session, calls=CallLog(), label="t")
             messages: list[dict[str, Any]] = [{"role": "user", "content": "compute"}]
             first = await chat(list(messages), parameters)

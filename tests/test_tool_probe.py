@@ -7,12 +7,12 @@ import asyncio
 import socket
 from typing import Any
 
-import aiohttp
 import pytest
 
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller
 from llmbench.errors import RequestFailure
+from llmbench.providers.http1 import HttpClient
 from llmbench.tools.probe import (
     PROBE_PROMPT,
     PYTHON_TOOL,
@@ -40,7 +40,7 @@ def probe(
     )
 
     async def go() -> ProbeResult:
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             return await probe_tool_protocol(session, Caller(api), parameters=parameters)
 
     return asyncio.run(go())
@@ -164,7 +164,7 @@ def test_a_server_that_is_not_there_decides_nothing() -> None:
     api = APIConfiguration(endpoint=f"http://127.0.0.1:{port}", model="m", retry_attempts=0)
 
     async def go() -> ProbeResult:
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             return await probe_tool_protocol(session, Caller(api))
 
     with pytest.raises(RequestFailure) as caught:

@@ -10,16 +10,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from llmbench import TestRunner
 from llmbench.cli.run import main as runner_main
+from llmbench.providers.http1 import HttpClient
 from llmbench.providers.openai_compatible import (
     Completion,
     build_request,
     request_completion,
-    send_time_trace,
 )
 from llmbench.suite.models import TestCase
 from tests.conftest import make_test
@@ -30,15 +29,13 @@ SERVER_TTFT_S = 0.3
 CLIENT_DELAY_S = 0.4
 
 
-async def _two_over_one_connection(server: ScriptedServer, traced: bool) -> list[Completion]:
+async def _two_over_one_connection(server: ScriptedServer) -> list[Completion]:
     """Two requests at once over a pool of one connection: the second one waits in the client
     until the first is answered, then is sent."""
     body = build_request(
         TestCase.model_validate(make_test("t")), model="m", api_type="chat", stream=True
     )
-    connector = aiohttp.TCPConnector(limit=1)
-    traces = [send_time_trace()] if traced else []
-    async with aiohttp.ClientSession(connector=connector, trace_configs=traces) as session:
+    async with HttpClient(limit=1) as session:
         return await asyncio.gather(
             *(
                 request_completion(
@@ -57,31 +54,24 @@ async def _two_over_one_connection(server: ScriptedServer, traced: bool) -> list
 
 def test_the_clock_starts_when_the_request_is_sent(server: ScriptedServer) -> None:
     server.set_default(Answer(ttft_s=SERVER_TTFT_S))
-    first, second = asyncio.run(_two_over_one_connection(server, traced=True))
+    first, second = asyncio.run(_two_over_one_connection(server))
     for completion in (first, second):
         assert completion.time_to_first_token is not None
         assert SERVER_TTFT_S <= completion.time_to_first_token < SERVER_TTFT_S + 0.1
     assert second.total_time >= 2 * SERVER_TTFT_S  # the wait for the connection included
 
 
-def test_without_the_trace_the_clock_starts_at_the_call(server: ScriptedServer) -> None:
-    server.set_default(Answer(ttft_s=SERVER_TTFT_S))
-    _, second = asyncio.run(_two_over_one_connection(server, traced=False))
-    assert second.time_to_first_token is not None
-    assert second.time_to_first_token >= 2 * SERVER_TTFT_S
-
-
 @pytest.fixture
 def slow_connect(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every request waits ``CLIENT_DELAY_S`` in the client before its connection is handed
     out: a slow connection set-up, or an event loop busy with other work."""
-    original: Callable[..., Awaitable[Any]] = aiohttp.TCPConnector.connect
+    original: Callable[..., Awaitable[Any]] = HttpClient._connection
 
-    async def connect(self: aiohttp.TCPConnector, *args: Any, **kwargs: Any) -> Any:
+    async def connection(self: HttpClient, *args: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(CLIENT_DELAY_S)
         return await original(self, *args, **kwargs)
 
-    monkeypatch.setattr(aiohttp.TCPConnector, "connect", connect)
+    monkeypatch.setattr(HttpClient, "_connection", connection)
 
 
 @pytest.mark.usefixtures("slow_connect")

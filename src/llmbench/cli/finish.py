@@ -24,10 +24,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from llmbench.config.api import APIConfiguration
 from llmbench.config.base_config import HelperSection
+from llmbench.providers.http1 import HttpClient
 from llmbench.report.write import write_summary_and_reports
 from llmbench.scoring.analysis import analyse
 from llmbench.scoring.judge import Judge
@@ -217,7 +216,7 @@ async def _read_and_score(
             sandbox=code_sandbox,
             files_for=lambda e: run_dir.files_dir(e.agent_id, e.test_id, e.repeat),
         )
-        async with aiohttp.ClientSession() as session:
+        async with HttpClient() as session:
             await results.read(
                 index,
                 tests,

@@ -15,12 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from difflib import get_close_matches
 
-import aiohttp
-
-from llmbench import redact
+from llmbench import jsonio, redact
 from llmbench.config.api import APIConfiguration
 from llmbench.errors import ConfigError, LlmbenchError
 from llmbench.providers.embedded import MODEL_ALIAS, EmbeddedServer
+from llmbench.providers.http1 import (
+    ConnectionLost,
+    ConnectTimeout,
+    HttpClient,
+    ReadTimeout,
+    TransportError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,32 +61,50 @@ def _models_url(api: APIConfiguration) -> str:
     return base.rstrip("/") + "/models"
 
 
+MODELS_BYTES = 4 * 1024 * 1024
+"""How much of a model list is read (a longer one is not JSON once cut: the check is skipped)."""
+
+
+def _reason(exc: Exception) -> str:
+    """Why an endpoint could not be reached, in a few words."""
+    if isinstance(exc, ConnectTimeout | ReadTimeout):
+        return "timed out"
+    if isinstance(exc, ConnectionLost):
+        return f"connection lost ({exc})"
+    return str(exc) or type(exc).__name__
+
+
 async def _check_one(
-    session: aiohttp.ClientSession, api: APIConfiguration, users: list[str]
+    session: HttpClient, api: APIConfiguration, users: list[str]
 ) -> tuple[str | None, str | None]:
     """(problem that stops the run, model-listing problem) for one endpoint."""
     url = _models_url(api)
     who = ", ".join(users)
     shown = redact.strip_url(url)
-    timeout = aiohttp.ClientTimeout(total=None, connect=api.connect_timeout, sock_read=30)
     try:
-        async with session.get(url, headers=api.request_headers(), timeout=timeout) as resp:
-            if resp.status in (401, 403):
-                return (
-                    f"{who}: {shown} refused the credentials (HTTP {resp.status}); "
-                    "check api_key_env and headers",
-                    None,
-                )
-            if resp.status != 200:
-                log.debug("%s answered HTTP %d; not checking the model name", shown, resp.status)
-                return None, None
-            try:
-                data = await resp.json(content_type=None)
-            except ValueError:
-                return None, None
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        reason = redact.scrub(str(exc) or type(exc).__name__)
+        status, raw = await session.get(
+            url,
+            api.request_headers(),
+            max_bytes=MODELS_BYTES,
+            connect_timeout_s=api.connect_timeout,
+            read_timeout_s=30,
+        )
+    except (TransportError, ValueError) as exc:
+        reason = redact.scrub(_reason(exc))
         return f"{who}: cannot reach {shown}: {reason}", None
+    if status in (401, 403):
+        return (
+            f"{who}: {shown} refused the credentials (HTTP {status}); "
+            "check api_key_env and headers",
+            None,
+        )
+    if status != 200:
+        log.debug("%s answered HTTP %d; not checking the model name", shown, status)
+        return None, None
+    try:
+        data = jsonio.loads(raw)
+    except ValueError:
+        return None, None
     listed = [
         m["id"]
         for m in (data.get("data") if isinstance(data, dict) else None) or []
@@ -113,7 +136,7 @@ async def check_endpoints(uses: list[Use]) -> None:
             tuple(sorted(u.api.headers.items())),
         )
         groups.setdefault(key, []).append(u)
-    async with aiohttp.ClientSession() as session:
+    async with HttpClient() as session:
         checks = [
             _check_one(session, group[0].api, [u.who for u in group]) for group in groups.values()
         ]
@@ -138,7 +161,7 @@ async def choose_tool_protocols(
     from llmbench.tools.probe import probe_tool_protocol
 
     chosen: dict[str, tuple[str, str]] = {}
-    async with aiohttp.ClientSession() as session:
+    async with HttpClient() as session:
         for agent_id, protocol, api in agents:
             if protocol != "auto":
                 chosen[agent_id] = (protocol, f'tool_protocol = "{protocol}" in its config')

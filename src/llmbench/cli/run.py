@@ -25,7 +25,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from rich.console import Console
 
 from llmbench import redact
@@ -55,7 +54,7 @@ from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import ConfigError, ResultsError
 from llmbench.providers.embedded import EmbeddedServer
-from llmbench.providers.openai_compatible import send_time_trace
+from llmbench.providers.http1 import HttpClient
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.run_dir import RUN_LOG, EntryKey, JournalEntry, RunDirectory, run_keys
 from llmbench.store.writer import JournalWriter
@@ -413,12 +412,9 @@ async def _run_scheduler(
             pass
     live = LiveProgress({lane.agent_id: lane.progress for lane in lanes}, console)
     workers = scheduler.max_workers
-    connector = aiohttp.TCPConnector(limit=workers + 4, limit_per_host=0)
     try:
         live.start()
-        async with aiohttp.ClientSession(
-            connector=connector, trace_configs=[send_time_trace()]
-        ) as session:
+        async with HttpClient(limit=workers + 4) as session:
             await scheduler.run(session)
     finally:
         await live.stop()

@@ -17,12 +17,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.breaker import CircuitBreaker, endpoint_key
 from llmbench.engine.retry import RetryPolicy
 from llmbench.errors import ConfigError, RequestFailure
+from llmbench.providers.http1 import HttpClient
 from llmbench.providers.openai_compatible import Completion, request_completion
 from llmbench.providers.tool_calls import ToolCall
 from llmbench.store.cache import ReplyCache, cache_key
@@ -158,7 +157,7 @@ class Caller:
 
     async def send(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         body: dict[str, Any],
         *,
         api_type: ApiType,
@@ -215,7 +214,7 @@ class Caller:
 
     async def _attempt(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         url: str,
         body: dict[str, Any],
         api_type: ApiType,
@@ -265,7 +264,7 @@ class Caller:
 
     def chat_fn(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         *,
         calls: CallLog,
         label: str,

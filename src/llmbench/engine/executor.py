@@ -1,8 +1,8 @@
 """The asynchronous engine: runs tests against one API, with bounded concurrency and retries.
 
-One ``aiohttp.ClientSession`` (one connection pool) serves a whole run. ``workers`` coroutines
-take tests in input order from a shared iterator, so at most ``workers`` requests are in flight
-and no per-test task is created up front. Results come back in input order.
+One :class:`~llmbench.providers.http1.HttpClient` (one connection pool) serves a whole run.
+``workers`` coroutines take tests in input order from a shared iterator, so at most ``workers``
+requests are in flight and no per-test task is created up front. Results come back in input order.
 
 Cancellation (:meth:`Engine.request_cancel`, safe from any thread or a signal handler) stops new
 tests from starting and cancels the requests in flight; each of those ends as a result with
@@ -19,13 +19,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller
 from llmbench.engine.progress import ProgressTracker
 from llmbench.engine.test_run import CANCEL_GRACE_S, SCRIPTED, Target, TestRun, Transcript
-from llmbench.providers.openai_compatible import send_time_trace
+from llmbench.providers.http1 import HttpClient
 from llmbench.result import ExecutionProgress, TestResult
 from llmbench.suite.models import TestCase
 
@@ -103,11 +101,8 @@ class Engine:
         slots: list[TestResult | None] = [None] * len(tests)
         self.progress.start_run(len(tests))
         queue: Iterator[tuple[int, TestCase]] = iter(enumerate(tests))
-        connector = aiohttp.TCPConnector(limit=max(workers, 1), limit_per_host=0)
         try:
-            async with aiohttp.ClientSession(
-                connector=connector, trace_configs=[send_time_trace()]
-            ) as session:
+            async with HttpClient(limit=max(workers, 1)) as session:
                 self._workers = [
                     asyncio.create_task(self._worker(session, queue, slots, delay_s))
                     for _ in range(max(1, min(workers, len(tests))))
@@ -136,7 +131,7 @@ class Engine:
 
     async def _worker(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         queue: Iterator[tuple[int, TestCase]],
         slots: list[TestResult | None],
         delay_s: float,
@@ -167,7 +162,7 @@ class Engine:
 
     async def _run_recorded(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         test: TestCase,
         slots: list[TestResult | None],
         index: int,

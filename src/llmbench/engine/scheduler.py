@@ -30,12 +30,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import aiohttp
-
 from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.progress import ProgressTracker
 from llmbench.engine.test_run import CANCEL_GRACE_S, Helpers, Outcome, Target, TestRun
 from llmbench.errors import ResultsError
+from llmbench.providers.http1 import HttpClient
 from llmbench.suite.models import TestCase
 
 log = logging.getLogger(__name__)
@@ -151,7 +150,7 @@ class Scheduler:
         if self._wake is not None:
             self._wake.set()
 
-    async def run(self, session: aiohttp.ClientSession) -> None:
+    async def run(self, session: HttpClient) -> None:
         """Run until every lane is done or the run is cancelled; every test that started ends
         as one result, within :data:`CANCEL_GRACE_S` of a cancellation."""
         self._loop = asyncio.get_running_loop()
@@ -187,7 +186,7 @@ class Scheduler:
             )
             self._settle(task, lane, repeat, ticket, run.cancelled())
 
-    async def _dispatch(self, session: aiohttp.ClientSession) -> None:
+    async def _dispatch(self, session: HttpClient) -> None:
         assert self._wake is not None
         while not self._cancel.is_set():
             lane, wait_s = self._pick()
@@ -221,7 +220,7 @@ class Scheduler:
                 best = lane
         return best, wait_s
 
-    def _start(self, session: aiohttp.ClientSession, lane: Lane) -> None:
+    def _start(self, session: HttpClient, lane: Lane) -> None:
         test, repeat = lane.take(next(self._order))
         run = TestRun(test, lane.target)
         limiter = lane.target.caller.limiter

@@ -18,14 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from llmbench import redact
 from llmbench.config.base_config import StructuredOutput
 from llmbench.engine.agent_loop import AgentTools, Episode, RunSandbox, ToolLimits
 from llmbench.engine.calls import Caller, CallLog
 from llmbench.errors import RequestFailure, SandboxError
 from llmbench.interactive.conversation import Conversation, ConversationSettings, run_conversation
+from llmbench.providers.http1 import HttpClient
 from llmbench.providers.openai_compatible import (
     Completion,
     build_request,
@@ -121,7 +120,7 @@ class TestRun:
 
     async def execute(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         helpers: Helpers,
         seed: int | None = None,
         repeat: int = 0,
@@ -168,7 +167,7 @@ class TestRun:
 
     async def _converse(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         helpers: Helpers,
         overrides: dict[str, Any],
         episode: Episode | None = None,
@@ -232,7 +231,7 @@ class TestRun:
 
     async def _act(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         helpers: Helpers,
         overrides: dict[str, Any],
         repeat: int,
@@ -266,7 +265,7 @@ class TestRun:
 
     async def _with_session(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         helpers: Helpers,
         overrides: dict[str, Any],
         python: PythonSession,

@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from types import SimpleNamespace
 from typing import Any
-
-import aiohttp
 
 from llmbench import jsonio, redact
 from llmbench.config.api import DEFAULT_MAX_RESPONSE_BYTES
 from llmbench.errors import RequestFailure
+from llmbench.providers import http1
 from llmbench.providers.thinking import (
     DEFAULT_REASONING_TAGS,
     InlineThinking,
@@ -59,8 +58,8 @@ class Completion:
     """Some token count (prompt, completion or reasoning) was estimated, not the server's."""
     time_to_first_token: float | None
     """Seconds from sending the request to the first token of any kind, thinking or answer
-    (streaming only): from the moment its bytes were written to the connection when the session
-    has :func:`send_time_trace`, else from the call."""
+    (streaming only): from the moment its bytes were written to the connection, so that waiting
+    for a connection, setting one up and a busy event loop before the send do not count."""
     generation_time: float | None
     """Seconds from the first to the last token of any kind (streaming only)."""
     total_time: float
@@ -249,8 +248,8 @@ class _StreamState:
         self.started_at = started_at
         """When the request was made (the clock of ``total_time``)."""
         self.sent_at = started_at
-        """When its last bytes were written to the connection (the clock of the time to
-        first token); set by :func:`send_time_trace`, else the same as ``started_at``."""
+        """When its bytes were written to the connection (the clock of the time to first
+        token); set by :meth:`_Answer.sent`, else the same as ``started_at``."""
         self.max_bytes = max_bytes
         self.reasoning_tags = reasoning_tags
         self.pieces: list[str] = []
@@ -297,8 +296,8 @@ class _StreamState:
     def split(self, chunk: bytes) -> None:
         """Parse each line that ``chunk`` completes (bytes already counted).
 
-        Lines are split here rather than by aiohttp's ``readline``, which fails on a line longer
-        than its buffer (an answer sent as one large event); ``max_bytes`` bounds the total.
+        Lines are split here, in pieces of any length (an answer may come as one large event);
+        ``max_bytes`` bounds the total.
         """
         self.is_stream = True
         self._partial += chunk
@@ -595,16 +594,6 @@ def parse_json_response(
     )
 
 
-async def _read_error_body(resp: aiohttp.ClientResponse) -> bytes:
-    """Up to ``ERROR_BODY_BYTES`` of an error response; the rest is left unread."""
-    data = bytearray()
-    async for chunk in resp.content.iter_any():
-        data += chunk
-        if len(data) >= ERROR_BODY_BYTES:
-            break
-    return bytes(data[:ERROR_BODY_BYTES])
-
-
 def _looks_like_sse(head: bytes) -> bool | None:
     """Whether a body that begins with ``head`` is an event stream; None until it is known."""
     text = head.lstrip()[:8]
@@ -617,80 +606,100 @@ def _looks_like_sse(head: bytes) -> bool | None:
     return False
 
 
-async def _read_answer(
-    resp: aiohttp.ClientResponse, state: _StreamState, api_type: ApiType, body: dict[str, Any]
-) -> Completion:
-    """A 200 response as a Completion: an event stream, or a JSON body.
+class _Answer:
+    """One request's response, as :class:`~llmbench.providers.http1.HttpClient` delivers it
+    (an :class:`~llmbench.providers.http1.Exchange`): its head, then its body piece by piece,
+    parsed as it arrives.
 
     ``text/event-stream`` is read as a stream and a JSON type as one body; any other (or no)
     Content-Type is read as what its first bytes show, since some servers and proxies label
-    either wrongly. Every body counts against ``max_response_bytes``.
+    either wrongly. Every body counts against ``max_response_bytes``; an error response's body
+    is kept up to ``ERROR_BODY_BYTES``.
     """
-    ctype = resp.headers.get("Content-Type", "")
-    if resp.content_length is not None and resp.content_length > state.max_bytes:
-        raise too_large(state.max_bytes)
-    chunks = resp.content.iter_any()
-    head = bytearray()
-    sse: bool | None = None
-    if "text/event-stream" in ctype.lower():
-        sse = True
-    elif "json" in ctype.lower():
-        sse = False
-    while sse is None:
-        chunk = await anext(chunks, None)
-        if chunk is None:
-            break
-        state.count(chunk)
-        head += chunk
-        sse = _looks_like_sse(bytes(head))
-    if sse:
-        state.split(bytes(head))
-        if not state.done:
-            async for chunk in chunks:
-                state.feed(chunk)
-                if state.done:
-                    break
-        state.end_of_body()
-        state.check_complete(resp.status)
-        return state.result(resp.status, body, time.perf_counter())
-    async for chunk in chunks:
-        state.count(chunk)
-        head += chunk
-    return parse_json_response(
-        bytes(head),
-        api_type,
-        body,
-        resp.status,
-        state.started_at,
-        time.perf_counter(),
-        ctype,
-        state.reasoning_tags,
-    )
 
+    def __init__(self, state: _StreamState) -> None:
+        self.state = state
+        self.status: int | None = None
+        self.headers: Mapping[str, str] = {}
+        self.sse: bool | None = None
+        self.data = bytearray()
+        """The body (JSON, an error, or the first bytes of one whose kind is not known yet)."""
 
-async def _on_request_chunk_sent(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: aiohttp.TraceRequestChunkSentParams,
-) -> None:
-    state = context.trace_request_ctx
-    if isinstance(state, _StreamState):
-        state.sent_at = time.perf_counter()
+    def sent(self) -> None:
+        self.state.sent_at = time.perf_counter()
 
+    def head(self, status: int, headers: Mapping[str, str]) -> http1.Sink:
+        self.status, self.headers = status, headers
+        if status != 200:
+            return self._error_body
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.state.max_bytes:
+            raise too_large(self.state.max_bytes)
+        ctype = headers.get("content-type", "").lower()
+        if "text/event-stream" in ctype:
+            self.sse = True
+            return self._stream
+        if "json" in ctype:
+            self.sse = False
+            return self._whole
+        return self._sniff
 
-def send_time_trace() -> aiohttp.TraceConfig:
-    """A trace config for the run's session (``ClientSession(trace_configs=[...])``): it starts
-    the time-to-first-token clock of each request when aiohttp writes the request's body to the
-    connection, so that waiting for a free connection, setting one up and a busy event loop
-    before the send do not count as the server's time. ``total_time`` still counts from the
-    call. One cheap callback per body write (one per request for a JSON body)."""
-    config = aiohttp.TraceConfig()
-    config.on_request_chunk_sent.append(_on_request_chunk_sent)
-    return config
+    def _error_body(self, chunk: bytes) -> bool:
+        self.data += chunk[: ERROR_BODY_BYTES - len(self.data)]
+        return len(self.data) >= ERROR_BODY_BYTES
+
+    def _stream(self, chunk: bytes) -> bool:
+        self.state.feed(chunk)
+        return self.state.done
+
+    def _whole(self, chunk: bytes) -> None:
+        self.state.count(chunk)
+        self.data += chunk
+
+    def _sniff(self, chunk: bytes) -> bool:
+        if self.sse is not None:
+            if self.sse:
+                return self._stream(chunk)
+            self._whole(chunk)
+            return False
+        self.state.count(chunk)
+        self.data += chunk
+        self.sse = _looks_like_sse(bytes(self.data))
+        if self.sse:
+            head, self.data = bytes(self.data), bytearray()
+            self.state.split(head)
+            return self.state.done
+        return False
+
+    def completion(self, api_type: ApiType, body: dict[str, Any]) -> Completion:
+        """The answer, once the response has ended (or the stream said ``[DONE]``)."""
+        status = self.status or 0
+        if status != 200:
+            raise RequestFailure(
+                "http",
+                f"HTTP {status} from server: {server_error_message(bytes(self.data))}",
+                status=status,
+                retry_after_s=parse_retry_after(self.headers.get("retry-after")),
+            )
+        state = self.state
+        if self.sse:
+            state.end_of_body()
+            state.check_complete(status)
+            return state.result(status, body, time.perf_counter())
+        return parse_json_response(
+            bytes(self.data),
+            api_type,
+            body,
+            status,
+            state.started_at,
+            time.perf_counter(),
+            self.headers.get("content-type", ""),
+            state.reasoning_tags,
+        )
 
 
 async def request_completion(
-    session: aiohttp.ClientSession,
+    client: http1.HttpClient,
     url: str,
     headers: dict[str, str],
     body: dict[str, Any],
@@ -706,41 +715,28 @@ async def request_completion(
     An answer (streamed or not) of more than ``max_response_bytes`` bytes fails without being
     read further; an error response's body is read up to ``ERROR_BODY_BYTES``. Thinking at the
     start of the content between ``reasoning_tags`` is split from the answer (None: never).
+    The time to first token counts from when the request's bytes were written.
     """
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        connect=connect_timeout_s,
-        sock_connect=connect_timeout_s,
-        sock_read=read_timeout_s,
-    )
     state = _StreamState(api_type, time.perf_counter(), max_response_bytes, reasoning_tags)
-    status: int | None = None
+    answer = _Answer(state)
     try:
-        # the body as bytes (orjson), not json=: aiohttp's json.dumps was a tenth of the CPU
-        # of a request; ``headers`` has the Content-Type (APIConfiguration.request_headers)
-        async with session.post(
+        # the body as bytes (orjson); ``headers`` has the Content-Type
+        # (APIConfiguration.request_headers)
+        await client.send(
             url,
-            data=jsonio.dumps_bytes(body),
-            headers=headers,
-            timeout=timeout,
-            trace_request_ctx=state,
-        ) as resp:
-            status = resp.status
-            if resp.status != 200:
-                raw = await _read_error_body(resp)
-                raise RequestFailure(
-                    "http",
-                    f"HTTP {resp.status} from server: {server_error_message(raw)}",
-                    status=resp.status,
-                    retry_after_s=parse_retry_after(resp.headers.get("Retry-After")),
-                )
-            return await _read_answer(resp, state, api_type, body)
+            headers,
+            jsonio.dumps_bytes(body),
+            answer,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+        )
+        return answer.completion(api_type, body)
     except RequestFailure as failure:
         if failure.status is None:
-            failure.status = status  # a bad 200 still says what the server answered
+            failure.status = answer.status  # a bad 200 still says what the server answered
         raise
-    except (TimeoutError, aiohttp.ServerTimeoutError):
-        if status is None:
+    except http1.ReadTimeout:
+        if answer.status is None:
             msg = f"timed out: no response within {read_timeout_s:g}s"
         else:
             what = "stream" if state.is_stream else "response"
@@ -748,36 +744,31 @@ async def request_completion(
                 f"timed out: {what} stalled for {read_timeout_s:g}s after {state.received} bytes; "
                 f"first bytes: {quote(bytes(state.head))}"
             )
-        raise RequestFailure("timeout", msg, status=status) from None
-    except aiohttp.ClientConnectorError as exc:
+        raise RequestFailure("timeout", msg, status=answer.status) from None
+    except http1.ConnectTimeout:
         raise RequestFailure(
-            "connection", f"cannot connect to {redact.strip_url(url)}: {exc.os_error}"
+            "timeout", f"timed out: no connection within {connect_timeout_s:g}s"
         ) from None
-    except (
-        aiohttp.ClientPayloadError,
-        aiohttp.ServerDisconnectedError,
-        aiohttp.ClientOSError,
-    ) as exc:
+    except http1.ConnectFailed as exc:
+        raise RequestFailure(
+            "connection", f"cannot connect to {redact.strip_url(url)}: {_first_line(str(exc))}"
+        ) from None
+    except http1.ConnectionLost as exc:
         where = (
             f"after {state.received} bytes; first bytes: {quote(bytes(state.head))}"
-            if status is not None
+            if answer.status is not None
             else "before any response"
         )
-        reason = _first_line(str(exc)) or type(exc).__name__
+        reason = _first_line(str(exc)) or "closed"
         raise RequestFailure(
-            "connection", f"connection lost {where} ({reason})", status=status
+            "connection", f"connection lost {where} ({reason})", status=answer.status
         ) from None
-    except aiohttp.ClientResponseError as exc:
+    except http1.BadResponse as exc:
         raise RequestFailure(
-            "protocol",
-            f"bad HTTP response: {_first_line(exc.message)}",
-            status=exc.status or None,
+            "protocol", f"bad HTTP response: {_first_line(str(exc))}", status=answer.status
         ) from None
-    except aiohttp.ClientError as exc:
-        raise RequestFailure(
-            "connection",
-            f"request failed: {_first_line(str(exc)) or type(exc).__name__}",
-        ) from None
+    except ValueError as exc:  # a URL or header that cannot be sent (named, never its value)
+        raise RequestFailure("protocol", f"cannot send the request: {exc}") from None
 
 
 def _first_line(text: str) -> str:

@@ -16,7 +16,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmbench.config.api import APIConfiguration
@@ -24,6 +23,7 @@ from llmbench.config.base_config import HelperSection, StructuredOutput
 from llmbench.engine.calls import Caller, CallLog
 from llmbench.errors import RequestFailure
 from llmbench.interactive.conversation import describe, extract_json_object, response_format
+from llmbench.providers.http1 import HttpClient
 from llmbench.scoring.base import Score, ScoreInput
 from llmbench.store.cache import ReplyCache, cache_key
 
@@ -132,7 +132,7 @@ class Judge:
 
     async def score(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         item: ScoreInput,
         rubric: str | None = None,
         pass_score: int | None = None,

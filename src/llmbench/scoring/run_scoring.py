@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
+from llmbench.providers.http1 import HttpClient
 from llmbench.scoring.base import Score, ScoreInput, Scorer
 from llmbench.scoring.judge import Judge
 from llmbench.scoring.specs import JudgeSpec, judge_spec, scorers_for
@@ -135,7 +134,7 @@ class RunScorer:
         return plan
 
     async def score_one(
-        self, session: aiohttp.ClientSession | None, entry: JournalEntry, test: TestCase
+        self, session: HttpClient | None, entry: JournalEntry, test: TestCase
     ) -> dict[str, Any]:
         """The ``scoring`` block for one entry."""
         if entry.result.status != "ok":
@@ -172,7 +171,7 @@ class RunScorer:
 
     async def score_entry(
         self,
-        session: aiohttp.ClientSession | None,
+        session: HttpClient | None,
         entry: JournalEntry,
         tests: TestLookup,
     ) -> dict[str, Any] | None:
@@ -194,7 +193,7 @@ class RunScorer:
         self,
         entries: Sequence[JournalEntry],
         tests: TestLookup,
-        session: aiohttp.ClientSession | None,
+        session: HttpClient | None,
     ) -> dict[EntryKey, dict[str, Any] | None]:
         """The scoring block of every entry (None for a test with nothing to score)."""
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
+from llmbench.providers.http1 import HttpClient
 from llmbench.result import TestResult
 from llmbench.scoring.analysis import analyse
 from llmbench.scoring.judge import Judge
@@ -99,7 +98,7 @@ async def score_results(
     async with contextlib.AsyncExitStack() as stack:
         session = None
         if judge is not None:
-            session = await stack.enter_async_context(aiohttp.ClientSession())
+            session = await stack.enter_async_context(HttpClient())
 
         async def one(entry: JournalEntry) -> dict[str, Any] | None:
             async with slots:

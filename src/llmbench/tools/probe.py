@@ -33,10 +33,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import aiohttp
-
 from llmbench.engine.calls import Caller, CallLog
 from llmbench.errors import RequestFailure, one_line
+from llmbench.providers.http1 import HttpClient
 from llmbench.providers.openai_compatible import Completion
 from llmbench.tools.protocol import PYTHON_TOOL, TOOL_NAME
 
@@ -63,7 +62,7 @@ class ProbeResult:
 
 
 async def probe_tool_protocol(
-    session: aiohttp.ClientSession,
+    session: HttpClient,
     caller: Caller,
     *,
     parameters: dict[str, Any] | None = None,
