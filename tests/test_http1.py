@@ -107,10 +107,14 @@ def chunked(*pieces: bytes) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
 
 
-def answer_with(data: bytes) -> Handler:
+def answer_with(data: bytes, close: bool = False) -> Handler:
+    """A handler that writes ``data`` to every request (then closes the connection)."""
+
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
         writer.write(data)
         await writer.drain()
+        if close:
+            writer.close()
 
     return handler
 
@@ -193,10 +197,7 @@ def test_an_unknown_coding_is_a_bad_response() -> None:
 
 
 def test_a_body_without_a_length_ends_when_the_connection_closes() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it")
-        await writer.drain()
-        writer.close()
+    handler = answer_with(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it", close=True)
 
     async def main() -> None:
         async with RawServer(handler) as server, HttpClient() as client:
@@ -208,10 +209,7 @@ def test_a_body_without_a_length_ends_when_the_connection_closes() -> None:
 
 
 def test_a_body_cut_short_is_a_lost_connection() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
-        await writer.drain()
-        writer.close()
+    handler = answer_with(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this", close=True)
 
     async def main() -> None:
         async with RawServer(handler) as server, HttpClient() as client:
@@ -224,10 +222,7 @@ def test_a_body_cut_short_is_a_lost_connection() -> None:
 
 
 def test_an_idle_connection_the_server_closed_is_not_used_again() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        writer.write(response(b"ok"))  # keep-alive announced, then closed: a lost race
-        await writer.drain()
-        writer.close()
+    handler = answer_with(response(b"ok"), close=True)  # keep-alive announced, then closed
 
     async def main() -> None:
         async with RawServer(handler) as server, HttpClient() as client:

@@ -177,7 +177,6 @@ class _Connection(asyncio.Protocol):
         self.headers: dict[str, str] = {}
         self.sink: Sink | None = None
         self.decoder: zlib._Decompress | None = None
-        self.received = False
         self.complete = False
         self.keep_alive = False
         self.draining = 0  # > 0: the sink wants no more; bytes still allowed before closing
@@ -249,7 +248,6 @@ class _Connection(asyncio.Protocol):
         if self.exchange is None or self.complete:
             self.abort()  # bytes nobody asked for: the connection is not in a known state
             return
-        self.received = True
         self.last_read = self.loop.time()
         try:
             self.parser.feed_data(data)
