@@ -8,7 +8,7 @@ process's RSS once llmbench is imported):
 - ``rows``: every row read and let go (:func:`llmbench.suite.rows.read_rows`);
 - ``tests, not kept``: every row made into a test and let go, as ``llmbench convert`` does;
 - ``tests, kept``: :func:`llmbench.suite.dataset.load_dataset`, every test as a list;
-- ``plan``: :func:`llmbench.cli.plan.load_plan`, everything a run plans with;
+- ``plan``: :func:`llmbench.runs.plan.load_plan`, everything a run plans with;
 - ``runner.py``: a real ``python runner.py`` run against ``benchmarks/server.py`` (answers
   held back, so nothing finishes), measured when the server sees its first completion request
   (``VmHWM`` of the process above its peak once llmbench's run, scoring and report modules are
@@ -67,7 +67,7 @@ WORDS = [
 _MEASURE = """
 import resource, sys
 def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-import llmbench.cli.plan as plan
+import llmbench.runs.plan as plan
 from llmbench.config.base_config import load_base_config
 from llmbench.suite.dataset import iter_tests, load_dataset, locate
 from llmbench.suite.loader import load_suite
@@ -93,7 +93,7 @@ _RUNNER = """
 import resource, runpy, sys
 def peak(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 # what a run imports before its first request: its start is measured without the code
-import aiohttp, rich.console, llmbench.cli.run, llmbench.cli.finish, llmbench.report.terminal
+import aiohttp, rich.console, llmbench.cli.run, llmbench.runs.finish, llmbench.report.terminal
 start_file, runner = sys.argv[1], sys.argv[2]
 with open(start_file, "w") as fh:
     fh.write(str(peak()))

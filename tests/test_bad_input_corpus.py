@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from llmbench.cli.plan import load_plan
 from llmbench.cli.run import main as runner_main
+from llmbench.runs.plan import load_plan
 from tests.conftest import RUNNER
 from tests.scripted_server import Answer, ScriptedServer
 

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmbench.cli.plan import load_plan
 from llmbench.config.base_config import DatasetSection, load_base_config
 from llmbench.config.template import Template
 from llmbench.errors import ConfigError, InputError, SuiteError
+from llmbench.runs.plan import load_plan
 from llmbench.suite import rows as rows_module
 from llmbench.suite.dataset import (
     convert_dataset,

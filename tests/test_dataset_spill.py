@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from llmbench.cli.plan import load_plan, load_tests
 from llmbench.config.base_config import load_base_config
 from llmbench.errors import SuiteError
+from llmbench.runs.plan import load_plan, load_tests
 from llmbench.suite.dataset import load_benchmark_suite
 from llmbench.suite.models import TestCase
 from llmbench.suite.tests import Tests

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from llmbench.cli import finish as finish_mod
-from llmbench.cli.finish import AgentInfo, finish
 from llmbench.config.base_config import HelperSection
 from llmbench.errors import ResultsError
 from llmbench.result import TestResult
+from llmbench.runs import finish as finish_mod
+from llmbench.runs.finish import AgentInfo, finish
 from llmbench.store.journal_index import JournalIndex
 from llmbench.store.run_dir import JOURNAL, SCORES, JournalEntry, RunDirectory
 from llmbench.suite.models import TestCase

@@ -25,10 +25,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmbench.cli.plan import load_plan
 from llmbench.config.agent_config import load_agents
 from llmbench.errors import InputError, ResultsError
 from llmbench.result import TestResult
+from llmbench.runs.plan import load_plan
 from llmbench.scoring.specs import check_suite_scoring
 from llmbench.store.files import MAX_COMPONENT, contained_path, safe_component
 from llmbench.store.run_dir import _RESERVED, JournalEntry, RunDirectory

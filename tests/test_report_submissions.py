@@ -3,7 +3,7 @@
 
 A synthetic run directory (journal and ``scores.jsonl`` written directly, no network, no
 sandbox, no scorer run) of two agents over three tasks, two repeats each, finished with
-:func:`~llmbench.cli.finish.finish` (``rescore=False``: the stored scores are the run's):
+:func:`~llmbench.runs.finish.finish` (``rescore=False``: the stored scores are the run's):
 
     task    metric (baseline, best)    try   alpha                          beta
     houses  rmse (30000, 0)            r0    21000: skill 0.3, achieved     no file: invalid
@@ -33,11 +33,11 @@ import pytest
 from rich.console import Console
 from scipy.stats import binomtest
 
-from llmbench.cli.finish import AgentInfo, finish
 from llmbench.config.base_config import HelperSection
 from llmbench.report.submissions import PREVIEW_LINES, submission_preview
 from llmbench.report.terminal import print_report
 from llmbench.result import TestResult
+from llmbench.runs.finish import AgentInfo, finish
 from llmbench.scoring.analysis import analyse
 from llmbench.scoring.base import Score
 from llmbench.scoring.run_scoring import aggregate

@@ -2,7 +2,7 @@
 the sandbox they ran in, and the helpers' tokens.
 
 A synthetic run directory (journal lines written directly, no network, no sandbox) of two agents
-over four tests, finished with :func:`~llmbench.cli.finish.finish`:
+over four tests, finished with :func:`~llmbench.runs.finish.finish`:
 
     test   kind          coder (function protocol)             texter (text protocol)
     fib    tools         3 calls, 1 raised; answered; pass      1 call; answered; pass
@@ -26,12 +26,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from llmbench.cli.finish import AgentInfo, finish
-from llmbench.cli.score import _previous_summary, _recorded_protocols
 from llmbench.config.base_config import HelperSection
 from llmbench.report.markdown import render_markdown
 from llmbench.report.terminal import PROCESS_WARNING, print_report
 from llmbench.result import TestResult
+from llmbench.runs.finish import AgentInfo, finish
+from llmbench.runs.stored import previous_summary, recorded_protocols
 from llmbench.scoring.analysis import analyse
 from llmbench.scoring.scored import ScoredResult
 from llmbench.store.run_dir import JOURNAL, JournalEntry, RunDirectory
@@ -544,8 +544,8 @@ def test_compact_results_share_their_strings_and_stay_small() -> None:
 def test_a_rebuild_keeps_the_protocols_and_the_sandbox(
     run: tuple[RunDirectory, dict[str, Any]],
 ) -> None:
-    previous = _previous_summary(run[0])
-    assert _recorded_protocols(previous) == {
+    previous = previous_summary(run[0])
+    assert recorded_protocols(previous) == {
         "coder": ("function", REASON),
         "texter": ("text", None),
     }
@@ -554,5 +554,5 @@ def test_a_rebuild_keeps_the_protocols_and_the_sandbox(
 
 def test_a_rebuild_without_a_summary_finds_nothing(tmp_path: Path) -> None:
     directory = RunDirectory.create(tmp_path, "run")
-    assert _previous_summary(directory) == {}
-    assert _recorded_protocols({}) == {}
+    assert previous_summary(directory) == {}
+    assert recorded_protocols({}) == {}

@@ -11,7 +11,9 @@ from llmbench.engine.callbacks import ProgressCallback
 from llmbench.errors import (
     ConfigError,
     EmbeddedModelError,
+    EndpointError,
     InputError,
+    Interrupted,
     LlmbenchError,
     ResultsError,
     SuiteError,
@@ -19,13 +21,24 @@ from llmbench.errors import (
 from llmbench.result import ExecutionProgress, TestResult
 
 if TYPE_CHECKING:
+    from llmbench.config.agent_config import AgentConfig
+    from llmbench.config.base_config import BaseConfig
     from llmbench.report.frame import load_results
+    from llmbench.runs.api import run, run_async
+    from llmbench.runs.outcome import Run
+    from llmbench.runs.progress import RunProgress
     from llmbench.scoring.scored_results import ScoredResults
     from llmbench.test_runner import TestRunner
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "AgentConfig": "llmbench.config.agent_config",
+    "BaseConfig": "llmbench.config.base_config",
+    "Run": "llmbench.runs.outcome",
+    "RunProgress": "llmbench.runs.progress",
+    "run": "llmbench.runs.api",
+    "run_async": "llmbench.runs.api",
     "TestRunner": "llmbench.test_runner",
     "ScoredResults": "llmbench.scoring.scored_results",
     "load_results": "llmbench.report.frame",
@@ -46,17 +59,25 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "APIConfiguration",
+    "AgentConfig",
+    "BaseConfig",
     "ConfigError",
     "EmbeddedModelError",
+    "EndpointError",
     "ExecutionProgress",
     "InputError",
+    "Interrupted",
     "LlmbenchError",
     "ProgressCallback",
     "ResultsError",
+    "Run",
+    "RunProgress",
     "ScoredResults",
     "SuiteError",
     "TestResult",
     "TestRunner",
     "__version__",
     "load_results",
+    "run",
+    "run_async",
 ]

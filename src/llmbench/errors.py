@@ -7,6 +7,8 @@
     │   ├── ConfigError              test_runner_config.json, test_suite_metadata.json, API settings
     │   └── SuiteError               a suite or categories file, or a test id / category asked for
     ├── EmbeddedModelError           the embedded llama.cpp model is missing or would not start
+    ├── EndpointError                an endpoint cannot be used: unreachable, or it refuses
+    ├── Interrupted                  a run cancelled before it started (nothing was written)
     ├── SandboxError                 the code sandbox could not start, or died again and again
     │   └── SandboxUnavailable       the isolation asked for cannot work on this machine
     └── ResultsError (OSError)       results could not be written
@@ -58,6 +60,16 @@ class ConfigError(InputError):
 
 class SuiteError(InputError):
     """A bad suite or categories file, or an unknown test id or category."""
+
+
+class EndpointError(LlmbenchError):
+    """An endpoint cannot be used: unreachable, or it refuses the request (checked before a
+    run starts). Exit code 1."""
+
+
+class Interrupted(LlmbenchError):
+    """A run was cancelled before its run directory was made: nothing was written. Exit code
+    130."""
 
 
 class EmbeddedModelError(LlmbenchError, RuntimeError):

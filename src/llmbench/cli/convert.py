@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 from llmbench.cli.exits import EXIT_OK, run_reporting_errors
-from llmbench.cli.plan import check_dataset_scoring
 from llmbench.config.base_config import load_base_config
 from llmbench.errors import ConfigError, ResultsError
+from llmbench.runs.plan import check_dataset_scoring
 from llmbench.suite.dataset import convert_dataset
 
 

@@ -12,8 +12,14 @@ import os
 import sys
 from collections.abc import Callable
 
-from llmbench.cli.preflight import EndpointError
-from llmbench.errors import EmbeddedModelError, InputError, ResultsError, SandboxError
+from llmbench.errors import (
+    EmbeddedModelError,
+    EndpointError,
+    InputError,
+    Interrupted,
+    ResultsError,
+    SandboxError,
+)
 
 EXIT_OK, EXIT_ERRORS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -28,7 +34,7 @@ def run_reporting_errors(command: Callable[[], int]) -> int:
     except (EndpointError, EmbeddedModelError, ResultsError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERRORS
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -1,4 +1,4 @@
-"""What a person watches during a run: live progress per agent.
+"""What a person watches during a run: live progress per agent, from the run's reports.
 
 On a terminal the progress is a rich display (one bar per agent with counts, errors and an
 ETA); otherwise (a pipe, CI, a log file) it is a plain log line per agent every few seconds.
@@ -6,9 +6,7 @@ ETA); otherwise (a pipe, CI, a log file) it is a plain log line per agent every 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Mapping
 
 from rich.console import Console
 from rich.progress import (
@@ -20,8 +18,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from llmbench.engine.progress import ProgressTracker
 from llmbench.result import ExecutionProgress
+from llmbench.runs.progress import RunProgress
 
 log = logging.getLogger("llmbench.run")
 
@@ -45,19 +43,31 @@ def progress_line(agent_id: str, p: ExecutionProgress) -> str:
 
 
 class LiveProgress:
-    """Shows the progress of each agent until :meth:`stop`."""
+    """Shows each agent's progress from the run's :class:`RunProgress` reports."""
 
-    def __init__(self, trackers: Mapping[str, ProgressTracker], console: Console) -> None:
-        self.trackers = trackers
+    def __init__(self, console: Console) -> None:
         self.console = console
         self.rich = console.is_terminal
-        self._task: asyncio.Task[None] | None = None
         self._progress: Progress | None = None
         self._ids: dict[str, TaskID] = {}
+        self._last: RunProgress | None = None
 
-    def start(self) -> None:
-        """Start showing progress (call inside the event loop)."""
-        if self.rich:
+    @property
+    def interval_s(self) -> float:
+        """How often the run should report: often on a terminal, seldom in a log."""
+        return 0.25 if self.rich else PLAIN_EVERY_S
+
+    def show(self, progress: RunProgress) -> None:
+        """Show ``progress`` (the first report starts the display)."""
+        first = self._last is None
+        self._last = progress
+        if not self.rich:
+            if not first and not progress.finished:
+                for agent_id, p in progress.agents.items():
+                    if p.total_tests:
+                        log.info("%s", progress_line(agent_id, p))
+            return
+        if self._progress is None:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -68,42 +78,22 @@ class LiveProgress:
                 console=self.console,
                 transient=False,
             )
-            for agent_id, tracker in self.trackers.items():
-                p = tracker.snapshot()
+            for agent_id, p in progress.agents.items():
                 self._ids[agent_id] = self._progress.add_task(
                     agent_id, total=p.total_tests, errors=0, eta="ETA -"
                 )
             self._progress.start()
-        self._task = asyncio.create_task(self._refresh())
+        for agent_id, p in progress.agents.items():
+            self._progress.update(
+                self._ids[agent_id],
+                completed=p.completed_tests,
+                total=p.total_tests,
+                errors=p.failed_tests,
+                eta=_eta(p),
+            )
 
-    async def _refresh(self) -> None:
-        every = 0.25 if self.rich else PLAIN_EVERY_S
-        while True:
-            await asyncio.sleep(every)
-            self.update()
-
-    def update(self) -> None:
-        """Show the current counts once."""
-        for agent_id, tracker in self.trackers.items():
-            p = tracker.snapshot()
-            if self._progress is not None:
-                self._progress.update(
-                    self._ids[agent_id],
-                    completed=p.completed_tests,
-                    total=p.total_tests,
-                    errors=p.failed_tests,
-                    eta=_eta(p),
-                )
-            elif p.total_tests:
-                log.info("%s", progress_line(agent_id, p))
-
-    async def stop(self) -> None:
-        """Show the final counts and stop."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+    def stop(self) -> None:
+        """Stop the display (the run's last report has been shown)."""
         if self._progress is not None:
-            self.update()
             self._progress.stop()
             self._progress = None

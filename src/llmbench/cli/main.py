@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from llmbench.cli.command_line import Parser, add_version
 from llmbench.cli.convert import add_convert_arguments, convert_command
 from llmbench.cli.exits import EXIT_OK, run_reporting_errors
-from llmbench.cli.plan import RunPlan, load_plan
 from llmbench.cli.run import add_run_arguments, run_command
 from llmbench.cli.score import add_score_arguments, run_scoring_command
 from llmbench.cli.show import add_show_arguments, show_command
+from llmbench.runs.plan import RunPlan, load_plan
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

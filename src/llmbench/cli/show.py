@@ -23,9 +23,9 @@ from typing import Any
 
 from llmbench.cli.exits import EXIT_ERRORS, EXIT_OK
 from llmbench.cli.run import whole_number
-from llmbench.cli.score import StoredRun, open_run
 from llmbench.config.validation import did_you_mean
 from llmbench.errors import ConfigError, InputError, SuiteError
+from llmbench.runs.stored import StoredRun, open_run
 from llmbench.scoring.run_scoring import prompt_text
 from llmbench.store.files import dumps
 from llmbench.store.journal_index import JournalIndex

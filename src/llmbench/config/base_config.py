@@ -267,8 +267,13 @@ def load_base_config(path: str | Path) -> BaseConfig:
         config = BaseConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(explain(exc, BaseConfig), path=p) from None
+    return checked_base_config(config, p, p.parent)
+
+
+def checked_base_config(config: BaseConfig, p: Path, here: Path) -> BaseConfig:
+    """``config`` cross-checked as :func:`load_base_config` checks a file, its relative paths
+    made relative to ``here``; errors name ``p`` (the file, or how an object was given)."""
     b = config.benchmark
-    here = p.parent
     dataset = b.dataset
     if b.test_suite is None and dataset is None:
         raise ConfigError(

@@ -56,3 +56,10 @@ def run(coro: Coroutine[Any, Any, T], name: str | None = None) -> T:
         raise
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(coro)
+
+
+def running_loop_name() -> str:
+    """``uvloop`` or ``asyncio``: the loop this coroutine runs in (a caller's own loop, when
+    llmbench runs inside it)."""
+    module = type(asyncio.get_running_loop()).__module__
+    return "uvloop" if module.startswith("uvloop") else "asyncio"

@@ -55,7 +55,7 @@ def load_results(run_dir: str | Path) -> Any:
         raise ImportError(
             "load_results needs pandas: pip install 'llmbench[notebook]' (or pip install pandas)"
         ) from None
-    from llmbench.cli.score import open_run
+    from llmbench.runs.stored import open_run
     from llmbench.scoring.run_scoring import record
     from llmbench.store.journal_index import JournalIndex
 

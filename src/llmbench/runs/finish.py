@@ -229,7 +229,7 @@ async def _read_and_score(
             cache.close()
 
 
-def finish(
+async def finish_async(
     run_dir: RunDirectory,
     *,
     tests: Tests | Sequence[TestCase],
@@ -266,18 +266,16 @@ def finish(
     keys = run_keys((a.agent_id for a in agents), tests.ids, repeats)
     with JournalIndex.build(run_dir, keys) as index:
         results = RunResults()
-        asyncio.run(
-            _read_and_score(
-                results,
-                index,
-                tests,
-                judge_api,
-                supervisor,
-                rescore,
-                cache_dir,
-                result_files,
-                code_sandbox,
-            )
+        await _read_and_score(
+            results,
+            index,
+            tests,
+            judge_api,
+            supervisor,
+            rescore,
+            cache_dir,
+            result_files,
+            code_sandbox,
         )
         if served_models:
             agents = [replace(a, model=index.models.get(a.agent_id) or a.model) for a in agents]
@@ -292,3 +290,8 @@ def finish(
         )
         write_summary_and_reports(run_dir.path, summary, results.results, results.record)
     return summary
+
+
+def finish(run_dir: RunDirectory, **settings: Any) -> dict[str, Any]:
+    """:func:`finish_async` in an event loop of its own (``llmbench score``, ``report``)."""
+    return asyncio.run(finish_async(run_dir, **settings))

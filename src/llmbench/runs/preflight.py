@@ -17,7 +17,7 @@ from difflib import get_close_matches
 
 from llmbench import jsonio, redact
 from llmbench.config.api import APIConfiguration
-from llmbench.errors import ConfigError, LlmbenchError
+from llmbench.errors import ConfigError, EndpointError
 from llmbench.providers.embedded import MODEL_ALIAS, EmbeddedServer
 from llmbench.providers.http1 import (
     ConnectionLost,
@@ -28,10 +28,6 @@ from llmbench.providers.http1 import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class EndpointError(LlmbenchError):
-    """An endpoint cannot be used: unreachable, or it refuses the request. Exit code 1."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llmbench.config.agent_config import AgentConfig, check_environment, load_agents
-from llmbench.config.base_config import BaseConfig, BenchmarkSection, load_base_config
+from llmbench.config.base_config import (
+    BaseConfig,
+    BenchmarkSection,
+    checked_base_config,
+    load_base_config,
+)
 from llmbench.config.metadata import SuiteMetadata, load_metadata
 from llmbench.config.validation import did_you_mean
 from llmbench.errors import ConfigError, SuiteError
@@ -18,12 +23,23 @@ from llmbench.suite.loader import load_categories, load_suite, unknown_id_messag
 from llmbench.suite.models import Category, TestCase
 from llmbench.suite.tests import Tests
 
+BaseConfigInput = str | os.PathLike[str] | BaseConfig
+"""A base config: the path of its TOML file, or the model itself (relative paths in it are
+relative to the working directory)."""
+AgentConfigInput = str | os.PathLike[str] | AgentConfig | Sequence[AgentConfig]
+"""The agents: an agent TOML file or a directory of them, or the models themselves."""
+
+BASE_OBJECT = "base_config (a BaseConfig object)"
+"""How errors name a base config given as an object."""
+
 
 @dataclass(frozen=True)
 class RunPlan:
     """A validated run: configs, agents and the tests selected."""
 
     base_path: Path
+    """The base config's file; for a config given as an object, :data:`BASE_OBJECT` in the
+    working directory (what relative paths are relative to)."""
     base: BaseConfig
     agents: tuple[AgentConfig, ...]
     metadata: SuiteMetadata | None
@@ -144,14 +160,43 @@ def _checked(tests: Iterable[TestCase], source: Path) -> Iterator[TestCase]:
         yield test
 
 
-def load_plan(base_path: str | Path, agent_path: str | Path) -> RunPlan:
-    """Load and cross-check the base config, the agents, the suite and its companions."""
-    bp = Path(base_path)
-    base = load_base_config(bp)
+def _base(base_config: BaseConfigInput) -> tuple[Path, BaseConfig]:
+    if isinstance(base_config, BaseConfig):
+        origin = Path.cwd() / BASE_OBJECT
+        return origin, checked_base_config(base_config, Path(BASE_OBJECT), Path.cwd())
+    if not isinstance(base_config, str | os.PathLike):
+        raise ConfigError(
+            f"base_config: expected a path or a BaseConfig, got {type(base_config).__name__}"
+        )
+    return Path(base_config), load_base_config(Path(base_config))
+
+
+def _agents(agent_config: AgentConfigInput) -> list[AgentConfig]:
+    if isinstance(agent_config, str | os.PathLike):
+        return load_agents(Path(agent_config))
+    given = [agent_config] if isinstance(agent_config, AgentConfig) else list(agent_config)
+    seen: set[str] = set()
+    for index, agent in enumerate(given):
+        if not isinstance(agent, AgentConfig):
+            raise ConfigError(
+                f"agent_config[{index}]: expected an AgentConfig, got {type(agent).__name__}"
+            )
+        if agent.id in seen:
+            raise ConfigError(f"agent_config: agent id {agent.id!r} is given twice")
+        seen.add(agent.id)
+    if not given:
+        raise ConfigError("agent_config: no agents given; give at least one AgentConfig")
+    return given
+
+
+def load_plan(base_config: BaseConfigInput, agent_config: AgentConfigInput) -> RunPlan:
+    """Load and cross-check the base config, the agents, the suite and its companions; each
+    config is a file's path or the pydantic model itself."""
+    bp, base = _base(base_config)
     b = base.benchmark
     for setting in ("test_suite", "test_metadata", "categories_file"):
         _check_referenced(bp, setting, getattr(b, setting))
-    agents = load_agents(agent_path)
+    agents = _agents(agent_config)
     check_dataset_scoring(base, bp)
     all_tests = load_tests(b, bp)
     metadata = load_metadata(b.test_metadata) if b.test_metadata else None

@@ -6,9 +6,10 @@ gains an entry per ``--resume``):
 - ``run_id``, ``status`` (running / completed / interrupted / failed), ``started_at``,
   ``ended_at`` (ISO 8601, UTC), ``llmbench_version``, ``python``
 - ``sessions``: ``[{"started_at", "argv", "retry_errors"}]``, one per start or resume
-- ``inputs``: absolute paths of ``base_config``, ``agent_config``, ``test_suite`` (or
-  ``dataset``, the data file of ``[benchmark.dataset]``, null for the other), and
-  ``suite_sha256``, the hash of the file the tests came from
+- ``inputs``: absolute paths of ``base_config``, ``agent_config`` (null for a config given to
+  :func:`llmbench.run` as an object), ``test_suite`` (or ``dataset``, the data file of
+  ``[benchmark.dataset]``, null for the other), and ``suite_sha256``, the hash of the file the
+  tests came from
 - ``selection``: ``agents``, ``tests`` (ids) and ``repeats``: what ``--resume`` completes
 - ``config``: the base config as loaded, helper headers redacted
 - ``agents``: each agent config, endpoint stripped of credentials, headers redacted
@@ -19,9 +20,9 @@ Secrets never reach it: API keys are only named (``api_key_env``), sensitive hea
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
+import os
 import platform
 import sys
 from dataclasses import dataclass
@@ -30,8 +31,8 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from llmbench import __version__, redact
-from llmbench.cli.plan import RunPlan
 from llmbench.errors import ConfigError
+from llmbench.runs.plan import AgentConfigInput, RunPlan
 from llmbench.store.run_dir import RunDirectory
 
 log = logging.getLogger("llmbench.run")
@@ -66,16 +67,23 @@ def _agent(agent: Any) -> dict[str, Any]:
     return data
 
 
-def _session(args: argparse.Namespace) -> dict[str, Any]:
+def _session(retry_errors: bool) -> dict[str, Any]:
     return {
         "started_at": now(),
         "argv": [redact.scrub(a) for a in sys.argv],
-        "retry_errors": bool(getattr(args, "retry_errors", False)),
+        "retry_errors": retry_errors,
     }
 
 
-def build(plan: RunPlan, run_dir: RunDirectory, args: argparse.Namespace) -> dict[str, Any]:
-    """The manifest of a new run."""
+def _input_path(given: object) -> str | None:
+    """The absolute path of a config given as a path; None for one given as an object."""
+    return str(Path(given).resolve()) if isinstance(given, str | os.PathLike) else None
+
+
+def build(
+    plan: RunPlan, run_dir: RunDirectory, *, base_config: object, agent_config: AgentConfigInput
+) -> dict[str, Any]:
+    """The manifest of a new run; ``base_config`` and ``agent_config`` as they were given."""
     b = plan.base
     suite_path = plan.source.resolve()
     dataset = b.benchmark.dataset is not None
@@ -86,10 +94,10 @@ def build(plan: RunPlan, run_dir: RunDirectory, args: argparse.Namespace) -> dic
         "ended_at": None,
         "llmbench_version": __version__,
         "python": platform.python_version(),
-        "sessions": [_session(args)],
+        "sessions": [_session(False)],
         "inputs": {
-            "base_config": str(plan.base_path.resolve()),
-            "agent_config": str(Path(args.agent_config or "agent_configs/").resolve()),
+            "base_config": _input_path(base_config),
+            "agent_config": _input_path(agent_config),
             "test_suite": None if dataset else str(suite_path),
             "dataset": str(suite_path) if dataset else None,
             "suite_sha256": _sha256(suite_path),
@@ -108,11 +116,11 @@ def build(plan: RunPlan, run_dir: RunDirectory, args: argparse.Namespace) -> dic
     }
 
 
-def mark_resumed(run_dir: RunDirectory, args: argparse.Namespace) -> None:
+def mark_resumed(run_dir: RunDirectory, *, retry_errors: bool) -> None:
     """Record a resume: status back to running, one more session."""
     data = run_dir.read_manifest()
     sessions = data.get("sessions")
-    data["sessions"] = [*(sessions if isinstance(sessions, list) else []), _session(args)]
+    data["sessions"] = [*(sessions if isinstance(sessions, list) else []), _session(retry_errors)]
     data["status"] = "running"
     data["ended_at"] = None
     run_dir.write_manifest(data)
@@ -122,8 +130,9 @@ def mark_resumed(run_dir: RunDirectory, args: argparse.Namespace) -> None:
 class RecordedInputs:
     """What a manifest says to load and run again on resume."""
 
-    base_config: str
-    agent_config: str
+    base_config: str | None
+    """None: the run was started with a config object, which a resume must be given again."""
+    agent_config: str | None
     agents: list[str]
     tests: list[str]
     repeats: int
@@ -144,8 +153,8 @@ def recorded_inputs(manifest: dict[str, Any], path: Path) -> RecordedInputs:
         selection.get("repeats"),
     )
     if not (
-        isinstance(base, str)
-        and isinstance(agents_at, str)
+        isinstance(base, str | None)
+        and isinstance(agents_at, str | None)
         and _strings(agents)
         and _strings(tests)
         and isinstance(repeats, int)
