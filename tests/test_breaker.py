@@ -18,6 +18,7 @@ from llmbench.engine.calls import Caller, CallLog
 from llmbench.engine.scheduler import Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
 from llmbench.errors import RequestFailure
+from llmbench.executors.local import LocalExecutor
 from llmbench.providers.embedded import free_port
 from llmbench.providers.http1 import HttpClient
 from llmbench.suite.models import TestCase
@@ -202,14 +203,13 @@ def test_a_dead_endpoint_ends_its_agents_tests_in_seconds_and_others_keep_runnin
     scheduler = Scheduler(
         lanes,
         max_workers=16,
-        helpers=Helpers(),
         on_result=lambda agent, repeat, outcome: recorded.append((agent, outcome)),
     )
 
     async def main() -> None:
         async with HttpClient() as session:
             async with asyncio.timeout(30):
-                await scheduler.run(session)
+                await scheduler.run(LocalExecutor(session, Helpers()))
 
     started = time.monotonic()
     asyncio.run(main())

@@ -29,6 +29,7 @@ from llmbench.config.api import APIConfiguration
 from llmbench.engine.calls import Caller
 from llmbench.engine.scheduler import Item, Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target
+from llmbench.executors.local import LocalExecutor
 from llmbench.providers.embedded import free_port
 from llmbench.providers.http1 import HttpClient
 from llmbench.result import TestResult
@@ -271,11 +272,11 @@ def _run(lanes: Sequence[Lane], run_dir: RunDirectory, limit_s: float) -> list[J
         r = outcome.result
         run_dir.append(JournalEntry(agent_id, r.test_id, repeat, r, outcome.transcript))
 
-    scheduler = Scheduler(list(lanes), max_workers=16, helpers=Helpers(), on_result=journal)
+    scheduler = Scheduler(list(lanes), max_workers=16, on_result=journal)
 
     async def main() -> None:
         async with asyncio.timeout(limit_s), HttpClient() as session:
-            await scheduler.run(session)
+            await scheduler.run(LocalExecutor(session, Helpers()))
 
     asyncio.run(main())
     return run_dir.read_journal()

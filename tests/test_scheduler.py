@@ -17,6 +17,7 @@ from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.scheduler import Lane, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome, Target, TestRun
 from llmbench.errors import ResultsError
+from llmbench.executors.local import LocalExecutor
 from llmbench.providers.http1 import HttpClient
 from llmbench.suite.models import TestCase
 from tests.conftest import ignores_first_cancellation, make_test
@@ -55,13 +56,13 @@ def _run(
     def sink(agent_id: str, repeat: int, outcome: Outcome) -> None:
         recorded.append((agent_id, repeat, outcome))
 
-    scheduler = Scheduler(lanes, max_workers=max_workers, helpers=Helpers(), on_result=sink)
+    scheduler = Scheduler(lanes, max_workers=max_workers, on_result=sink)
     if scheduler_out is not None:
         scheduler_out.append(scheduler)
 
     async def main() -> None:
         async with HttpClient() as session:
-            await scheduler.run(session)
+            await scheduler.run(LocalExecutor(session, Helpers()))
 
     asyncio.run(main())
     return recorded
@@ -182,13 +183,12 @@ def test_a_failed_save_stops_the_run(server: ScriptedServer) -> None:
     scheduler = Scheduler(
         [_lane(server, "a", tests, max_concurrency=2)],
         max_workers=2,
-        helpers=Helpers(),
         on_result=sink,
     )
 
     async def main() -> None:
         async with HttpClient() as session:
-            await scheduler.run(session)
+            await scheduler.run(LocalExecutor(session, Helpers()))
 
     asyncio.run(main())
     assert scheduler.fatal is not None and "No space left" in str(scheduler.fatal)
@@ -239,13 +239,11 @@ def test_a_timeout_around_the_run_cancels_the_tests_in_flight_at_once(
     server.set_default(Hang(seconds=30))
     recorded: Recorded = []
     lane = _lane(server, "a", _tests("t0", "t1", "t2"), max_concurrency=3)
-    scheduler = Scheduler(
-        [lane], max_workers=3, helpers=Helpers(), on_result=lambda *r: recorded.append(r)
-    )
+    scheduler = Scheduler([lane], max_workers=3, on_result=lambda *r: recorded.append(r))
 
     async def main() -> None:
         async with asyncio.timeout(0.5), HttpClient() as session:
-            await scheduler.run(session)
+            await scheduler.run(LocalExecutor(session, Helpers()))
 
     started = time.monotonic()
     with pytest.raises(TimeoutError):

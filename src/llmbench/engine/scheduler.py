@@ -9,6 +9,10 @@ one with the fewest tests in flight (ties go to the one served longest ago). Tha
 fair: a slow agent keeps at most its share of the slots while the others have work, so it cannot
 hold them back, and a lone remaining agent may use every slot up to its own bound.
 
+What runs a started test is the :class:`Executor`: :class:`~llmbench.executors.local.LocalExecutor`
+runs it in this event loop, :class:`~llmbench.executors.ray.RayExecutor` on a Ray actor. The
+limits above are applied here, before a test is handed over, so they hold wherever it runs.
+
 Every test that starts ends as exactly one :class:`Outcome` handed to ``on_result`` (in the
 event loop's thread): success, error, or cancelled when the run is cancelled while it is in
 flight. Tests that never started produce nothing; a resumed run starts them later.
@@ -26,15 +30,14 @@ import asyncio
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from llmbench.engine.concurrency import AutoConcurrency
 from llmbench.engine.progress import ProgressTracker
-from llmbench.engine.test_run import CANCEL_GRACE_S, Helpers, Outcome, Target, TestRun
+from llmbench.engine.test_run import CANCEL_GRACE_S, Outcome, Target, TestRun
 from llmbench.errors import ResultsError
-from llmbench.providers.http1 import HttpClient
 from llmbench.suite.models import TestCase
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,17 @@ class Work(Protocol):
     def __len__(self) -> int: ...
 
     def __iter__(self) -> Iterator[Item]: ...
+
+
+class Executor(Protocol):
+    """Runs the tests the scheduler starts (see :mod:`llmbench.executors`)."""
+
+    def execute(
+        self, lane: Lane, run: TestRun, seed: int | None, repeat: int
+    ) -> Coroutine[Any, Any, Outcome]:
+        """The coroutine that runs ``run`` (of ``lane``'s agent) to its outcome. Cancelling its
+        task cancels the test; it then ends as a cancelled outcome, or is recorded as one."""
+        ...
 
 
 ResultSink = Callable[[str, int, Outcome], None]
@@ -112,12 +126,10 @@ class Scheduler:
         lanes: list[Lane],
         *,
         max_workers: int,
-        helpers: Helpers,
         on_result: ResultSink,
     ) -> None:
         self.lanes = lanes
         self.max_workers = max_workers
-        self.helpers = helpers
         self.on_result = on_result
         self.fatal: ResultsError | None = None
         """Set when a result could not be saved; the run stopped because of it."""
@@ -150,7 +162,7 @@ class Scheduler:
         if self._wake is not None:
             self._wake.set()
 
-    async def run(self, session: HttpClient) -> None:
+    async def run(self, executor: Executor) -> None:
         """Run until every lane is done or the run is cancelled; every test that started ends
         as one result, within :data:`CANCEL_GRACE_S` of a cancellation."""
         self._loop = asyncio.get_running_loop()
@@ -158,7 +170,7 @@ class Scheduler:
         for lane in self.lanes:
             lane.progress.start_run(len(lane.items))
         try:
-            await self._dispatch(session)
+            await self._dispatch(executor)
         except BaseException:  # this task was cancelled (a timeout, Ctrl-C) or a bug
             self._cancel.set()
             raise
@@ -186,12 +198,12 @@ class Scheduler:
             )
             self._settle(task, lane, repeat, ticket, run.cancelled())
 
-    async def _dispatch(self, session: HttpClient) -> None:
+    async def _dispatch(self, executor: Executor) -> None:
         assert self._wake is not None
         while not self._cancel.is_set():
             lane, wait_s = self._pick()
             if lane is not None:
-                self._start(session, lane)
+                self._start(executor, lane)
                 continue
             if not self._tasks and wait_s is None:
                 return  # nothing in flight and nothing left to start
@@ -220,7 +232,7 @@ class Scheduler:
                 best = lane
         return best, wait_s
 
-    def _start(self, session: HttpClient, lane: Lane) -> None:
+    def _start(self, executor: Executor, lane: Lane) -> None:
         test, repeat = lane.take(next(self._order))
         run = TestRun(test, lane.target)
         limiter = lane.target.caller.limiter
@@ -232,7 +244,7 @@ class Scheduler:
         lane.progress.test_started(test.id)
         seed = lane.seed + repeat if lane.seed is not None else None
         ticket = lane.auto.sent() if lane.auto is not None else 0
-        task = asyncio.create_task(run.execute(session, self.helpers, seed, repeat))
+        task = asyncio.create_task(executor.execute(lane, run, seed, repeat))
         self._tasks[task] = (lane, run, repeat, ticket)
         task.add_done_callback(self._finished)
 

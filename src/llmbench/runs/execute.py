@@ -22,8 +22,9 @@ from llmbench import redact
 from llmbench.engine import loop as event_loop
 from llmbench.engine.breaker import Breakers
 from llmbench.engine.scheduler import Scheduler
-from llmbench.engine.test_run import Outcome
+from llmbench.engine.test_run import Helpers, Outcome
 from llmbench.errors import Interrupted, ResultsError
+from llmbench.executors.local import LocalExecutor
 from llmbench.providers.embedded import EmbeddedServer
 from llmbench.providers.http1 import HttpClient
 from llmbench.runs import lanes as lanes_mod
@@ -132,7 +133,9 @@ async def execute(prep: Prepared, pending: list[EntryKey], hooks: Hooks) -> Run:
             server.stop()
 
 
-async def _schedule(scheduler: Scheduler, reporter: ProgressReporter, hooks: Hooks) -> bool:
+async def _schedule(
+    scheduler: Scheduler, helpers: Helpers, reporter: ProgressReporter, hooks: Hooks
+) -> bool:
     """Run the scheduler; True when the run was cancelled (``hooks.cancel`` or this task)."""
     cancelled = False
 
@@ -146,7 +149,7 @@ async def _schedule(scheduler: Scheduler, reporter: ProgressReporter, hooks: Hoo
     watcher = asyncio.create_task(watch(hooks.cancel)) if hooks.cancel is not None else None
     try:
         async with HttpClient(limit=scheduler.max_workers + 4) as session:
-            job = asyncio.create_task(scheduler.run(session))
+            job = asyncio.create_task(scheduler.run(LocalExecutor(session, helpers)))
             await asyncio.sleep(0)  # the scheduler counts its tests before the first report
             reporter.start()
             try:
@@ -205,9 +208,7 @@ async def _run(
                 r.execution_time,
             )
 
-    scheduler = Scheduler(
-        lanes, max_workers=plan.base.benchmark.max_workers, helpers=helpers, on_result=on_result
-    )
+    scheduler = Scheduler(lanes, max_workers=plan.base.benchmark.max_workers, on_result=on_result)
     reporter = ProgressReporter(
         hooks.on_progress,
         run_dir.run_id,
@@ -229,7 +230,7 @@ async def _run(
         try:
             # the plan lives as long as the run: keep the collector's full passes off it
             gc.freeze()
-            interrupted = await _schedule(scheduler, reporter, hooks)
+            interrupted = await _schedule(scheduler, helpers, reporter, hooks)
         except asyncio.CancelledError as exc:  # the caller cancelled this task
             interrupted, aborted = True, exc
         finally:
