@@ -25,6 +25,7 @@ END_REASONS: tuple[str, ...] = (
     "helper_error",
     "cancelled",
     "internal",
+    "worker_lost",
 )
 """Every ``TestResult.end_reason``, in the order reports list them."""
 
@@ -114,7 +115,8 @@ class TestResult:
     ``max_turns``, ``tool_limit``, ``time_limit``, ``token_limit``, ``agent_error`` (a model
     call failed after its retries), ``sandbox_error`` (the code sandbox could not start or died
     repeatedly), ``helper_error`` (the instructor's or the supervisor's call failed),
-    ``cancelled`` or ``internal``. A test that hit a limit is still scored; an
+    ``cancelled``, ``internal`` or ``worker_lost`` (under the Ray executor, every worker that
+    ran it died). A test that hit a limit is still scored; an
     ``agent_error`` or ``sandbox_error`` is an error result. None in results saved before this
     field existed."""
     turns: int | None = None

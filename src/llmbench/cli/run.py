@@ -38,7 +38,7 @@ from llmbench.runs.api import run_prepared
 from llmbench.runs.execute import Hooks
 from llmbench.runs.logs import LEVELS
 from llmbench.runs.outcome import Run
-from llmbench.runs.prepare import Prepared, RunOptions, pending, prepare
+from llmbench.runs.prepare import EXECUTORS, Prepared, RunOptions, pending, prepare
 from llmbench.runs.progress import RunProgress
 from llmbench.store.run_dir import EntryKey, RunDirectory
 
@@ -103,6 +103,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--repeats", type=whole_number(1), metavar="N", help="run each test N times per agent"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        help='what runs the tests: "local" (this process) or "ray" (Ray actors); default '
+        "[benchmark] executor",
     )
     parser.add_argument(
         "--no-stream",
@@ -279,6 +285,7 @@ def options_from(args: argparse.Namespace) -> RunOptions:
         no_stream=args.no_stream,
         no_cache=args.no_cache,
         log_level=args.log_level,
+        executor=args.executor,
     )
 
 

@@ -86,6 +86,12 @@ class AgentConfig(BaseModel):
     latency while the run goes (see :mod:`llmbench.engine.concurrency`)."""
     rpm: float | None = Field(None, gt=0)
     """Most requests per minute to this agent."""
+    ray_resources: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict
+    )
+    """With ``executor = "ray"``: Ray resources this agent's work needs, e.g. ``{"server_a" =
+    0.001}`` for the node next to its model server (given to ``ray start --resources``). Its
+    tests run on actors placed there."""
     system_prompt: str | None = None
     """Prepended as a system message to every chat test that has none."""
     parameters: dict[str, Any] = Field(default_factory=dict)

@@ -148,6 +148,15 @@ class BenchmarkSection(_Strict):
     seed: int | None = None
     """Sent as ``seed + repeat`` with every test where neither the test nor the agent sets a
     seed."""
+    executor: Literal["local", "ray"] = "local"
+    """What runs the tests: ``local`` (this process) or ``ray`` (actors on a Ray cluster;
+    ``pip install 'llmbench[ray]'``). ``--executor`` chooses for one run."""
+    ray_address: str | None = None
+    """With ``executor = "ray"``: unset, a local Ray instance is started for the run and
+    stopped after it; ``"auto"`` or ``"host:port"`` (``ray://host:port``) joins a cluster."""
+    ray_actors: int | None = Field(None, gt=0)
+    """With ``executor = "ray"``: how many actors run the tests (per set of ``ray_resources``);
+    unset: one per CPU of the cluster."""
     result_files: bool = False
     """Also write each result, with its scoring, to ``<agent_id>/<test_id>-r<N>.json`` when the
     run ends. Off by default: the journal holds every result (``llmbench show`` prints any of

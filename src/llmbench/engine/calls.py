@@ -46,6 +46,11 @@ class RateLimiter:
         """Seconds until a request may start (0 when it may start now)."""
         return max(0.0, self._next_at - time.monotonic())
 
+    def hold_off(self, seconds: float) -> None:
+        """No turn before ``seconds`` from now (the actors sharing an agent's ``rpm`` start
+        one after another, so that together they stay spaced)."""
+        self._next_at = max(self._next_at, time.monotonic() + seconds)
+
     def take(self) -> None:
         """Take the current turn without waiting (the caller checked :meth:`wait_s` first)."""
         self._next_at = time.monotonic() + self.interval_s

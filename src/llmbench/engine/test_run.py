@@ -430,7 +430,12 @@ class TestRun:
         return self.failed("cancelled", "the run was cancelled")
 
 
-_END_OF_FAILURE = {"cancelled": "cancelled", "internal": "internal", "sandbox": "sandbox_error"}
+_END_OF_FAILURE = {
+    "cancelled": "cancelled",
+    "internal": "internal",
+    "sandbox": "sandbox_error",
+    "worker": "worker_lost",
+}
 
 
 def default_tools() -> AgentTools:

@@ -67,6 +67,7 @@ async def run_async(
     no_stream: bool = False,
     no_cache: bool = False,
     log_level: str = "INFO",
+    executor: str | None = None,
     on_progress: ProgressListener | None = None,
     progress_interval_s: float = 1.0,
     cancel: CancelFlag | None = None,
@@ -84,6 +85,7 @@ async def run_async(
         no_stream=no_stream,
         no_cache=no_cache,
         log_level=log_level,
+        executor=executor,
     )
     hooks = Hooks(on_progress=on_progress, progress_interval_s=progress_interval_s, cancel=cancel)
     prep = prepare(options)
@@ -103,6 +105,7 @@ def run(
     no_stream: bool = False,
     no_cache: bool = False,
     log_level: str = "INFO",
+    executor: str | None = None,
     on_progress: ProgressListener | None = None,
     progress_interval_s: float = 1.0,
     cancel: CancelFlag | None = None,
@@ -115,8 +118,9 @@ def run(
     ``AgentConfig`` objects (default ``agent_configs/``). ``agents``, ``tests``,
     ``categories`` and ``repeats`` narrow the run as ``--agents`` ... do; ``resume`` continues
     a run directory (its recorded configs and selection; ``retry_errors`` runs its errors
-    again). ``on_progress`` gets a :class:`~llmbench.runs.progress.RunProgress` at the start,
-    every ``progress_interval_s`` and at the end. ``cancel``: a flag such as a
+    again). ``executor``: ``local`` or ``ray``, over ``[benchmark] executor``.
+    ``on_progress`` gets a :class:`~llmbench.runs.progress.RunProgress` at the start, every
+    ``progress_interval_s`` and at the end. ``cancel``: a flag such as a
     :class:`threading.Event`; once set, the tests in flight end as cancelled and the run
     finishes as ``interrupted`` (resumable).
 
@@ -135,6 +139,7 @@ def run(
         no_stream=no_stream,
         no_cache=no_cache,
         log_level=log_level,
+        executor=executor,
         on_progress=on_progress,
         progress_interval_s=progress_interval_s,
         cancel=cancel,

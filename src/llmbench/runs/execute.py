@@ -13,15 +13,16 @@ as ``cancelled`` results and finishes the run as ``interrupted`` (scores, summar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import Awaitable
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from llmbench import redact
 from llmbench.engine import loop as event_loop
 from llmbench.engine.breaker import Breakers
-from llmbench.engine.scheduler import Scheduler
+from llmbench.engine.scheduler import Executor, Scheduler
 from llmbench.engine.test_run import Helpers, Outcome
 from llmbench.errors import Interrupted, ResultsError
 from llmbench.executors.local import LocalExecutor
@@ -38,6 +39,9 @@ from llmbench.runs.tools import RunTools, check_sandbox, sandbox_summary, tool_p
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.run_dir import EntryKey, JournalEntry, RunDirectory
 from llmbench.store.writer import JournalWriter
+
+if TYPE_CHECKING:
+    from llmbench.executors.ray import RayExecutor
 
 log = logging.getLogger("llmbench.run")
 
@@ -105,6 +109,7 @@ async def execute(prep: Prepared, pending: list[EntryKey], hooks: Hooks) -> Run:
     server: EmbeddedServer | None = None
     run_dir = prep.run_dir
     sandbox = check_sandbox(plan)
+    remote: RayExecutor | None = None
     try:
         resolved_list, server = await _start_embedded(lanes_mod.uses(plan))
         await _unless_cancelled(check_endpoints(resolved_list), hooks)
@@ -112,6 +117,11 @@ async def execute(prep: Prepared, pending: list[EntryKey], hooks: Hooks) -> Run:
         tools = RunTools(await _unless_cancelled(tool_protocols(plan, resolved), hooks), sandbox)
         if hooks.cancelled:
             raise Interrupted("the run was cancelled before it started; nothing was written")
+        if plan.base.benchmark.executor == "ray":
+            from llmbench.executors.ray import RayExecutor
+
+            remote = RayExecutor(plan, resolved, tools)
+            await _unless_cancelled(remote.start(), hooks)
         if run_dir is None:
             run_dir = RunDirectory.create(plan.base.benchmark.results_dir)
             manifest = manifest_mod.build(
@@ -123,10 +133,12 @@ async def execute(prep: Prepared, pending: list[EntryKey], hooks: Hooks) -> Run:
             manifest_mod.mark_resumed(run_dir, retry_errors=prep.options.retry_errors)
         handlers = start_logging(prep.options.log_level, run_dir, plan, hooks.console)
         try:
-            return await _run(prep, run_dir, resolved, pending, tools, hooks)
+            return await _run(prep, run_dir, resolved, pending, tools, hooks, remote)
         finally:
             stop_logging(handlers)
     finally:
+        if remote is not None:
+            await remote.close()
         if run_dir is not None:
             run_dir.close()
         if server is not None:
@@ -134,7 +146,11 @@ async def execute(prep: Prepared, pending: list[EntryKey], hooks: Hooks) -> Run:
 
 
 async def _schedule(
-    scheduler: Scheduler, helpers: Helpers, reporter: ProgressReporter, hooks: Hooks
+    scheduler: Scheduler,
+    helpers: Helpers,
+    remote: RayExecutor | None,
+    reporter: ProgressReporter,
+    hooks: Hooks,
 ) -> bool:
     """Run the scheduler; True when the run was cancelled (``hooks.cancel`` or this task)."""
     cancelled = False
@@ -148,8 +164,16 @@ async def _schedule(
 
     watcher = asyncio.create_task(watch(hooks.cancel)) if hooks.cancel is not None else None
     try:
-        async with HttpClient(limit=scheduler.max_workers + 4) as session:
-            job = asyncio.create_task(scheduler.run(LocalExecutor(session, helpers)))
+        async with contextlib.AsyncExitStack() as stack:
+            executor: Executor
+            if remote is not None:
+                executor = remote
+            else:
+                session = await stack.enter_async_context(
+                    HttpClient(limit=scheduler.max_workers + 4)
+                )
+                executor = LocalExecutor(session, helpers)
+            job = asyncio.create_task(scheduler.run(executor))
             await asyncio.sleep(0)  # the scheduler counts its tests before the first report
             reporter.start()
             try:
@@ -176,6 +200,7 @@ async def _run(
     pending: list[EntryKey],
     tools: RunTools,
     hooks: Hooks,
+    remote: RayExecutor | None,
 ) -> Run:
     # scoring, analysis and reports load when the run ends, not before its first request
     from llmbench.runs.finish import AgentInfo, finish_async
@@ -183,8 +208,10 @@ async def _run(
     plan = prep.plan
     no_cache = prep.options.no_cache
     breakers = Breakers()
-    lanes = lanes_mod.lanes(plan, resolved, pending, breakers, tools, run_dir)
-    helpers = lanes_mod.helpers(plan, resolved, breakers)
+    lanes = lanes_mod.lanes(plan, resolved, pending, breakers, tools, run_dir, remote=bool(remote))
+    if remote is not None:
+        remote.files_dir = run_dir.files_dir
+    helpers = lanes_mod.helpers(plan.base, resolved, breakers)
     cache = None
     if plan.base.benchmark.cache and not no_cache:
         cache = ReplyCache(plan.base.benchmark.cache_directory() / CACHE_FILE)
@@ -230,10 +257,12 @@ async def _run(
         try:
             # the plan lives as long as the run: keep the collector's full passes off it
             gc.freeze()
-            interrupted = await _schedule(scheduler, helpers, reporter, hooks)
+            interrupted = await _schedule(scheduler, helpers, remote, reporter, hooks)
         except asyncio.CancelledError as exc:  # the caller cancelled this task
             interrupted, aborted = True, exc
         finally:
+            if remote is not None:
+                await remote.close()  # every outcome is in; the actors' breakers are known
             if cache is not None:
                 cache.close()
             try:
@@ -277,6 +306,8 @@ async def _run(
     if aborted is not None:
         raise aborted
     errors = [b.reason() for b in breakers.tripped() if b.state != "closed"]
+    if remote is not None:
+        errors += remote.tripped
     if scheduler.fatal is not None:
         errors.append(f"results could not be saved: {scheduler.fatal}")
     return Run(run_dir.run_id, run_dir.path, status, summary, len(pending), tuple(errors))

@@ -4,11 +4,15 @@ pending tests) and the helpers (instructor, supervisor) of interactive tests."""
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from llmbench.config.agent_config import AgentConfig
+from llmbench.config.api import APIConfiguration
+from llmbench.config.base_config import BaseConfig
 from llmbench.engine.agent_loop import AgentTools, RunSandbox, ToolLimits
 from llmbench.engine.breaker import Breakers
 from llmbench.engine.calls import Caller
@@ -37,9 +41,10 @@ def uses(plan: RunPlan) -> list[Use]:
     return found
 
 
-def helpers(plan: RunPlan, resolved: dict[str, Use], breakers: Breakers) -> Helpers:
-    """The instructor and supervisor of interactive tests (none when no LLM plays the user)."""
-    i, s = plan.base.instructor, plan.base.supervisor
+def helpers(base: BaseConfig, resolved: dict[str, Use], breakers: Breakers) -> Helpers:
+    """The instructor and supervisor of interactive tests (none when no LLM plays the user:
+    ``resolved`` then has neither)."""
+    i, s = base.instructor, base.supervisor
     if "instructor" not in resolved or "supervisor" not in resolved:
         return Helpers(max_turns=i.max_turns)
     instructor, supervisor = resolved["instructor"].api, resolved["supervisor"].api
@@ -54,6 +59,47 @@ def helpers(plan: RunPlan, resolved: dict[str, Use], breakers: Breakers) -> Help
     )
 
 
+def target(
+    agent: AgentConfig,
+    api: APIConfiguration,
+    breakers: Breakers,
+    tools: RunTools,
+    sandbox: RunSandbox | None,
+    *,
+    rpm: float | None,
+    files_dir: Callable[[str, int], Path] | None = None,
+) -> Target:
+    """Where and how ``agent``'s tests are sent (``api``: its resolved configuration);
+    ``sandbox`` None: the run has no test with tools."""
+    agent_tools = None
+    if sandbox is not None:
+        limits = ToolLimits(
+            max_tool_calls=agent.max_tool_calls,
+            max_tool_calls_total=agent.max_tool_calls_total,
+            time_limit_s=agent.time_limit_s,
+            token_limit=agent.token_limit,
+        )
+        protocol = tools.protocols[agent.id][0]
+        agent_tools = AgentTools(
+            protocol,  # type: ignore[arg-type]
+            limits,
+            sandbox,
+            files_dir=files_dir,
+        )
+    return Target(
+        Caller(api, rpm=rpm, breaker=breakers.for_api(api)),
+        overrides=dict(agent.parameters),
+        system_prompt=agent.system_prompt,
+        tools=agent_tools,
+        max_turns=agent.max_turns,
+    )
+
+
+def run_sandbox(tools: RunTools) -> RunSandbox | None:
+    """The run's sandbox, when some agent runs code."""
+    return RunSandbox.create(tools.sandbox) if tools.protocols else None
+
+
 def lanes(
     plan: RunPlan,
     resolved: dict[str, Use],
@@ -61,41 +107,36 @@ def lanes(
     breakers: Breakers,
     tools: RunTools,
     run_dir: RunDirectory | None = None,
+    *,
+    remote: bool = False,
 ) -> list[Lane]:
-    """One lane per agent, each holding its share of ``pending`` in run order."""
+    """One lane per agent, each holding its share of ``pending`` in run order. ``remote``:
+    the tests run elsewhere (:mod:`llmbench.executors.ray`), so the lanes' callers only
+    carry the agents' APIs, without rate limit, tools or sandbox."""
     work = {a.id: AgentWork(plan.tests, pending) for a in plan.agents}
     for position, (agent_id, _, _) in enumerate(pending):
         work[agent_id].positions.append(position)
-    sandbox = RunSandbox.create(tools.sandbox) if tools.protocols else None
+    sandbox = None if remote else run_sandbox(tools)
     made = []
     for a in plan.agents:
-        api = resolved[a.id].api
-        agent_tools = None
-        if sandbox is not None:
-            limits = ToolLimits(
-                max_tool_calls=a.max_tool_calls,
-                max_tool_calls_total=a.max_tool_calls_total,
-                time_limit_s=a.time_limit_s,
-                token_limit=a.token_limit,
+        if remote:  # the executor's workers send the requests: the lane only admits tests
+            lane_target = Target(
+                Caller(resolved[a.id].api, breaker=breakers.for_api(resolved[a.id].api))
             )
-            protocol = tools.protocols[a.id][0]
-            agent_tools = AgentTools(
-                protocol,  # type: ignore[arg-type]
-                limits,
+        else:
+            lane_target = target(
+                a,
+                resolved[a.id].api,
+                breakers,
+                tools,
                 sandbox,
+                rpm=a.rpm,
                 files_dir=None if run_dir is None else partial(run_dir.files_dir, a.id),
             )
-        target = Target(
-            Caller(api, rpm=a.rpm, breaker=breakers.for_api(api)),
-            overrides=dict(a.parameters),
-            system_prompt=a.system_prompt,
-            tools=agent_tools,
-            max_turns=a.max_turns,
-        )
         workers = plan.base.benchmark.max_workers
         auto = AutoConcurrency(ceiling=workers) if a.max_concurrency == "auto" else None
         bound = workers if a.max_concurrency == "auto" else a.max_concurrency
-        made.append(Lane(a.id, target, bound, work[a.id], plan.base.benchmark.seed, auto=auto))
+        made.append(Lane(a.id, lane_target, bound, work[a.id], plan.base.benchmark.seed, auto=auto))
     return made
 
 

@@ -17,6 +17,7 @@ from llmbench.store.run_dir import EntryKey, RunDirectory, run_keys
 
 DEFAULT_BASE_CONFIG = "base_config.toml"
 DEFAULT_AGENT_CONFIG = "agent_configs/"
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,18 @@ class RunOptions:
     """Send every request even with ``[benchmark] cache = true``."""
     log_level: str = "INFO"
     """The least level written to ``run.log`` (INFO at least)."""
+    executor: str | None = None
+    """``local`` or ``ray``: overrides ``[benchmark] executor`` for this run."""
 
     def __post_init__(self) -> None:
         level = str(self.log_level).upper()
         if level not in LEVELS:
             raise ConfigError(f"log_level: expected one of {', '.join(LEVELS)}, got {level!r}")
         object.__setattr__(self, "log_level", level)
+        if self.executor is not None and self.executor not in EXECUTORS:
+            raise ConfigError(
+                f"executor: expected one of {', '.join(EXECUTORS)}, got {self.executor!r}"
+            )
         for name in ("agents", "tests", "categories"):
             value = getattr(self, name)
             if isinstance(value, str):  # one id given bare: ["q1"], not ["q", "1"]
@@ -108,7 +115,7 @@ def prepare(options: RunOptions) -> Prepared:
                 categories=options.categories,
                 repeats=options.repeats,
             )
-        return Prepared(_streaming(plan, options), None, None, options)
+        return Prepared(_chosen(plan, options), None, None, options)
     if options.narrows:
         raise ConfigError(
             "--resume: a resumed run keeps its own selection; "
@@ -138,15 +145,23 @@ def prepare(options: RunOptions) -> Prepared:
         source=f"{run_dir.manifest_path}",
     )
     manifest_mod.warn_on_drift(plan, manifest)
-    return Prepared(_streaming(plan, options), run_dir, manifest, options)
+    return Prepared(_chosen(plan, options), run_dir, manifest, options)
 
 
-def _streaming(plan: RunPlan, options: RunOptions) -> RunPlan:
-    """``plan`` with every agent asked for whole answers under ``no_stream``."""
-    if not options.no_stream:
-        return plan
-    agents = tuple(a.model_copy(update={"stream": False}) for a in plan.agents)
-    return replace(plan, agents=agents)
+def _chosen(plan: RunPlan, options: RunOptions) -> RunPlan:
+    """``plan`` with what ``options`` choose for this run: whole answers under ``no_stream``,
+    the executor; checked to work with that executor."""
+    if options.no_stream:
+        agents = tuple(a.model_copy(update={"stream": False}) for a in plan.agents)
+        plan = replace(plan, agents=agents)
+    if options.executor is not None and options.executor != plan.base.benchmark.executor:
+        benchmark = plan.base.benchmark.model_copy(update={"executor": options.executor})
+        plan = replace(plan, base=plan.base.model_copy(update={"benchmark": benchmark}))
+    if plan.base.benchmark.executor == "ray":
+        from llmbench.executors.ray import check_plan
+
+        check_plan(plan, no_cache=options.no_cache)
+    return plan
 
 
 def pending(prep: Prepared) -> list[EntryKey]:

@@ -1,0 +1,634 @@
+"""The Ray executor: the tests the scheduler starts run on long-lived async Ray actors.
+
+The driver (this process) keeps everything that writes or decides: the plan, admission (the
+scheduler's ``max_workers``, each agent's ``max_concurrency``, ``"auto"`` concurrency), the
+journal, the manifest, scoring and reports. Each actor (a :class:`~llmbench.executors.worker.
+Worker`) has its own event loop, HTTP client, callers and code sandbox; it is fed started tests
+in batches (all the tests the scheduler starts in one turn of the loop go out in one call per
+actor) and hands back each outcome as soon as it ends (a long-poll per actor), so a test costs
+one round trip to Ray, not one Ray task.
+
+Limits across the cluster:
+
+- ``max_workers`` and ``max_concurrency``: admission in the driver, before a test is sent.
+- ``rpm``: a budget given to the actors, each holding ``rpm / actors`` of it for every request
+  it sends (first turns and later ones alike), so that the cluster never exceeds ``rpm``.
+- circuit breaker: each actor keeps one per endpoint, so an endpoint that goes down costs at
+  most the breaker's threshold of failed attempts per actor before the rest fail at once.
+
+Placement: agents with the same ``ray_resources`` share a pool of actors created with those
+resources (so their work runs on the nodes that have them); each actor reserves no CPU and the
+actors of a pool are spread over the nodes.
+
+Faults: an actor that dies has the tests it was running sent to another actor of its pool (a
+replacement is started once per actor lost, at most as many as the pool has), at most
+:data:`MAX_TRIES` times, after which the test ends as an error result (``end_reason``
+``worker_lost``) naming the failure. A test is answered by the driver exactly once: an outcome
+from an actor no longer in charge of it is dropped.
+
+Secrets: actors read API keys from the environment variables ``api_key_env`` names, on their
+node; the plan sent to them holds the variables' names only (headers and URLs that carry a
+secret are refused: :func:`check_plan`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from llmbench import redact
+from llmbench.config.api import EMBEDDED
+from llmbench.engine.test_run import CANCEL_GRACE_S, Outcome, TestRun
+from llmbench.errors import ConfigError, EndpointError
+from llmbench.executors.worker import Done, SavedFiles, Unit, Worker, WorkerPlan
+from llmbench.runs.preflight import Use
+from llmbench.runs.tools import RunTools
+
+if TYPE_CHECKING:
+    from llmbench.engine.scheduler import Lane
+    from llmbench.runs.plan import RunPlan
+
+log = logging.getLogger("llmbench.run")
+
+RAY_MISSING = """executor = "ray" needs Ray: pip install 'llmbench[ray]'"""
+MAX_TRIES = 3
+"""Times a test is sent to an actor before the death of its actors makes it an error."""
+COLLECT_WAIT_S = 1.0
+"""How long an actor holds a collect call open when nothing has ended."""
+ACTOR_START_S = 120.0
+"""How long the actors of a pool may take to start."""
+HEAD_START_S = 60.0
+"""How long a local Ray instance may take to start."""
+CONNECT_S = 5.0
+"""How long a cluster's address may take to accept a connection."""
+CLOSE_WAIT_S = 5.0
+"""How long an actor is given to close its sessions before it is killed."""
+
+
+def check_plan(plan: RunPlan, *, no_cache: bool) -> None:
+    """Raise ConfigError (before anything is written) when ``plan`` cannot run on Ray."""
+    where = plan.base_path
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError(RAY_MISSING, path=where) from None
+    b = plan.base.benchmark
+    if b.cache and not no_cache:
+        raise ConfigError(
+            "[benchmark] cache: the reply cache is not shared with Ray workers; set cache = "
+            'false, run with --no-cache, or use executor = "local"',
+            path=where,
+        )
+    helpers = [("[instructor]", plan.base.instructor), ("[supervisor]", plan.base.supervisor)]
+    configs: list[tuple[str, Any]] = [(f"agent {a.id}", a) for a in plan.agents] + helpers
+    for who, config in configs:
+        if redact.secrets_in(config.headers, config.endpoint):
+            raise ConfigError(
+                f"{who}: under the Ray executor a secret must not be in headers or the "
+                "endpoint URL (Ray would carry it to its workers); put the key in an "
+                "environment variable and name it with api_key_env",
+                path=where,
+            )
+    if b.ray_address is not None:
+        for a in plan.agents:
+            if a.endpoint == EMBEDDED:
+                raise ConfigError(
+                    f'agent {a.id}: endpoint = "embedded" runs only with a local Ray '
+                    "instance (ray_address unset), whose workers share this machine's server; "
+                    "give the agent a server's URL",
+                    path=where,
+                )
+
+
+def _start_ray(address: str | None) -> subprocess.Popen[str] | bool:
+    """Connect to Ray: join the cluster at ``address``, or start a local instance for the run
+    (the keeper process of :mod:`llmbench.executors.ray_head`, returned: stop it with
+    :func:`_stop_head`). True when the run joined a cluster, False when Ray was already
+    initialised in this process (used as it is, left running)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no call home: this machine is offline
+    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    head: subprocess.Popen[str] | None = None
+    if address is None:
+        _token_auth()
+        head, address = _start_head()
+    elif address != "auto":
+        _check_reachable(address)
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        if head is not None:
+            _stop_head(head)
+        raise EndpointError(
+            f"the Ray cluster at {address} cannot be reached: {redact.scrub(str(exc))}"
+        ) from None
+    return head if head is not None else True
+
+
+def _token_auth() -> None:
+    """Ray's token authentication on, for a head started here and this process (its GCS
+    listens on every interface: without a token anyone who reaches it runs code here). The
+    token is Ray's own (``~/.ray/auth_token``), never llmbench's to hold."""
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:  # Ray reads the mode when it is imported: have this process read it again
+        from ray._raylet import Config  # type: ignore[attr-defined]
+
+        Config.initialize("")
+    except (ImportError, AttributeError):  # another Ray version: it reads it at ray.init
+        pass
+
+
+def _start_head() -> tuple[subprocess.Popen[str], str]:
+    """Start a local Ray head that ends with this process; its keeper and address."""
+    from llmbench.providers.embedded import free_port
+
+    port = free_port()
+    keeper = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llmbench.executors.ray_head",
+            str(os.getpid()),
+            str(port),
+            str(os.cpu_count() or 1),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert keeper.stdout is not None
+    ready = threading.Timer(HEAD_START_S, keeper.terminate)  # a head that never answers
+    ready.start()
+    try:
+        line = keeper.stdout.readline().strip()
+    finally:
+        ready.cancel()
+    if line != "ready":
+        _stop_head(keeper)
+        why = (keeper.stderr.read() if keeper.stderr else "").strip().splitlines()
+        raise EndpointError(
+            "a local Ray instance could not start: "
+            + (why[-1] if why else f"no answer within {HEAD_START_S:g}s")
+        )
+    return keeper, f"127.0.0.1:{port}"
+
+
+def _stop_head(keeper: subprocess.Popen[str]) -> None:
+    """Stop a local Ray head (its keeper stops Ray and kills what is left)."""
+    if keeper.poll() is None:
+        keeper.terminate()
+    try:
+        keeper.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        keeper.kill()
+        keeper.wait()
+    for stream in (keeper.stdout, keeper.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def _check_reachable(address: str) -> None:
+    """EndpointError at once when nothing listens at ``address`` (``host:port`` or
+    ``ray://host:port``): Ray itself retries for minutes."""
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(
+            f'[benchmark] ray_address: expected "auto", "host:port" or "ray://host:port", '
+            f"got {address!r}"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_S).close()
+    except OSError as exc:
+        raise EndpointError(
+            f"the Ray cluster at {address} cannot be reached: {exc.strerror or exc}"
+        ) from None
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One actor of a pool, as the driver knows it."""
+
+    handle: Any
+    pool: _Pool
+    pid: int
+    node: str
+    index: int
+    keys: set[int] = field(default_factory=set)
+    """The units sent to it that have not come back."""
+    alive: bool = True
+    collector: asyncio.Task[None] | None = None
+
+
+@dataclass(eq=False)
+class _Pool:
+    """The actors of the agents that share one set of ``ray_resources``."""
+
+    resources: dict[str, float]
+    plan: WorkerPlan
+    size: int
+    slots: list[_Slot] = field(default_factory=list)
+    replacements: int = 0
+    starting: int = 0
+
+    def live(self) -> list[_Slot]:
+        return [s for s in self.slots if s.alive]
+
+
+@dataclass(eq=False)
+class _Sent:
+    """A unit the driver waits for."""
+
+    unit: Unit
+    run: TestRun
+    pool: _Pool
+    future: asyncio.Future[Done]
+    slot: _Slot | None = None
+    tries: int = 0
+    last_failure: str = ""
+
+
+class RayExecutor:
+    """Runs tests on Ray actors; see the module docstring. :meth:`start` connects to Ray and
+    starts the actors (EndpointError when the cluster cannot be reached, ConfigError when it
+    lacks what the agents need); :meth:`close` stops them."""
+
+    name = "ray"
+
+    def __init__(
+        self,
+        plan: RunPlan,
+        resolved: dict[str, Use],
+        tools: RunTools,
+        *,
+        files_dir: Callable[[str, str, int], Path] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.resolved = resolved
+        self.tools = tools
+        self.files_dir = files_dir
+        self._pools: dict[str, _Pool] = {}
+        """Each agent's pool."""
+        self._entries: dict[int, _Sent] = {}
+        self._buffer: list[_Sent] = []
+        self._flushing = False
+        self._keys = itertools.count(1)
+        self._joined: subprocess.Popen[str] | bool = False
+        """What :func:`_start_ray` gave: a local head's keeper, True (joined), False."""
+        self._remote: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self.tripped: list[str] = []
+        """Why endpoints' breakers opened on the actors (read when the executor closes)."""
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        address = self.plan.base.benchmark.ray_address
+        job = asyncio.ensure_future(asyncio.to_thread(_start_ray, address))
+        try:
+            self._joined = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            self._joined = await job  # Ray started meanwhile is shut down by close()
+            raise
+        await self._start_pools()
+
+    async def close(self) -> None:
+        """Stop every actor (and Ray itself, when the run started it). Safe to call twice."""
+        await self._shutdown()
+
+    # -- starting ---------------------------------------------------------------------------
+
+    async def _start_pools(self) -> None:
+        import ray
+
+        from llmbench.executors.worker import Worker
+
+        self._remote = ray.remote(Worker)
+        cluster = await asyncio.to_thread(ray.cluster_resources)
+        size = self.plan.base.benchmark.ray_actors or max(1, int(cluster.get("CPU", 1)))
+        groups: dict[tuple[tuple[str, float], ...], list[Any]] = {}
+        for a in self.plan.agents:
+            groups.setdefault(tuple(sorted(a.ray_resources.items())), []).append(a)
+        keep_files = bool(self.tools.protocols)
+        for resources, agents in groups.items():
+            for name, amount in resources:
+                if cluster.get(name, 0) < amount:
+                    raise ConfigError(
+                        f"agent {agents[0].id}: ray_resources: no node of the Ray cluster has "
+                        f"{amount:g} of {name!r} (the cluster has: {', '.join(sorted(cluster))})",
+                        path=self.plan.base_path,
+                    )
+            helpers = {w: u for w, u in self.resolved.items() if w in ("instructor", "supervisor")}
+            worker_plan = WorkerPlan(
+                base=self.plan.base,
+                agents=tuple(agents),
+                resolved={**{a.id: self.resolved[a.id] for a in agents}, **helpers},
+                tools=self.tools,
+                rpm={a.id: a.rpm / size if a.rpm else None for a in agents},
+                actors=size,
+                keep_files=keep_files,
+            )
+            pool = _Pool(dict(resources), worker_plan, size)
+            for a in agents:
+                self._pools[a.id] = pool
+            made = await asyncio.gather(
+                *(self._new_slot(pool, i) for i in range(size)), return_exceptions=True
+            )
+            for slot in made:
+                if isinstance(slot, BaseException):
+                    raise slot
+                pool.slots.append(slot)
+        pools = {id(p): p for p in self._pools.values()}
+        log.info(
+            "executor ray: %d actors in %d pool(s) on %s",
+            sum(len(p.slots) for p in pools.values()),
+            len(pools),
+            ", ".join(sorted({s.node for p in pools.values() for s in p.slots})),
+        )
+
+    async def _new_slot(self, pool: _Pool, index: int) -> _Slot:
+        """Start actor ``index`` of ``pool`` and its collector."""
+        import ray
+
+        handle = self._remote.options(
+            num_cpus=0,
+            resources=pool.resources or None,
+            scheduling_strategy="SPREAD",
+            max_restarts=0,
+        ).remote(pool.plan, index)
+        try:
+            async with asyncio.timeout(ACTOR_START_S):
+                problem = await handle.problem.remote()
+                pid = await handle.pid.remote()
+                node = await handle.node.remote()
+        except (TimeoutError, ray.exceptions.RayError) as exc:
+            ray.kill(handle, no_restart=True)
+            raise EndpointError(f"a Ray worker could not start: {_reason(exc)}") from None
+        if problem is not None:
+            ray.kill(handle, no_restart=True)
+            raise ConfigError(f"the Ray worker on {node}: {problem}", path=self.plan.base_path)
+        slot = _Slot(handle, pool, pid, node, index)
+        slot.collector = asyncio.create_task(self._collect(slot))
+        return slot
+
+    # -- running ----------------------------------------------------------------------------
+
+    def execute(
+        self, lane: Lane, run: TestRun, seed: int | None, repeat: int
+    ) -> Coroutine[Any, Any, Outcome]:
+        return self._execute(lane.agent_id, run, seed, repeat)
+
+    async def _execute(self, agent_id: str, run: TestRun, seed: int | None, repeat: int) -> Outcome:
+        assert self._loop is not None
+        key = next(self._keys)
+        entry = _Sent(
+            Unit(key, agent_id, run.test, repeat, seed),
+            run,
+            self._pools[agent_id],
+            self._loop.create_future(),
+        )
+        self._entries[key] = entry
+        self._queue(entry)
+        try:
+            done = await asyncio.shield(entry.future)
+        except asyncio.CancelledError:
+            if entry.slot is None or entry.future.cancelled():  # never sent: nothing runs it
+                self._forget(entry)
+                raise
+            self._cancel_remote(entry)
+            deadline = self._loop.time() + CANCEL_GRACE_S
+            while not entry.future.done():  # its actor's own cancelled outcome is worth more
+                left = deadline - self._loop.time()
+                if left <= 0:
+                    self._forget(entry)
+                    raise
+                try:
+                    await asyncio.wait({entry.future}, timeout=left)
+                except asyncio.CancelledError:
+                    continue
+            done = entry.future.result()
+        return done.outcome
+
+    def _queue(self, entry: _Sent) -> None:
+        self._buffer.append(entry)
+        if not self._flushing:
+            assert self._loop is not None
+            self._flushing = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Send what was queued in this turn of the loop: one call per actor."""
+        self._flushing = False
+        batches: dict[_Slot, list[_Sent]] = {}
+        waiting: list[_Sent] = []
+        load: dict[_Slot, int] = {}
+        for entry in self._buffer:
+            if entry.future.done():
+                continue
+            live = entry.pool.live()
+            if not live:
+                if entry.pool.starting:
+                    waiting.append(entry)  # a replacement is on its way
+                else:
+                    self._fail(entry, "no Ray worker of its pool is left")
+                continue
+            for s in live:
+                load.setdefault(s, len(s.keys))
+            slot = min(live, key=lambda s: load[s])
+            load[slot] += 1
+            batches.setdefault(slot, []).append(entry)
+        self._buffer = waiting
+        for slot, entries in batches.items():
+            for entry in entries:
+                entry.slot = slot
+                entry.tries += 1
+                slot.keys.add(entry.unit.key)
+            ref = slot.handle.start.remote([e.unit for e in entries])
+            self._spawn(self._sent(slot, ref))
+
+    async def _sent(self, slot: _Slot, ref: Any) -> None:
+        """Wait for a start call (its failure is the collector's to handle)."""
+        import ray
+
+        try:
+            await ref
+        except ray.exceptions.RayError:
+            pass
+
+    def _cancel_remote(self, entry: _Sent) -> None:
+        assert entry.slot is not None
+        slot = entry.slot
+        if slot.alive:
+            self._spawn(self._sent(slot, slot.handle.cancel.remote([entry.unit.key])))
+
+    def _forget(self, entry: _Sent) -> None:
+        self._entries.pop(entry.unit.key, None)
+        if entry.slot is not None:
+            entry.slot.keys.discard(entry.unit.key)
+        if entry in self._buffer:
+            self._buffer.remove(entry)
+
+    def _fail(self, entry: _Sent, why: str) -> None:
+        """End ``entry`` as an error result: its work could not be run."""
+        last = f" (last: {entry.last_failure})" if entry.last_failure else ""
+        outcome = entry.run.failed("worker", f"worker lost: {why}{last}")
+        self._resolve(entry, Done(entry.unit.key, outcome))
+
+    def _resolve(self, entry: _Sent, done: Done) -> None:
+        self._forget(entry)
+        if not entry.future.done():
+            entry.future.set_result(done)
+
+    async def _collect(self, slot: _Slot) -> None:
+        """Hand back ``slot``'s outcomes as they end, until it dies or the run closes."""
+        import ray
+
+        while slot.alive:
+            try:
+                batch: list[Done] = await slot.handle.collect.remote(COLLECT_WAIT_S)
+            except ray.exceptions.RayError as exc:
+                if slot.alive:
+                    await self._lost(slot, _reason(exc))
+                return
+            for done in batch:
+                entry = self._entries.get(done.key)
+                if entry is None or entry.slot is not slot:
+                    continue  # given up on, or sent again after this actor looked dead
+                if done.files is not None and self.files_dir is not None:
+                    await asyncio.to_thread(self._write_files, entry.unit, done.files)
+                self._resolve(entry, Done(done.key, done.outcome))
+
+    def _write_files(self, unit: Unit, files: SavedFiles) -> None:
+        """Write what a test left in the agent's home into the run directory (the driver is
+        its only writer)."""
+        assert self.files_dir is not None
+        dest = self.files_dir(unit.agent_id, unit.test.id, unit.repeat)
+        if dest.exists():  # an earlier, interrupted try
+            shutil.rmtree(dest)
+        for name, data in files:
+            parts = PurePosixPath(name).parts
+            if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
+                continue  # the worker writes relative names only; never follow another
+            target = dest.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+    async def _lost(self, slot: _Slot, why: str) -> None:
+        """``slot``'s actor died: send its tests elsewhere, start a replacement."""
+        import ray
+
+        slot.alive = False
+        ray.kill(slot.handle, no_restart=True)  # a half-dead actor must not answer later
+        failure = f"Ray worker pid {slot.pid} on {slot.node} died: {why}"
+        log.warning("%s; its %d tests in flight go to another worker", failure, len(slot.keys))
+        pool = slot.pool
+        replace = pool.replacements < pool.size
+        if replace:
+            pool.replacements += 1
+            pool.starting += 1
+        for key in sorted(slot.keys):
+            entry = self._entries.get(key)
+            if entry is None or entry.future.done():
+                continue
+            entry.slot = None
+            entry.last_failure = failure
+            if entry.tries >= MAX_TRIES:
+                self._fail(entry, f"it was sent {entry.tries} times")
+            else:
+                self._queue(entry)
+        slot.keys.clear()
+        if replace:
+            try:
+                new = await self._new_slot(pool, slot.index)
+            except (EndpointError, ConfigError) as exc:
+                log.warning("no replacement for the lost Ray worker: %s", exc)
+            else:
+                pool.slots.append(new)
+            finally:
+                pool.starting -= 1
+            if self._buffer and not self._flushing:
+                self._flushing = True
+                assert self._loop is not None
+                self._loop.call_soon(self._flush)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def pids(self) -> list[int]:
+        """The process ids of the live actors."""
+        return [s.pid for p in {id(p): p for p in self._pools.values()}.values() for s in p.live()]
+
+    async def _shutdown(self) -> None:
+        """Stop every actor (and Ray itself, when the run started it); collect the breakers
+        that opened on the actors."""
+        import ray
+
+        slots = [s for p in {id(p): p for p in self._pools.values()}.values() for s in p.slots]
+        for slot in slots:
+            if slot.collector is not None:
+                slot.collector.cancel()
+        live = [s for s in slots if s.alive]
+        for slot in live:
+            slot.alive = False
+        reasons = await asyncio.gather(*(self._close_slot(s) for s in live), return_exceptions=True)
+        for found in reasons:
+            if isinstance(found, list):
+                self.tripped.extend(r for r in found if r not in self.tripped)
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(
+            *[s.collector for s in slots if s.collector is not None],
+            *self._background,
+            return_exceptions=True,
+        )
+        for entry in list(self._entries.values()):  # none is left after a run; never hang
+            self._fail(entry, "the run ended before it came back")
+        joined, self._joined = self._joined, False
+        if joined is not False:
+            await asyncio.to_thread(ray.shutdown)
+        if isinstance(joined, subprocess.Popen):
+            await asyncio.to_thread(_stop_head, joined)
+
+    async def _close_slot(self, slot: _Slot) -> list[str]:
+        import ray
+
+        tripped: list[str] = []
+        try:
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                tripped = [
+                    r for _, state, r in await slot.handle.tripped.remote() if state != "closed"
+                ]
+                await slot.handle.close.remote()
+        except (TimeoutError, ray.exceptions.RayError):
+            pass
+        ray.kill(slot.handle, no_restart=True)
+        return tripped
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for why a Ray call failed."""
+    text = str(exc).strip().splitlines()
+    first = next((line for line in text if line.strip()), type(exc).__name__)
+    return redact.scrub(f"{type(exc).__name__}: {first.strip()}"[:300])
+
+
+__all__ = ["RAY_MISSING", "RayExecutor", "Worker", "check_plan"]

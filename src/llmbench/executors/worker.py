@@ -1,0 +1,216 @@
+"""What one Ray actor does (:mod:`llmbench.executors.ray`), as a plain class: it holds its own
+HTTP client, callers, circuit breakers and code sandbox, starts the tests it is given as tasks
+of its event loop, and hands back each one's outcome once it ends.
+
+Nothing here imports Ray, so the worker runs (and is tested) without it too.
+
+The worker never writes into the run directory: the files an agent leaves in its home are
+saved under the worker's own temporary folder, read back into the :class:`Done` that carries
+the outcome, and written into the run directory by the driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from llmbench.config.agent_config import AgentConfig
+from llmbench.config.base_config import BaseConfig
+from llmbench.engine.breaker import Breakers
+from llmbench.engine.test_run import Outcome, Target, TestRun
+from llmbench.errors import ConfigError
+from llmbench.providers.http1 import HttpClient
+from llmbench.runs import lanes
+from llmbench.runs.preflight import Use
+from llmbench.runs.tools import RunTools
+from llmbench.suite.models import TestCase
+
+log = logging.getLogger("llmbench.worker")
+
+SavedFiles = tuple[tuple[str, bytes], ...]
+"""The files a test left in the agent's home: (name relative to the home, content)."""
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """What a worker needs to run its agents' tests. It carries no secret: API keys are read
+    from the environment variables ``api_key_env`` names, on the worker's node (headers and
+    URLs with secrets are refused under Ray: :func:`llmbench.executors.ray.check_plan`)."""
+
+    base: BaseConfig
+    agents: tuple[AgentConfig, ...]
+    resolved: dict[str, Use]
+    """Each agent's API (and the instructor's and supervisor's) as the preflight resolved it."""
+    tools: RunTools
+    rpm: dict[str, float | None] = field(default_factory=dict)
+    """Each agent's share of its ``rpm`` on this worker (None: no bound)."""
+    actors: int = 1
+    """How many workers share the ``rpm`` budgets."""
+    keep_files: bool = False
+    """Save what tests with tools leave in ``/home/agent``, for the driver to write."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One test of one agent to run: the driver's key for it, and what ``TestRun`` needs."""
+
+    key: int
+    agent_id: str
+    test: TestCase
+    repeat: int
+    seed: int | None
+
+
+@dataclass(frozen=True)
+class Done:
+    """A unit that ended: its outcome, and the files it left when the run keeps them."""
+
+    key: int
+    outcome: Outcome
+    files: SavedFiles | None = None
+
+
+class Worker:
+    """Runs units in its event loop; see the module docstring. Its methods are called from
+    that loop only (a Ray async actor's)."""
+
+    def __init__(self, plan: WorkerPlan, index: int = 0) -> None:
+        """``index``: this worker's place among the ``plan.actors`` that share its plan."""
+        self.plan = plan
+        self.breakers = Breakers()
+        self._root = Path(tempfile.mkdtemp(prefix="llmbench-worker-"))
+        self.targets: dict[str, Target] = {}
+        self._problem: str | None = None
+        try:
+            sandbox = lanes.run_sandbox(plan.tools)
+            for a in plan.agents:
+                self.targets[a.id] = lanes.target(
+                    a,
+                    plan.resolved[a.id].api,
+                    self.breakers,
+                    plan.tools,
+                    sandbox,
+                    rpm=plan.rpm.get(a.id),
+                    files_dir=partial(self._files_dir, a.id) if plan.keep_files else None,
+                )
+            self.helpers = lanes.helpers(plan.base, plan.resolved, self.breakers)
+        except ConfigError as exc:  # an api_key_env not set on this node
+            self._problem = str(exc)
+            self.helpers = lanes.helpers(plan.base, {}, self.breakers)
+        for t in self.targets.values():
+            limiter = t.caller.limiter
+            if limiter is not None:  # worker i's first turn: i / actors of the way to its next
+                limiter.hold_off(limiter.interval_s * (index % plan.actors) / plan.actors)
+        self._session: HttpClient | None = None
+        self._tasks: dict[int, asyncio.Task[Outcome]] = {}
+        self._runs: dict[int, tuple[Unit, TestRun]] = {}
+        self._folders: dict[tuple[str, str, int], Path] = {}
+        self._done: list[Done] = []
+        self._ready: asyncio.Event | None = None
+
+    def _files_dir(self, agent_id: str, test_id: str, repeat: int) -> Path:
+        # a fresh folder per unit (one at a time per key): test ids never reach the path
+        folder = Path(tempfile.mkdtemp(dir=self._root))
+        self._folders[(agent_id, test_id, repeat)] = folder
+        return folder / "files"
+
+    def problem(self) -> str | None:
+        """Why this worker cannot run its agents' tests (None: it can)."""
+        return self._problem
+
+    def pid(self) -> int:
+        """The worker's process id (the tests kill it by this)."""
+        return os.getpid()
+
+    def node(self) -> str:
+        """The worker's host name, for the log."""
+        return os.uname().nodename
+
+    async def start(self, units: list[Unit]) -> int:
+        """Start every unit; returns how many this worker now runs."""
+        if self._session is None:
+            self._session = HttpClient(limit=self.plan.base.benchmark.max_workers + 4)
+            self._ready = asyncio.Event()
+        for unit in units:
+            if unit.key in self._tasks:
+                continue  # sent twice: it runs once
+            run = TestRun(unit.test, self.targets[unit.agent_id])
+            task = asyncio.create_task(
+                run.execute(self._session, self.helpers, unit.seed, unit.repeat)
+            )
+            self._tasks[unit.key] = task
+            self._runs[unit.key] = (unit, run)
+            task.add_done_callback(partial(self._ended, unit.key))
+        return len(self._tasks)
+
+    def _ended(self, key: int, task: asyncio.Task[Outcome]) -> None:
+        unit, run = self._runs.pop(key)
+        del self._tasks[key]
+        if task.cancelled():
+            outcome = run.cancelled()
+        elif (exc := task.exception()) is not None:  # a bug must not lose the test
+            log.error("internal error while running test %s", run.test.id, exc_info=exc)
+            outcome = run.internal_error(exc)
+        else:
+            outcome = task.result()
+        files = None
+        folder = self._folders.pop((unit.agent_id, unit.test.id, unit.repeat), None)
+        if folder is not None:
+            if outcome.result.files_saved:
+                files = _read_back(folder / "files")
+            shutil.rmtree(folder, ignore_errors=True)
+        self._done.append(Done(key, outcome, files))
+        assert self._ready is not None
+        self._ready.set()
+
+    async def collect(self, wait_s: float) -> list[Done]:
+        """The units that ended since the last call; waits up to ``wait_s`` for one."""
+        if not self._done and self._ready is not None:
+            self._ready.clear()
+            try:
+                async with asyncio.timeout(wait_s):
+                    await self._ready.wait()
+            except TimeoutError:
+                pass
+        elif self._ready is None:
+            await asyncio.sleep(wait_s)
+        done, self._done = self._done, []
+        return done
+
+    async def cancel(self, keys: list[int]) -> None:
+        """Cancel these units (each then ends as a cancelled outcome)."""
+        for key in keys:
+            task = self._tasks.get(key)
+            if task is not None:
+                task.cancel()
+
+    def tripped(self) -> list[tuple[str, str, str]]:
+        """The circuit breakers that opened here: (endpoint, state, reason)."""
+        return [(b.endpoint, b.state, b.reason()) for b in self.breakers.tripped()]
+
+    async def close(self) -> None:
+        """Cancel what still runs, close the HTTP client, remove the temporary folder."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        await asyncio.to_thread(shutil.rmtree, self._root, True)
+
+
+def _read_back(files: Path) -> SavedFiles:
+    """The regular files under ``files``, read into memory (the sandbox saved at most
+    ``[sandbox] save_files_mb`` of them)."""
+    out: list[tuple[str, bytes]] = []
+    for path in sorted(files.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            out.append((path.relative_to(files).as_posix(), path.read_bytes()))
+    return tuple(out)

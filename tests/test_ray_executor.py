@@ -1,0 +1,173 @@
+"""The Ray executor against the scripted servers, on a local Ray instance (``num_cpus=2``,
+started once for this module): the same results, scores and journal keys as the local executor,
+the same limits at the server, tests of a killed actor run elsewhere exactly once, config
+mistakes found before anything is written, and no actor left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import ray
+
+import llmbench
+from llmbench import ConfigError, EndpointError
+from tests.conftest import Run
+from tests.scripted_server import Answer, ScriptedServer
+from tests.test_run_api import _comparable, _keys, _setup, _summary
+from tests.test_runner_e2e import _agent, _base_config, _journal
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """One local Ray instance for the module (its start-up takes seconds)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+def _worker_pids() -> list[int]:
+    """The processes of live llmbench actors (Ray titles them ``ray::Worker...``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"ray::Worker"):
+            found.append(int(entry.name))
+    return found
+
+
+def _actors_alive(wait_s: float = 10.0) -> int:
+    """How many llmbench actors are left, once those being killed had ``wait_s`` to exit."""
+    deadline = time.monotonic() + wait_s
+    while _worker_pids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return len(_worker_pids())
+
+
+def test_ray_gives_the_results_and_scores_of_local(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, local_ray: None
+) -> None:
+    _setup(tmp_path, server, tests=6)
+    monkeypatch.chdir(tmp_path)
+    local = llmbench.run("base_config.toml", "agents", repeats=2)
+    remote = llmbench.run("base_config.toml", "agents", repeats=2, executor="ray")
+    assert remote.status == "completed" and remote.all_ran and not remote.errors
+    assert _keys(remote.directory) == _keys(local.directory)
+    assert len(_keys(remote.directory)) == 24
+    assert _comparable(remote.summary) == _comparable(local.summary)
+    assert remote.summary == _summary(remote.directory)
+    entries = _journal(remote.directory)
+    assert len({(e["agent_id"], e["test_id"], e["repeat"]) for e in entries}) == len(entries)
+    assert all(e["response_text"] == "42" for e in entries)
+    assert _actors_alive() == 0  # the run's actors ended with it
+
+
+def test_limits_hold_at_the_server(
+    tmp_path: Path,
+    server: ScriptedServer,
+    server2: ScriptedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    local_ray: None,
+) -> None:
+    _setup(tmp_path, server, tests=16, ttft_s=0.1)
+    server2.set_default(Answer(chunks=["4", "2"], ttft_s=0.1))
+    _base_config(tmp_path, server.url + "/v1", server.url + "/v1", max_workers=5)
+    _agent(tmp_path, "alpha", server.url + "/v1", "max_concurrency = 2")
+    _agent(tmp_path, "beta", server2.url + "/v1", "max_concurrency = 4")
+    monkeypatch.chdir(tmp_path)
+    run = llmbench.run("base_config.toml", "agents", executor="ray")
+    assert run.status == "completed" and run.all_ran
+    assert server.peak_in_flight() == 2  # alpha's own bound, reached and never passed
+    assert 2 < server2.peak_in_flight() <= 4  # beta's, within max_workers = 5 over both
+
+
+def test_rpm_holds_over_the_actors(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, local_ray: None
+) -> None:
+    _setup(tmp_path, server, tests=4)
+    _agent(tmp_path, "alpha", server.url + "/v1", "rpm = 120")  # 2 a second
+    (tmp_path / "agents" / "beta.toml").unlink()
+    monkeypatch.chdir(tmp_path)
+    run = llmbench.run("base_config.toml", "agents", executor="ray")
+    assert run.status == "completed" and run.all_ran
+    chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
+    assert len(chats) == 4
+    times = sorted(r.received_at for r in chats)
+    # two actors each hold 60 rpm: four requests need at least 1 s between first and last
+    assert times[-1] - times[0] >= 0.9
+
+
+def test_a_killed_actor_s_tests_run_elsewhere_exactly_once(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, local_ray: None
+) -> None:
+    _setup(tmp_path, server, tests=30, ttft_s=0.2)
+    monkeypatch.chdir(tmp_path)
+    killed: list[int] = []
+
+    def kill_one(progress: llmbench.RunProgress) -> None:
+        if killed or progress.total.completed_tests < 4:
+            return
+        pids = _worker_pids()
+        if pids:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    run = llmbench.run(
+        "base_config.toml", "agents", executor="ray", on_progress=kill_one, progress_interval_s=0.1
+    )
+    assert killed
+    assert run.status == "completed"
+    keys = _keys(run.directory)
+    assert len(keys) == 60 and len(set(keys)) == 60
+    assert all(status == "ok" for *_, status in keys)
+    entries = _journal(run.directory)
+    assert len(entries) == 60  # journaled once each
+    assert _actors_alive() == 0
+
+
+def test_ray_mistakes_are_input_errors_and_write_nothing(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, local_ray: None
+) -> None:
+    _setup(tmp_path, server)
+    monkeypatch.chdir(tmp_path)
+    _agent(tmp_path, "beta", server.url + "/v1", 'headers = {Authorization = "Bearer sk-x"}')
+    with pytest.raises(ConfigError, match="api_key_env") as caught:
+        llmbench.run("base_config.toml", "agents", executor="ray")
+    assert "sk-x" not in str(caught.value)
+    _agent(tmp_path, "beta", server.url + "/v1", 'ray_resources = {"gpu_node" = 1}')
+    with pytest.raises(ConfigError, match="ray_resources: no node of the Ray cluster has"):
+        llmbench.run("base_config.toml", "agents", executor="ray")
+    with pytest.raises(ConfigError, match="executor: expected one of local, ray"):
+        llmbench.run("base_config.toml", "agents", executor="spark")
+    assert not (tmp_path / "results").exists()
+    assert _actors_alive() == 0
+
+
+def test_an_unreachable_cluster_is_one_line_and_writes_nothing(
+    tmp_path: Path, server: ScriptedServer, run: Run
+) -> None:
+    _setup(tmp_path, server)
+    _base_config(
+        tmp_path,
+        server.url + "/v1",
+        server.url + "/v1",
+        extra='executor = "ray"\nray_address = "127.0.0.1:9"',
+    )
+    started = time.monotonic()
+    done = run("--base_config", "base_config.toml", "--agent_config", "agents")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: the Ray cluster at 127.0.0.1:9 cannot be reached: Connection refused"
+    ], done.stderr
+    assert time.monotonic() - started < 30
+    assert not (tmp_path / "results").exists()
