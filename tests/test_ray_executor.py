@@ -15,7 +15,7 @@ import pytest
 import ray
 
 import llmbench
-from llmbench import ConfigError, EndpointError
+from llmbench import ConfigError
 from tests.conftest import Run
 from tests.scripted_server import Answer, ScriptedServer
 from tests.test_run_api import _comparable, _keys, _setup, _summary
