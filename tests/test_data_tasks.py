@@ -132,10 +132,12 @@ CASES: dict[str, tuple[str, bool, bool, float | None, str]] = {
 }
 
 
+@pytest.mark.parametrize("executor", ["local", "ray"])
 def test_each_submission_gets_its_verdict_and_the_files_are_saved(
-    tmp_path: Path, server: ScriptedServer
+    tmp_path: Path, server: ScriptedServer, executor: str
 ) -> None:
-    args = _write(tmp_path, server, [_task(name) for name in CASES])
+    """Under Ray the sandboxes run in the actors and the files come back to the driver."""
+    args = [*_write(tmp_path, server, [_task(name) for name in CASES]), "--executor", executor]
     for name, (code, *_rest) in CASES.items():
         server.script(Code(code), Answer("done"), marker=f"question {name}")
     assert main(args) == 0

@@ -5,6 +5,7 @@ mistakes found before anything is written, and no actor left behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -16,10 +17,10 @@ import ray
 
 import llmbench
 from llmbench import ConfigError
-from tests.conftest import Run
+from tests.conftest import Run, make_test
 from tests.scripted_server import Answer, ScriptedServer
 from tests.test_run_api import _comparable, _keys, _setup, _summary
-from tests.test_runner_e2e import _agent, _base_config, _journal
+from tests.test_runner_e2e import _agent, _base_config, _journal, _start, _suite, _wait_for_lines
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,28 @@ def local_ray() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
     yield
     ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _no_keeper_left() -> Iterator[None]:
+    """No local Ray head a run started outlives it."""
+    yield
+    deadline = time.monotonic() + 20
+    while _keepers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _keepers() == []
+
+
+def _keepers() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"llmbench.executors.ray_head" in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def _worker_pids() -> list[int]:
@@ -171,3 +194,52 @@ def test_an_unreachable_cluster_is_one_line_and_writes_nothing(
     ], done.stderr
     assert time.monotonic() - started < 30
     assert not (tmp_path / "results").exists()
+
+
+def _pids() -> set[int]:
+    return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
+
+
+def _alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (an exited process its parent has not reaped yet, a
+    zombie, holds nothing)."""
+    running = set()
+    for pid in pids & _pids():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rfind(")") + 2 :].split()[0] != "Z":
+            running.add(pid)
+    return running
+
+
+def test_sigkill_of_the_driver_leaves_no_ray_process_and_resume_completes(
+    tmp_path: Path, server: ScriptedServer, run: Run
+) -> None:
+    ids = [f"t{i:02d}" for i in range(30)]
+    _suite(tmp_path, [make_test(i, expected=42) for i in ids])
+    _base_config(tmp_path, server.url + "/v1", server.url + "/v1", extra='executor = "ray"')
+    _agent(tmp_path, "alpha", server.url + "/v1", "max_concurrency = 2")
+    server.set_default(Answer(chunks=["4", "2"], ttft_s=0.1))
+    before = _pids()
+    proc = _start(tmp_path)
+    run_dir = _wait_for_lines(tmp_path / "results", 5, proc)
+    started = _pids() - before - {proc.pid}  # the keeper, Ray's head, its agents, the actors
+    assert len(started) >= 4
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.monotonic() + 20
+    while _alive(started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:80] for p in _alive(started)}
+    assert not left  # every process the run started ended with it
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "running"
+    assert len(_journal(run_dir)) < 30
+
+    done = run("--resume", str(run_dir), "--executor", "ray")
+    assert done.returncode == 0, done.stderr
+    entries = _journal(run_dir)
+    ok = [e["test_id"] for e in entries if e["status"] == "ok"]
+    assert sorted(ok) == ids  # each test has exactly one result; none ran twice
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "completed"

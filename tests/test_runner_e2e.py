@@ -97,9 +97,13 @@ def _journal(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+@pytest.mark.parametrize("executor", ["local", "ray"])
 def test_two_agents_with_instructor_and_supervisor_write_a_complete_run_directory(
-    tmp_path: Path, server: ScriptedServer, server2: ScriptedServer, run: Run
+    tmp_path: Path, server: ScriptedServer, server2: ScriptedServer, run: Run, executor: str
 ) -> None:
+    """The whole run, with this process's event loop or on Ray actors (a local Ray instance
+    the run starts and stops)."""
+    started = time.time()
     _suite(tmp_path, [make_test("q1"), make_test("q2"), INTERACTIVE])
     _base_config(tmp_path, server.url + "/v1", server2.url + "/v1")
     _agent(tmp_path, "alpha", server.url + "/v1", 'system_prompt = "Be brief."')
@@ -125,6 +129,8 @@ def test_two_agents_with_instructor_and_supervisor_write_a_complete_run_director
         "agents",
         "-l",
         "INFO",
+        "--executor",
+        executor,
         env={"E2E_KEY": SECRET},
     )
     assert done.returncode == 0, done.stderr
@@ -196,6 +202,11 @@ def test_two_agents_with_instructor_and_supervisor_write_a_complete_run_director
         if path.is_file():
             assert SECRET not in path.read_text(encoding="utf-8"), path
     assert SECRET not in done.stdout + done.stderr
+    if executor == "ray":  # nor in what Ray keeps of the run: its logs, its task arguments
+        sessions = [d for d in Path("/tmp/ray").glob("session_2*") if d.stat().st_mtime > started]
+        assert sessions
+        for path in (p for d in sessions for p in d.rglob("*") if p.is_file()):
+            assert SECRET.encode() not in path.read_bytes(), path
 
 
 def test_errors_exit_1_and_are_saved_with_their_message(

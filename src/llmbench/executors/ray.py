@@ -34,6 +34,7 @@ secret are refused: :func:`check_plan`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -509,9 +510,21 @@ class RayExecutor:
                 entry = self._entries.get(done.key)
                 if entry is None or entry.slot is not slot:
                     continue  # given up on, or sent again after this actor looked dead
+                outcome = done.outcome
                 if done.files is not None and self.files_dir is not None:
-                    await asyncio.to_thread(self._write_files, entry.unit, done.files)
-                self._resolve(entry, Done(done.key, done.outcome))
+                    try:
+                        await asyncio.to_thread(self._write_files, entry.unit, done.files)
+                    except OSError as exc:  # the result matters more than its files
+                        log.warning(
+                            "test %s: the agent's files could not be saved: %s",
+                            entry.unit.test.id,
+                            exc,
+                        )
+                        result = dataclasses.replace(
+                            outcome.result, files_saved=None, files_left_out=0
+                        )
+                        outcome = Outcome(result, outcome.transcript)
+                self._resolve(entry, Done(done.key, outcome))
 
     def _write_files(self, unit: Unit, files: SavedFiles) -> None:
         """Write what a test left in the agent's home into the run directory (the driver is
@@ -520,6 +533,7 @@ class RayExecutor:
         dest = self.files_dir(unit.agent_id, unit.test.id, unit.repeat)
         if dest.exists():  # an earlier, interrupted try
             shutil.rmtree(dest)
+        dest.mkdir(parents=True)
         for name, data in files:
             parts = PurePosixPath(name).parts
             if not parts or PurePosixPath(name).is_absolute() or ".." in parts:

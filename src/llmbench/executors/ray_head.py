@@ -5,7 +5,8 @@
 agents they started are left behind (Ray 2.60: they notice, then hang on the way out). So the
 driver does not start Ray itself: it starts this keeper, which
 
-- dies with the driver (``PR_SET_PDEATHSIG``: SIGTERM when the driver goes, however it goes),
+- ends with the driver: it looks every 0.2 s whether its parent is still the driver (a process
+  whose parent dies is given another one, however the parent died); SIGTERM ends it too,
 - is a child subreaper (``PR_SET_CHILD_SUBREAPER``), so every process Ray starts, however deep,
   becomes its child when its own parent dies, instead of init's,
 - runs ``ray start --head --block`` and prints ``ready`` once the head accepts connections,
@@ -24,11 +25,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 READY = "ready"
 STOP_WAIT_S = 10.0
@@ -119,12 +118,19 @@ def _accepts(port: int) -> bool:
 
 def main(argv: list[str]) -> int:
     driver, port, cpus = (int(a) for a in argv)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C is the driver's to handle
-    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    stop: list[int] = []  # a plain list: a handler that takes a lock can deadlock the loop
+
+    def stopping(signum: int, _frame: object) -> None:
+        stop.append(signum)
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
-    if os.getppid() != driver:  # the driver died before the death signal was armed
+
+    def driver_gone() -> bool:
+        return os.getppid() != driver
+
+    if driver_gone():
         return 1
     try:
         noted: bytes | None = _current_cluster_file().read_bytes()
@@ -150,11 +156,11 @@ def main(argv: list[str]) -> int:
         stderr=subprocess.STDOUT,
     )
     try:
-        while not stop.is_set() and head.poll() is None:
+        while not stop and not driver_gone() and head.poll() is None:
             if _accepts(port):
                 print(READY, flush=True)
                 break
-            stop.wait(0.1)
+            time.sleep(0.1)
         else:
             if head.poll() is not None:  # Ray did not start: say why, in its own words
                 output.seek(0)
@@ -164,8 +170,8 @@ def main(argv: list[str]) -> int:
                     file=sys.stderr,
                 )
                 return 1
-        while not stop.is_set() and head.poll() is None:
-            stop.wait(0.2)
+        while not stop and not driver_gone() and head.poll() is None:
+            time.sleep(0.2)
     finally:
         if head.poll() is None:
             head.send_signal(signal.SIGTERM)  # ray start --block stops Ray's processes

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from llmbench.config.agent_config import AgentConfig
 from llmbench.config.base_config import BaseConfig
+from llmbench.engine import loop as event_loop
 from llmbench.engine.breaker import Breakers
 from llmbench.engine.test_run import Outcome, Target, TestRun
 from llmbench.errors import ConfigError
@@ -128,6 +129,10 @@ class Worker:
         """The worker's process id (the tests kill it by this)."""
         return os.getpid()
 
+    async def loop(self) -> str:
+        """The event loop this worker runs in (``uvloop`` or ``asyncio``)."""
+        return event_loop.running_loop_name()
+
     def node(self) -> str:
         """The worker's host name, for the log."""
         return os.uname().nodename
@@ -162,7 +167,7 @@ class Worker:
         files = None
         folder = self._folders.pop((unit.agent_id, unit.test.id, unit.repeat), None)
         if folder is not None:
-            if outcome.result.files_saved:
+            if (folder / "files").is_dir():  # saved, even if empty or only the cut listing
                 files = _read_back(folder / "files")
             shutil.rmtree(folder, ignore_errors=True)
         self._done.append(Done(key, outcome, files))
