@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ import ray
 import llmbench
 from llmbench import ConfigError
 from tests.conftest import Run, make_test
-from tests.scripted_server import Answer, ScriptedServer
+from tests.scripted_server import Answer, Drop, ScriptedServer
 from tests.test_run_api import _comparable, _keys, _setup, _summary
 from tests.test_runner_e2e import _agent, _base_config, _journal, _start, _suite, _wait_for_lines
 
@@ -130,6 +131,30 @@ def test_rpm_holds_over_the_actors(
     assert times[-1] - times[0] >= 0.9
 
 
+def test_auto_concurrency_and_the_breaker_work_over_the_actors(
+    tmp_path: Path,
+    server: ScriptedServer,
+    server2: ScriptedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    local_ray: None,
+) -> None:
+    _setup(tmp_path, server, tests=100)
+    _agent(tmp_path, "alpha", server.url + "/v1", 'max_concurrency = "auto"')
+    _agent(tmp_path, "beta", server2.url + "/v1")
+    server2.set_default(Drop())  # beta's server accepts connections and closes them at once
+    monkeypatch.chdir(tmp_path)
+    run = llmbench.run("base_config.toml", "agents", executor="ray")
+    assert run.status == "completed"
+    alpha, beta = run.summary["agents"]
+    assert alpha["concurrency"]["mode"] == "auto" and alpha["summary"]["successful_tests"] == 100
+    entries = [e for e in _journal(run.directory) if e["agent_id"] == "beta"]
+    assert len(entries) == 100 and all(e["status"] == "error" for e in entries)
+    # each of the two actors opened its breaker after a few tests: the rest sent nothing
+    assert sum(e["error_kind"] == "circuit_open" for e in entries) >= 80
+    assert server2.request_count() < 40
+    assert any(f"{server2.url.removeprefix('http://')} is unreachable" in e for e in run.errors)
+
+
 def test_a_killed_actor_s_tests_run_elsewhere_exactly_once(
     tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, local_ray: None
 ) -> None:
@@ -174,6 +199,18 @@ def test_ray_mistakes_are_input_errors_and_write_nothing(
         llmbench.run("base_config.toml", "agents", executor="spark")
     assert not (tmp_path / "results").exists()
     assert _actors_alive() == 0
+
+
+def test_ray_missing_is_one_line_saying_how_to_install_it(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup(tmp_path, server)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray: ImportError
+    with pytest.raises(ConfigError) as caught:
+        llmbench.run("base_config.toml", "agents", executor="ray")
+    assert str(caught.value).endswith("""executor = "ray" needs Ray: pip install 'llmbench[ray]'""")
+    assert not (tmp_path / "results").exists()
 
 
 def test_an_unreachable_cluster_is_one_line_and_writes_nothing(
