@@ -93,6 +93,15 @@ def test_ray_gives_the_results_and_scores_of_local(
     entries = _journal(remote.directory)
     assert len({(e["agent_id"], e["test_id"], e["repeat"]) for e in entries}) == len(entries)
     assert all(e["response_text"] == "42" for e in entries)
+    sessions = json.loads((remote.directory / "manifest.json").read_text())["sessions"]
+    assert sessions[-1]["executor"] == {
+        "name": "ray",
+        "address": None,
+        "actors": 2,
+        "nodes": [os.uname().nodename],
+    }
+    local_sessions = json.loads((local.directory / "manifest.json").read_text())["sessions"]
+    assert local_sessions[-1]["executor"] == {"name": "local"}
     assert _actors_alive() == 0  # the run's actors ended with it
 
 

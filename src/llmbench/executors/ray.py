@@ -294,6 +294,7 @@ class RayExecutor:
         self._remote: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._loop_names: list[str] = []
         self.tripped: list[str] = []
         """Why endpoints' breakers opened on the actors (read when the executor closes)."""
 
@@ -354,13 +355,7 @@ class RayExecutor:
                 if isinstance(slot, BaseException):
                     raise slot
                 pool.slots.append(slot)
-        pools = {id(p): p for p in self._pools.values()}
-        log.info(
-            "executor ray: %d actors in %d pool(s) on %s",
-            sum(len(p.slots) for p in pools.values()),
-            len(pools),
-            ", ".join(sorted({s.node for p in pools.values() for s in p.slots})),
-        )
+        self._loop_names = sorted({await s.handle.loop.remote() for s in self._slots()})
 
     async def _new_slot(self, pool: _Pool, index: int) -> _Slot:
         """Start actor ``index`` of ``pool`` and its collector."""
@@ -585,6 +580,31 @@ class RayExecutor:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def _slots(self) -> list[_Slot]:
+        """Every actor started, live or not, pool by pool."""
+        pools = {id(p): p for p in self._pools.values()}.values()
+        return [s for p in pools for s in p.slots]
+
+    def describe(self) -> dict[str, Any]:
+        """What runs the tests, for the manifest."""
+        live = [s for s in self._slots() if s.alive]
+        return {
+            "name": "ray",
+            "address": self.plan.base.benchmark.ray_address,
+            "actors": len(live),
+            "nodes": sorted({s.node for s in live}),
+        }
+
+    def summary_line(self) -> str:
+        """One line for the run's log."""
+        d = self.describe()
+        pools = len({id(p) for p in self._pools.values()})
+        where = d["address"] or "a local Ray instance"
+        return (
+            f"{d['actors']} actors in {pools} pool(s) on {', '.join(d['nodes'])} "
+            f"({where}; event loop in the actors: {', '.join(self._loop_names)})"
+        )
+
     # -- closing ----------------------------------------------------------------------------
 
     def pids(self) -> list[int]:
@@ -596,7 +616,7 @@ class RayExecutor:
         that opened on the actors."""
         import ray
 
-        slots = [s for p in {id(p): p for p in self._pools.values()}.values() for s in p.slots]
+        slots = self._slots()
         for slot in slots:
             if slot.collector is not None:
                 slot.collector.cancel()

@@ -125,12 +125,20 @@ async def execute(prep: Prepared, pending: list[EntryKey], hooks: Hooks) -> Run:
         if run_dir is None:
             run_dir = RunDirectory.create(plan.base.benchmark.results_dir)
             manifest = manifest_mod.build(
-                plan, run_dir, base_config=prep.base_config, agent_config=prep.agent_config
+                plan,
+                run_dir,
+                base_config=prep.base_config,
+                agent_config=prep.agent_config,
+                executor=remote.describe() if remote is not None else None,
             )
             run_dir.write_manifest(with_tools(manifest, plan, tools))
         else:
             run_dir.remove_stale_temporaries()
-            manifest_mod.mark_resumed(run_dir, retry_errors=prep.options.retry_errors)
+            manifest_mod.mark_resumed(
+                run_dir,
+                retry_errors=prep.options.retry_errors,
+                executor=remote.describe() if remote is not None else None,
+            )
         handlers = start_logging(prep.options.log_level, run_dir, plan, hooks.console)
         try:
             return await _run(prep, run_dir, resolved, pending, tools, hooks, remote)
@@ -251,6 +259,8 @@ async def _run(
         run_dir.path,
         event_loop.running_loop_name(),
     )
+    if remote is not None:
+        log.info("executor ray: %s", remote.summary_line())
     status: RunStatus = "failed"
     aborted: BaseException | None = None
     try:

@@ -5,7 +5,9 @@ gains an entry per ``--resume``):
 
 - ``run_id``, ``status`` (running / completed / interrupted / failed), ``started_at``,
   ``ended_at`` (ISO 8601, UTC), ``llmbench_version``, ``python``
-- ``sessions``: ``[{"started_at", "argv", "retry_errors"}]``, one per start or resume
+- ``sessions``: ``[{"started_at", "argv", "retry_errors", "executor"}]``, one per start or
+  resume; ``executor`` is ``{"name": "local"}`` or ``{"name": "ray", "address", "actors",
+  "nodes"}`` (``address`` null for a local Ray instance)
 - ``inputs``: absolute paths of ``base_config``, ``agent_config`` (null for a config given to
   :func:`llmbench.run` as an object), ``test_suite`` (or ``dataset``, the data file of
   ``[benchmark.dataset]``, null for the other), and ``suite_sha256``, the hash of the file the
@@ -67,11 +69,15 @@ def _agent(agent: Any) -> dict[str, Any]:
     return data
 
 
-def _session(retry_errors: bool) -> dict[str, Any]:
+LOCAL = {"name": "local"}
+
+
+def _session(retry_errors: bool, executor: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "started_at": now(),
         "argv": [redact.scrub(a) for a in sys.argv],
         "retry_errors": retry_errors,
+        "executor": executor or LOCAL,
     }
 
 
@@ -81,9 +87,15 @@ def _input_path(given: object) -> str | None:
 
 
 def build(
-    plan: RunPlan, run_dir: RunDirectory, *, base_config: object, agent_config: AgentConfigInput
+    plan: RunPlan,
+    run_dir: RunDirectory,
+    *,
+    base_config: object,
+    agent_config: AgentConfigInput,
+    executor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest of a new run; ``base_config`` and ``agent_config`` as they were given."""
+    """The manifest of a new run; ``base_config`` and ``agent_config`` as they were given,
+    ``executor`` what runs the tests (default local)."""
     b = plan.base
     suite_path = plan.source.resolve()
     dataset = b.benchmark.dataset is not None
@@ -94,7 +106,7 @@ def build(
         "ended_at": None,
         "llmbench_version": __version__,
         "python": platform.python_version(),
-        "sessions": [_session(False)],
+        "sessions": [_session(False, executor)],
         "inputs": {
             "base_config": _input_path(base_config),
             "agent_config": _input_path(agent_config),
@@ -116,11 +128,14 @@ def build(
     }
 
 
-def mark_resumed(run_dir: RunDirectory, *, retry_errors: bool) -> None:
+def mark_resumed(
+    run_dir: RunDirectory, *, retry_errors: bool, executor: dict[str, Any] | None = None
+) -> None:
     """Record a resume: status back to running, one more session."""
     data = run_dir.read_manifest()
     sessions = data.get("sessions")
-    data["sessions"] = [*(sessions if isinstance(sessions, list) else []), _session(retry_errors)]
+    session = _session(retry_errors, executor)
+    data["sessions"] = [*(sessions if isinstance(sessions, list) else []), session]
     data["status"] = "running"
     data["ended_at"] = None
     run_dir.write_manifest(data)
