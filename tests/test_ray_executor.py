@@ -12,12 +12,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ray
 
 import llmbench
 from llmbench import ConfigError
+from llmbench.scoring.base import Score
+from llmbench.scoring.python_exec import PythonScorer
 from tests.conftest import Run, make_test
 from tests.scripted_server import Answer, Drop, ScriptedServer
 from tests.test_run_api import _comparable, _keys, _setup, _summary
@@ -154,7 +157,7 @@ def test_auto_concurrency_and_the_breaker_work_over_the_actors(
     monkeypatch.chdir(tmp_path)
     run = llmbench.run("base_config.toml", "agents", executor="ray")
     assert run.status == "completed"
-    alpha, beta = run.summary["agents"]
+    alpha, _ = run.summary["agents"]
     assert alpha["concurrency"]["mode"] == "auto" and alpha["summary"]["successful_tests"] == 100
     entries = [e for e in _journal(run.directory) if e["agent_id"] == "beta"]
     assert len(entries) == 100 and all(e["status"] == "error" for e in entries)
@@ -162,6 +165,42 @@ def test_auto_concurrency_and_the_breaker_work_over_the_actors(
     assert sum(e["error_kind"] == "circuit_open" for e in entries) >= 80
     assert server2.request_count() < 40
     assert any(f"{server2.url.removeprefix('http://')} is unreachable" in e for e in run.errors)
+
+
+def test_the_python_scorer_runs_on_the_actors(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, local_ray: None
+) -> None:
+    """The driver's own python scorer is broken here: the verdicts can only come from the
+    actors (separate processes that import llmbench afresh)."""
+    _setup(tmp_path, server)
+    tests = [
+        make_test(
+            f"code{i}",
+            assertions=["assert add(2, 3) == 5"],
+            scoring=[{"type": "python", "timeout_s": 5, "memory_mb": 256}],
+        )
+        for i in range(4)
+    ]
+    _suite(tmp_path, tests)
+    server.set_default(Answer("```python\ndef add(a, b):\n    return a + b\n```"))
+    monkeypatch.chdir(tmp_path)
+
+    def broken(self: Any, item: Any) -> Score:
+        return Score("python", 0.0, False, "scored in the driver")
+
+    monkeypatch.setattr(PythonScorer, "__call__", broken)
+    run = llmbench.run("base_config.toml", "agents", executor="ray")
+    assert run.status == "completed"
+    for agent in run.summary["agents"]:
+        assert agent["quality"]["mean_score"] == 1.0
+    records = [
+        json.loads(line) for line in (run.directory / "scores.jsonl").read_text().splitlines()
+    ]
+    assert len(records) == 8
+    assert all(r["scoring"]["scores"][0]["reason"] != "scored in the driver" for r in records)
+
+    local = llmbench.run("base_config.toml", "agents")  # locally, the driver scores
+    assert all(a["quality"]["mean_score"] == 0.0 for a in local.summary["agents"])
 
 
 def test_a_killed_actor_s_tests_run_elsewhere_exactly_once(

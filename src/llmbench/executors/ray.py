@@ -26,6 +26,10 @@ replacement is started once per actor lost, at most as many as the pool has), at
 ``worker_lost``) naming the failure. A test is answered by the driver exactly once: an outcome
 from an actor no longer in charge of it is dropped.
 
+Scoring: a test whose scoring has a blocking rule (``python``, ``submission``) is scored on the
+actor that ran it, next to the answer and the files; the driver uses those verdicts and runs
+the rest (the judge, the text rules) when the run ends.
+
 Secrets: actors read API keys from the environment variables ``api_key_env`` names, on their
 node; the plan sent to them holds the variables' names only (headers and URLs that carry a
 secret are refused: :func:`check_plan`).
@@ -55,6 +59,8 @@ from llmbench.errors import ConfigError, EndpointError
 from llmbench.executors.worker import Done, SavedFiles, Unit, Worker, WorkerPlan
 from llmbench.runs.preflight import Use
 from llmbench.runs.tools import RunTools
+from llmbench.scoring.run_scoring import RuleScores
+from llmbench.store.run_dir import EntryKey
 
 if TYPE_CHECKING:
     from llmbench.engine.scheduler import Lane
@@ -295,6 +301,9 @@ class RayExecutor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._loop_names: list[str] = []
+        self.rule_scores: dict[EntryKey, RuleScores] = {}
+        """The verdicts of blocking scoring rules the actors worked out, for the run's
+        scoring (:class:`~llmbench.scoring.run_scoring.RunScorer`), by result."""
         self.tripped: list[str] = []
         """Why endpoints' breakers opened on the actors (read when the executor closes)."""
 
@@ -505,7 +514,7 @@ class RayExecutor:
                 entry = self._entries.get(done.key)
                 if entry is None or entry.slot is not slot:
                     continue  # given up on, or sent again after this actor looked dead
-                outcome = done.outcome
+                outcome, scores = done.outcome, done.scores
                 if done.files is not None and self.files_dir is not None:
                     try:
                         await asyncio.to_thread(self._write_files, entry.unit, done.files)
@@ -519,6 +528,12 @@ class RayExecutor:
                             outcome.result, files_saved=None, files_left_out=0
                         )
                         outcome = Outcome(result, outcome.transcript)
+                        scores = None  # judged on files the run directory does not have
+                if scores is not None:
+                    u = entry.unit
+                    self.rule_scores[(u.agent_id, u.test.id, u.repeat)] = RuleScores(
+                        outcome.result.response_text, scores
+                    )
                 self._resolve(entry, Done(done.key, outcome))
 
     def _write_files(self, unit: Unit, files: SavedFiles) -> None:

@@ -4,6 +4,10 @@ of its event loop, and hands back each one's outcome once it ends.
 
 Nothing here imports Ray, so the worker runs (and is tested) without it too.
 
+Where a test has a blocking scoring rule (the ``python`` scorer runs the answer in a jail, the
+``submission`` scorer reads the files), the worker scores the answer too, so that this CPU is
+spent on the worker's node; the driver uses those verdicts and scores everything else.
+
 The worker never writes into the run directory: the files an agent leaves in its home are
 saved under the worker's own temporary folder, read back into the :class:`Done` that carries
 the outcome, and written into the run directory by the driver.
@@ -30,10 +34,14 @@ from llmbench.providers.http1 import HttpClient
 from llmbench.runs import lanes
 from llmbench.runs.preflight import Use
 from llmbench.runs.tools import RunTools
+from llmbench.scoring.base import Score, ScoreInput
+from llmbench.scoring.run_scoring import rule_scores
 from llmbench.suite.models import TestCase
 
 log = logging.getLogger("llmbench.worker")
 
+SCORING_SLOTS = 2
+"""Answers a worker scores at once (as many as the driver's own scorer)."""
 SavedFiles = tuple[tuple[str, bytes], ...]
 """The files a test left in the agent's home: (name relative to the home, content)."""
 
@@ -75,6 +83,8 @@ class Done:
     key: int
     outcome: Outcome
     files: SavedFiles | None = None
+    scores: tuple[Score, ...] | None = None
+    """The rule scorers' verdicts, for a test with a blocking rule (else the driver scores)."""
 
 
 class Worker:
@@ -109,7 +119,8 @@ class Worker:
             if limiter is not None:  # worker i's first turn: i / actors of the way to its next
                 limiter.hold_off(limiter.interval_s * (index % plan.actors) / plan.actors)
         self._session: HttpClient | None = None
-        self._tasks: dict[int, asyncio.Task[Outcome]] = {}
+        self._tasks: dict[int, asyncio.Task[Done]] = {}
+        self._scoring = asyncio.Semaphore(SCORING_SLOTS)
         self._runs: dict[int, tuple[Unit, TestRun]] = {}
         self._folders: dict[tuple[str, str, int], Path] = {}
         self._done: list[Done] = []
@@ -146,31 +157,54 @@ class Worker:
             if unit.key in self._tasks:
                 continue  # sent twice: it runs once
             run = TestRun(unit.test, self.targets[unit.agent_id])
-            task = asyncio.create_task(
-                run.execute(self._session, self.helpers, unit.seed, unit.repeat)
-            )
+            task = asyncio.create_task(self._unit(unit, run, self._session))
             self._tasks[unit.key] = task
             self._runs[unit.key] = (unit, run)
             task.add_done_callback(partial(self._ended, unit.key))
         return len(self._tasks)
 
-    def _ended(self, key: int, task: asyncio.Task[Outcome]) -> None:
+    async def _unit(self, unit: Unit, run: TestRun, session: HttpClient) -> Done:
+        """Run one unit; then read back the files it left and, where its test has a blocking
+        rule (``python``, ``submission``), score its answer here, next to them."""
+        outcome = await run.execute(session, self.helpers, unit.seed, unit.repeat)
+        folder = self._folders.pop((unit.agent_id, unit.test.id, unit.repeat), None)
+        try:
+            files_dir = folder / "files" if folder is not None else None
+            if files_dir is not None and not files_dir.is_dir():
+                files_dir = None
+            files = _read_back(files_dir) if files_dir is not None else None
+            scores = None
+            if outcome.result.status == "ok":
+                item = ScoreInput(
+                    unit.test, outcome.result.response_text, outcome.transcript, files_dir=files_dir
+                )
+                try:
+                    async with self._scoring:
+                        scores = await asyncio.to_thread(rule_scores, item, self.plan.tools.sandbox)
+                except asyncio.CancelledError:  # the outcome is in: keep it, unscored
+                    scores = None
+                except Exception:  # the driver scores it instead
+                    log.exception("scoring test %s here failed", unit.test.id)
+                    scores = None
+            return Done(unit.key, outcome, files, scores)
+        finally:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _ended(self, key: int, task: asyncio.Task[Done]) -> None:
         unit, run = self._runs.pop(key)
         del self._tasks[key]
         if task.cancelled():
-            outcome = run.cancelled()
+            done = Done(key, run.cancelled())
         elif (exc := task.exception()) is not None:  # a bug must not lose the test
             log.error("internal error while running test %s", run.test.id, exc_info=exc)
-            outcome = run.internal_error(exc)
+            done = Done(key, run.internal_error(exc))
         else:
-            outcome = task.result()
-        files = None
+            done = task.result()
         folder = self._folders.pop((unit.agent_id, unit.test.id, unit.repeat), None)
-        if folder is not None:
-            if (folder / "files").is_dir():  # saved, even if empty or only the cut listing
-                files = _read_back(folder / "files")
+        if folder is not None:  # the unit ended before its files were read
             shutil.rmtree(folder, ignore_errors=True)
-        self._done.append(Done(key, outcome, files))
+        self._done.append(done)
         assert self._ready is not None
         self._ready.set()
 

@@ -310,6 +310,7 @@ async def _run(
                 supervisor=plan.base.supervisor,
                 cache_dir=None if no_cache else plan.base.benchmark.cache_directory(),
                 result_files=plan.base.benchmark.result_files,
+                rule_scores=remote.rule_scores if remote is not None else None,
             )
         finally:
             run_dir.set_status(status, ended_at=manifest_mod.now(), concurrency=concurrency)

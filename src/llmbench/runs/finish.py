@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from array import array
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from functools import partial
@@ -30,7 +30,7 @@ from llmbench.providers.http1 import HttpClient
 from llmbench.report.write import write_summary_and_reports
 from llmbench.scoring.analysis import analyse
 from llmbench.scoring.judge import Judge
-from llmbench.scoring.run_scoring import RunScorer, record
+from llmbench.scoring.run_scoring import RuleScores, RunScorer, record
 from llmbench.scoring.scored import ScoredResult
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.journal_index import JournalIndex
@@ -203,6 +203,7 @@ async def _read_and_score(
     cache_dir: Path | None,
     result_files: bool,
     code_sandbox: Any = None,
+    rule_scores: MutableMapping[EntryKey, RuleScores] | None = None,
 ) -> None:
     run_dir = index.run_dir
     if not _needs_scoring(index, rescore):
@@ -215,6 +216,7 @@ async def _read_and_score(
             judge,
             sandbox=code_sandbox,
             files_for=lambda e: run_dir.files_dir(e.agent_id, e.test_id, e.repeat),
+            scored=rule_scores,
         )
         async with HttpClient() as session:
             await results.read(
@@ -244,8 +246,12 @@ async def finish_async(
     result_files: bool = True,
     sandbox: Mapping[str, Any] | None = None,
     code_sandbox: Any = None,
+    rule_scores: MutableMapping[EntryKey, RuleScores] | None = None,
 ) -> dict[str, Any]:
     """Score (all, or only what has no score yet), analyse, write the reports.
+
+    ``rule_scores``: verdicts of the blocking rules (``python``, ``submission``) already
+    worked out on the Ray actors that ran the tests; the rest is scored here.
 
     ``code_sandbox``: the :class:`~llmbench.sandbox.SandboxSettings` the ``python`` scorer
     runs answers with (``[sandbox]``; None: the defaults).
@@ -276,6 +282,7 @@ async def finish_async(
             cache_dir,
             result_files,
             code_sandbox,
+            rule_scores,
         )
         if served_models:
             agents = [replace(a, model=index.models.get(a.agent_id) or a.model) for a in agents]

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +85,24 @@ def record(
     return data
 
 
+@dataclass(frozen=True)
+class RuleScores:
+    """The rule-based scorers' verdicts on one answer, worked out where the test ran."""
+
+    answer: str
+    """The answer they judged (used only for an entry with this very answer)."""
+    scores: tuple[Score, ...]
+
+
+def rule_scores(item: ScoreInput, sandbox: SandboxSettings | None) -> tuple[Score, ...] | None:
+    """The rules' verdicts on ``item`` when one of its test's rules blocks (the ``python``
+    and ``submission`` scorers: worth running where the answer is); None otherwise."""
+    rules = scorers_for(item.test, sandbox)
+    if not any(getattr(r, "blocking", False) for r in rules):
+        return None
+    return tuple(scorer(item) for scorer in rules)
+
+
 SCORERS_KEPT = 4096
 """Tests whose scorers are kept for their next result (another agent's, another repeat's)."""
 
@@ -108,14 +126,18 @@ class RunScorer:
         workers: int = 2,
         sandbox: SandboxSettings | None = None,
         files_for: Callable[[JournalEntry], Path] | None = None,
+        scored: MutableMapping[EntryKey, RuleScores] | None = None,
     ) -> None:
         """``sandbox``: the run's ``[sandbox]`` section, for the ``python`` scorer (None: the
         default isolation, ``"bwrap"``). ``files_for``: where an entry's saved ``/home/agent``
         files are (a run directory's :meth:`~RunDirectory.files_dir`), for the ``submission``
-        scorer; None: no files were saved."""
+        scorer; None: no files were saved. ``scored``: the rules' verdicts of entries whose
+        blocking rules already ran elsewhere (on the Ray actor that ran the test, next to its
+        answer and files), each used once instead of running those rules here."""
         self.judge = judge
         self.sandbox = sandbox
         self.files_for = files_for
+        self.scored = scored
         self._slots = asyncio.Semaphore(max(1, workers))
         self._scorers: dict[int, tuple[TestCase, _TestScorers]] = {}
 
@@ -148,7 +170,10 @@ class RunScorer:
         )
         plan = self._for(test)
         rules = plan.rules
-        if plan.blocking:
+        done = self.scored.pop(entry.key, None) if self.scored is not None else None
+        if plan.blocking and done is not None and done.answer == entry.result.response_text:
+            scores = list(done.scores)
+        elif plan.blocking:
             async with self._slots:
                 scores = await asyncio.to_thread(lambda: [scorer(item) for scorer in rules])
         else:  # text rules take microseconds: a thread hop would cost more than they do
