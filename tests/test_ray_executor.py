@@ -31,7 +31,13 @@ from tests.test_runner_e2e import _agent, _base_config, _journal, _start, _suite
 def local_ray() -> Iterator[None]:
     """One local Ray instance for the module (its start-up takes seconds)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    ray.init(
+        num_cpus=2,
+        resources={"server_a": 1},  # as `ray start --resources '{"server_a": 1}'` gives a node
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="WARNING",
+    )
     yield
     ray.shutdown()
 
@@ -165,6 +171,18 @@ def test_auto_concurrency_and_the_breaker_work_over_the_actors(
     assert sum(e["error_kind"] == "circuit_open" for e in entries) >= 80
     assert server2.request_count() < 40
     assert any(f"{server2.url.removeprefix('http://')} is unreachable" in e for e in run.errors)
+
+
+def test_an_agent_with_ray_resources_gets_a_pool_of_its_own(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, local_ray: None
+) -> None:
+    _setup(tmp_path, server, tests=4)
+    _agent(tmp_path, "beta", server.url + "/v1", 'ray_resources = {"server_a" = 0.001}')
+    monkeypatch.chdir(tmp_path)
+    run = llmbench.run("base_config.toml", "agents", executor="ray")
+    assert run.status == "completed" and run.all_ran
+    log = (run.directory / "run.log").read_text()
+    assert "executor ray: 4 actors in 2 pool(s)" in log  # alpha's two, beta's two on server_a
 
 
 def test_the_python_scorer_runs_on_the_actors(
