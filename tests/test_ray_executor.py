@@ -279,6 +279,21 @@ def test_ray_missing_is_one_line_saying_how_to_install_it(
     assert not (tmp_path / "results").exists()
 
 
+def test_a_key_missing_on_the_workers_node_is_one_line_and_writes_nothing(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, local_ray: None
+) -> None:
+    """Set after Ray started: the driver has the variable, the workers' node does not."""
+    _setup(tmp_path, server)
+    _agent(tmp_path, "beta", server.url + "/v1", 'api_key_env = "LLMBENCH_LATE_KEY"')
+    monkeypatch.setenv("LLMBENCH_LATE_KEY", "sk-late-0123456789")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="LLMBENCH_LATE_KEY is not set") as caught:
+        llmbench.run("base_config.toml", "agents", executor="ray")
+    assert "the Ray worker on" in str(caught.value) and "sk-late" not in str(caught.value)
+    assert not (tmp_path / "results").exists()
+    assert _actors_alive() == 0
+
+
 def test_an_unreachable_cluster_is_one_line_and_writes_nothing(
     tmp_path: Path, server: ScriptedServer, run: Run
 ) -> None:

@@ -360,10 +360,10 @@ class RayExecutor:
             made = await asyncio.gather(
                 *(self._new_slot(pool, i) for i in range(size)), return_exceptions=True
             )
-            for slot in made:
-                if isinstance(slot, BaseException):
-                    raise slot
-                pool.slots.append(slot)
+            pool.slots += [s for s in made if isinstance(s, _Slot)]  # stopped by close()
+            failed = [s for s in made if isinstance(s, BaseException)]
+            if failed:
+                raise failed[0]
         self._loop_names = sorted({await s.handle.loop.remote() for s in self._slots()})
 
     async def _new_slot(self, pool: _Pool, index: int) -> _Slot:
