@@ -26,11 +26,15 @@ from tests.scripted_server import Answer, Drop, ScriptedServer
 from tests.test_run_api import _comparable, _keys, _setup, _summary
 from tests.test_runner_e2e import _agent, _base_config, _journal, _start, _suite, _wait_for_lines
 
+SECRET = "sk-ray-secret-5c1e9a7b3d"
+KEY_ENV = "LLMBENCH_RAY_TEST_KEY"
+
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     """One local Ray instance for the module (its start-up takes seconds)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ[KEY_ENV] = SECRET  # before Ray starts: its workers inherit it, as a node's would
     ray.init(
         num_cpus=2,
         resources={"server_a": 1},  # as `ray start --resources '{"server_a": 1}'` gives a node
@@ -40,6 +44,7 @@ def local_ray() -> Iterator[None]:
     )
     yield
     ray.shutdown()
+    del os.environ[KEY_ENV]
 
 
 @pytest.fixture(autouse=True)
@@ -277,6 +282,23 @@ def test_ray_missing_is_one_line_saying_how_to_install_it(
         llmbench.run("base_config.toml", "agents", executor="ray")
     assert str(caught.value).endswith("""executor = "ray" needs Ray: pip install 'llmbench[ray]'""")
     assert not (tmp_path / "results").exists()
+
+
+def test_the_key_reaches_the_server_from_the_workers_env_and_nothing_of_ray_holds_it(
+    tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch, local_ray: None
+) -> None:
+    _setup(tmp_path, server)
+    _agent(tmp_path, "beta", server.url + "/v1", f'api_key_env = "{KEY_ENV}"')
+    monkeypatch.chdir(tmp_path)
+    run = llmbench.run("base_config.toml", "agents", executor="ray")
+    assert run.status == "completed" and run.all_ran
+    chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
+    keyed = [r for r in chats if r.headers.get("Authorization") == f"Bearer {SECRET}"]
+    assert len(keyed) == 3  # beta's three tests, sent by the actors with the node's key
+    session = Path(ray._private.worker._global_node.get_session_dir_path())
+    for path in [*session.rglob("*"), *run.directory.rglob("*")]:
+        if path.is_file() and not path.is_socket():
+            assert SECRET.encode() not in path.read_bytes(), path  # logs, spilled task args
 
 
 def test_a_key_missing_on_the_workers_node_is_one_line_and_writes_nothing(

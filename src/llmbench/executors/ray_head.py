@@ -11,7 +11,8 @@ driver does not start Ray itself: it starts this keeper, which
   becomes its child when its own parent dies, instead of init's,
 - runs ``ray start --head --block`` and prints ``ready`` once the head accepts connections,
 - on SIGTERM (or when ``ray start`` ends) stops Ray, then kills whatever of its descendants is
-  still there, puts back the ``ray_current_cluster`` note ``ray start`` overwrote, and exits.
+  still there, puts back the ``ray_current_cluster`` note ``ray start`` overwrote, removes
+  Ray's folder (its sessions and logs, in a temporary folder of the run's own), and exits.
 
 Run as ``python -m llmbench.executors.ray_head DRIVER_PID PORT NUM_CPUS``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -136,6 +138,8 @@ def main(argv: list[str]) -> int:
         noted: bytes | None = _current_cluster_file().read_bytes()
     except OSError:
         noted = None
+    # Ray's sessions, logs and sockets live in a folder of the run's own, removed at the end
+    scratch = tempfile.mkdtemp(prefix="llmbench-ray-")
     output = tempfile.TemporaryFile()  # noqa: SIM115 - open while Ray runs
     head = subprocess.Popen(
         [
@@ -150,6 +154,7 @@ def main(argv: list[str]) -> int:
             f"--num-cpus={cpus}",
             "--include-dashboard=false",
             "--disable-usage-stats",
+            f"--temp-dir={scratch}",
         ],
         stdin=subprocess.DEVNULL,
         stdout=output,
@@ -181,6 +186,7 @@ def main(argv: list[str]) -> int:
                 head.kill()
         _kill_the_rest(time.monotonic() + STOP_WAIT_S)
         _restore_current_cluster(port, noted)
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
