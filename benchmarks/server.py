@@ -17,6 +17,11 @@ requests, completions, first request times (``time.time()``), peak in flight, th
 CPU seconds, and the medians of the TTFT and generation time it actually produced.
 ``GET /v1/models`` lists the one model.
 
+``--code CODE`` (off by default) plays an agent that runs code once, in the text tool protocol
+(:mod:`llmbench.tools.protocol`): a chat completion whose last message is not the output of
+its code (``Output of ...``) is answered with one content event, a fenced ``python`` block of
+CODE; the one after the output gets the usual answer. Without ``--code`` nothing changes.
+
 The server must never be the bottleneck (1,024 requests in flight at 200 ms is 5,000
 requests a second on one core), so it is HTTP/1.1 keep-alive written on ``asyncio.Protocol``
 with nothing but the standard library: the bytes of every answer are built once at start-up,
@@ -138,8 +143,10 @@ class Answer:
     """The non-streaming JSON body."""
 
 
-def build_answer(chat: bool, tokens: int) -> Answer:
-    """The events of an answer of ``tokens`` tokens (``" tok"`` each)."""
+def build_answer(chat: bool, tokens: int, pieces: list[str] | None = None) -> Answer:
+    """The events of an answer of ``tokens`` tokens (``" tok"`` each), or of ``pieces``, one
+    event each, when given."""
+    pieces = [" tok"] * tokens if pieces is None else pieces
     head = {"id": "bench-1", "created": int(time.time()), "model": MODEL}
     kind = "chat.completion.chunk" if chat else "text_completion"
 
@@ -152,18 +159,18 @@ def build_answer(chat: bool, tokens: int) -> Answer:
         return {"index": 0, "delta": delta, "finish_reason": finish}
 
     events = [
-        _event({**head, "object": kind, "choices": [choice(" tok", None, i == 0)]})
-        for i in range(tokens)
+        _event({**head, "object": kind, "choices": [choice(piece, None, i == 0)]})
+        for i, piece in enumerate(pieces)
     ]
     usage = {
         "prompt_tokens": PROMPT_TOKENS,
-        "completion_tokens": tokens,
-        "total_tokens": PROMPT_TOKENS + tokens,
+        "completion_tokens": len(pieces),
+        "total_tokens": PROMPT_TOKENS + len(pieces),
     }
     finish = _event({**head, "object": kind, "choices": [choice(None, "stop")]})
     usage_event = _event({**head, "object": kind, "choices": [], "usage": usage})
     done = b"data: [DONE]\n\n"
-    text = " tok" * tokens
+    text = "".join(pieces)
     message: dict[str, Any] = (
         {"message": {"role": "assistant", "content": text}} if chat else {"text": text}
     )
@@ -191,12 +198,23 @@ def json_response(data: Any, status: str = "200 OK") -> bytes:
 class MockServer:
     """The answers, the slots and the statistics shared by every connection."""
 
-    def __init__(self, ttft_s: float, tokens: int, token_interval_s: float, slots: int) -> None:
+    def __init__(
+        self,
+        ttft_s: float,
+        tokens: int,
+        token_interval_s: float,
+        slots: int,
+        code: str | None = None,
+    ) -> None:
         self.ttft_s = ttft_s
         self.token_interval_s = token_interval_s
         self.gate = Gate(slots)
         self.stats = Stats(cpu_at_reset=_cpu_s())
         self.answers = {True: build_answer(True, tokens), False: build_answer(False, tokens)}
+        self.code_answer = (
+            None if code is None else build_answer(True, 1, [f"```python\n{code}\n```"])
+        )
+        """``--code``: the chat answer that asks to run the code (None: the mode is off)."""
 
     def handle(self, conn: Connection, method: str, path: str, body: bytes) -> None:
         """Answer one request; ``conn.done()`` is called once the answer is sent."""
@@ -244,6 +262,8 @@ class MockServer:
         stats.in_flight += 1
         stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
         answer = self.answers[chat]
+        if self.code_answer is not None and chat and not _after_code(request):
+            answer = self.code_answer
         if request.get("stream"):
             usage = bool((request.get("stream_options") or {}).get("include_usage"))
             stream = Stream(self, conn, answer, usage)
@@ -269,6 +289,15 @@ class MockServer:
         stats.completions_done += 1
         stats.last_done_at = time.time()
         conn.done()
+
+
+def _after_code(request: dict[str, Any]) -> bool:
+    """Whether the last message of a chat request is the output of the agent's code."""
+    messages = request.get("messages") or [{}]
+    last = messages[-1] if isinstance(messages[-1], dict) else {}
+    content = last.get("content")
+    is_output = isinstance(content, str) and content.startswith("Output of")
+    return last.get("role") == "user" and is_output
 
 
 class Stream:
@@ -409,13 +438,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--slots", type=int, default=0, help="requests served at once (0: all)")
     parser.add_argument("--cpu", type=int, help="pin the server to this CPU")
+    parser.add_argument(
+        "--code", help="play an agent that runs this code once (text protocol), then answers"
+    )
     args = parser.parse_args(argv)
     if args.tokens < 1:
         parser.error("--tokens: expected at least 1")
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     _raise_fd_limit()
-    server = MockServer(args.ttft, args.tokens, args.token_interval, args.slots)
+    server = MockServer(args.ttft, args.tokens, args.token_interval, args.slots, args.code)
     try:
         asyncio.run(serve(server, "127.0.0.1", args.port))
     except KeyboardInterrupt:

@@ -20,7 +20,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -40,6 +40,9 @@ from llmbench.suite.models import TestCase
 
 log = logging.getLogger("llmbench.worker")
 
+COLLECT_LINGER_S = 0.005
+"""How long a collect call that found an ended unit waits for more (a result is late by at
+most this; a round trip through Ray costs the driver and the worker about a millisecond)."""
 SCORING_SLOTS = 2
 """Answers a worker scores at once (as many as the driver's own scorer)."""
 SavedFiles = tuple[tuple[str, bytes], ...]
@@ -100,6 +103,11 @@ class Worker:
         self._problem: str | None = None
         try:
             sandbox = lanes.run_sandbox(plan.tools)
+            if sandbox is not None:  # max_parallel is the run's: each worker has its share
+                from llmbench.sandbox import CallLimiter
+
+                share = max(1, sandbox.settings.parallel_calls // max(1, plan.actors))
+                sandbox = replace(sandbox, limiter=CallLimiter(share))
             for a in plan.agents:
                 self.targets[a.id] = lanes.target(
                     a,
@@ -152,6 +160,7 @@ class Worker:
         """Start every unit; returns how many this worker now runs."""
         if self._session is None:
             self._session = HttpClient(limit=self.plan.base.benchmark.max_workers + 4)
+        if self._ready is None:
             self._ready = asyncio.Event()
         for unit in units:
             if unit.key in self._tasks:
@@ -209,16 +218,19 @@ class Worker:
         self._ready.set()
 
     async def collect(self, wait_s: float) -> list[Done]:
-        """The units that ended since the last call; waits up to ``wait_s`` for one."""
-        if not self._done and self._ready is not None:
+        """The units that ended since the last call; waits up to ``wait_s`` for one, then
+        :data:`COLLECT_LINGER_S` for those ending with it (one round trip for many)."""
+        if self._ready is None:
+            self._ready = asyncio.Event()
+        if not self._done:
             self._ready.clear()
             try:
                 async with asyncio.timeout(wait_s):
                     await self._ready.wait()
             except TimeoutError:
                 pass
-        elif self._ready is None:
-            await asyncio.sleep(wait_s)
+            else:
+                await asyncio.sleep(COLLECT_LINGER_S)
         done, self._done = self._done, []
         return done
 
