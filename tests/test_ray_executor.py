@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,31 +57,27 @@ def _no_keeper_left() -> Iterator[None]:
     assert _keepers() == []
 
 
-def _keepers() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if b"llmbench.executors.ray_head" in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def _worker_pids() -> list[int]:
-    """The processes of live llmbench actors (Ray titles them ``ray::Worker...``)."""
+def _processes(matches: Callable[[bytes], bool]) -> list[int]:
+    """The processes whose command line (or, once Ray retitled them, title) ``matches``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            title = (entry / "cmdline").read_bytes()
+            if matches((entry / "cmdline").read_bytes()):
+                found.append(int(entry.name))
         except OSError:
             continue
-        if title.startswith(b"ray::Worker"):
-            found.append(int(entry.name))
     return found
+
+
+def _keepers() -> list[int]:
+    return _processes(lambda cmd: b"llmbench.executors.ray_head" in cmd)
+
+
+def _worker_pids() -> list[int]:
+    """The processes of live llmbench actors (Ray titles them ``ray::Worker...``)."""
+    return _processes(lambda title: title.startswith(b"ray::Worker"))
 
 
 def _actors_alive(wait_s: float = 10.0) -> int:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib.util
 import itertools
 import logging
 import os
@@ -56,7 +57,7 @@ from llmbench import redact
 from llmbench.config.api import EMBEDDED
 from llmbench.engine.test_run import CANCEL_GRACE_S, Outcome, TestRun
 from llmbench.errors import ConfigError, EndpointError
-from llmbench.executors.worker import Done, SavedFiles, Unit, Worker, WorkerPlan
+from llmbench.executors.worker import Done, SavedFiles, Unit, Worker, WorkerInfo, WorkerPlan
 from llmbench.runs.preflight import Use
 from llmbench.runs.tools import RunTools
 from llmbench.scoring.run_scoring import RuleScores
@@ -86,10 +87,8 @@ CLOSE_WAIT_S = 5.0
 def check_plan(plan: RunPlan, *, no_cache: bool) -> None:
     """Raise ConfigError (before anything is written) when ``plan`` cannot run on Ray."""
     where = plan.base_path
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise ConfigError(RAY_MISSING, path=where) from None
+    if importlib.util.find_spec("ray") is None:  # found, not imported: that takes a second
+        raise ConfigError(RAY_MISSING, path=where)
     b = plan.base.benchmark
     if b.cache and not no_cache:
         raise ConfigError(
@@ -235,6 +234,7 @@ class _Slot:
     pool: _Pool
     pid: int
     node: str
+    loop: str
     index: int
     keys: set[int] = field(default_factory=set)
     """The units sent to it that have not come back."""
@@ -289,7 +289,8 @@ class RayExecutor:
         self.resolved = resolved
         self.tools = tools
         self.files_dir = files_dir
-        self._pools: dict[str, _Pool] = {}
+        self._pools: list[_Pool] = []
+        self._pool_of: dict[str, _Pool] = {}
         """Each agent's pool."""
         self._entries: dict[int, _Sent] = {}
         self._buffer: list[_Sent] = []
@@ -300,7 +301,6 @@ class RayExecutor:
         self._remote: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self._loop_names: list[str] = []
         self.rule_scores: dict[EntryKey, RuleScores] = {}
         """The verdicts of blocking scoring rules the actors worked out, for the run's
         scoring (:class:`~llmbench.scoring.run_scoring.RunScorer`), by result."""
@@ -355,8 +355,9 @@ class RayExecutor:
                 keep_files=keep_files,
             )
             pool = _Pool(dict(resources), worker_plan, size)
+            self._pools.append(pool)
             for a in agents:
-                self._pools[a.id] = pool
+                self._pool_of[a.id] = pool
             made = await asyncio.gather(
                 *(self._new_slot(pool, i) for i in range(size)), return_exceptions=True
             )
@@ -364,7 +365,6 @@ class RayExecutor:
             failed = [s for s in made if isinstance(s, BaseException)]
             if failed:
                 raise failed[0]
-        self._loop_names = sorted({await s.handle.loop.remote() for s in self._slots()})
 
     async def _new_slot(self, pool: _Pool, index: int) -> _Slot:
         """Start actor ``index`` of ``pool`` and its collector."""
@@ -378,16 +378,16 @@ class RayExecutor:
         ).remote(pool.plan, index)
         try:
             async with asyncio.timeout(ACTOR_START_S):
-                problem = await handle.problem.remote()
-                pid = await handle.pid.remote()
-                node = await handle.node.remote()
+                about: WorkerInfo = await handle.about.remote()
         except (TimeoutError, ray.exceptions.RayError) as exc:
             ray.kill(handle, no_restart=True)
             raise EndpointError(f"a Ray worker could not start: {_reason(exc)}") from None
-        if problem is not None:
+        if about.problem is not None:
             ray.kill(handle, no_restart=True)
-            raise ConfigError(f"the Ray worker on {node}: {problem}", path=self.plan.base_path)
-        slot = _Slot(handle, pool, pid, node, index)
+            raise ConfigError(
+                f"the Ray worker on {about.node}: {about.problem}", path=self.plan.base_path
+            )
+        slot = _Slot(handle, pool, about.pid, about.node, about.loop, index)
         slot.collector = asyncio.create_task(self._collect(slot))
         return slot
 
@@ -404,7 +404,7 @@ class RayExecutor:
         entry = _Sent(
             Unit(key, agent_id, run.test, repeat, seed),
             run,
-            self._pools[agent_id],
+            self._pool_of[agent_id],
             self._loop.create_future(),
         )
         self._entries[key] = entry
@@ -597,8 +597,7 @@ class RayExecutor:
 
     def _slots(self) -> list[_Slot]:
         """Every actor started, live or not, pool by pool."""
-        pools = {id(p): p for p in self._pools.values()}.values()
-        return [s for p in pools for s in p.slots]
+        return [s for p in self._pools for s in p.slots]
 
     def describe(self) -> dict[str, Any]:
         """What runs the tests, for the manifest."""
@@ -613,18 +612,14 @@ class RayExecutor:
     def summary_line(self) -> str:
         """One line for the run's log."""
         d = self.describe()
-        pools = len({id(p) for p in self._pools.values()})
+        loops = sorted({s.loop for s in self._slots() if s.alive})
         where = d["address"] or "a local Ray instance"
         return (
-            f"{d['actors']} actors in {pools} pool(s) on {', '.join(d['nodes'])} "
-            f"({where}; event loop in the actors: {', '.join(self._loop_names)})"
+            f"{d['actors']} actors in {len(self._pools)} pool(s) on {', '.join(d['nodes'])} "
+            f"({where}; event loop in the actors: {', '.join(loops)})"
         )
 
     # -- closing ----------------------------------------------------------------------------
-
-    def pids(self) -> list[int]:
-        """The process ids of the live actors."""
-        return [s.pid for p in {id(p): p for p in self._pools.values()}.values() for s in p.live()]
 
     async def _shutdown(self) -> None:
         """Stop every actor (and Ray itself, when the run started it); collect the breakers

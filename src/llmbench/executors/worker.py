@@ -80,6 +80,20 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class WorkerInfo:
+    """What a started worker says of itself."""
+
+    pid: int
+    node: str
+    """Its host name."""
+    loop: str
+    """The event loop it runs in (``uvloop`` or ``asyncio``)."""
+    problem: str | None
+    """Why it cannot run its agents' tests (an ``api_key_env`` not set on its node); None:
+    it can."""
+
+
+@dataclass(frozen=True)
 class Done:
     """A unit that ended: its outcome, and the files it left when the run keeps them."""
 
@@ -140,21 +154,11 @@ class Worker:
         self._folders[(agent_id, test_id, repeat)] = folder
         return folder / "files"
 
-    def problem(self) -> str | None:
-        """Why this worker cannot run its agents' tests (None: it can)."""
-        return self._problem
-
-    def pid(self) -> int:
-        """The worker's process id (the tests kill it by this)."""
-        return os.getpid()
-
-    async def loop(self) -> str:
-        """The event loop this worker runs in (``uvloop`` or ``asyncio``)."""
-        return event_loop.running_loop_name()
-
-    def node(self) -> str:
-        """The worker's host name, for the log."""
-        return os.uname().nodename
+    async def about(self) -> WorkerInfo:
+        """Who this worker is, and why it cannot run its agents' tests if it cannot."""
+        return WorkerInfo(
+            os.getpid(), os.uname().nodename, event_loop.running_loop_name(), self._problem
+        )
 
     async def start(self, units: list[Unit]) -> int:
         """Start every unit; returns how many this worker now runs."""

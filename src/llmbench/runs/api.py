@@ -10,10 +10,12 @@ in the results. Progress goes to ``on_progress``; ``cancel`` stops the run as Ct
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
 
 from llmbench import jsonio
 from llmbench.engine import loop as event_loop
@@ -25,6 +27,8 @@ from llmbench.runs.progress import ProgressListener
 from llmbench.store.run_dir import SUMMARY, EntryKey
 
 log = logging.getLogger("llmbench.run")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 async def run_prepared(prep: Prepared, todo: list[EntryKey], hooks: Hooks) -> Run:
@@ -72,7 +76,23 @@ async def run_async(
     progress_interval_s: float = 1.0,
     cancel: CancelFlag | None = None,
 ) -> Run:
-    """:func:`run` in the running event loop (for code that is already async)."""
+    """Run one suite against several agents, as ``llmbench run`` does, in the running event
+    loop, and return the :class:`Run` (its ``summary`` is ``summary.json``'s data, its
+    ``directory`` the results).
+
+    ``base_config``: the base config's TOML file or a ``BaseConfig`` (default
+    ``base_config.toml``); ``agent_config``: an agent TOML file, a directory of them, or
+    ``AgentConfig`` objects (default ``agent_configs/``). ``agents``, ``tests``,
+    ``categories`` and ``repeats`` narrow the run as ``--agents`` ... do; ``resume`` continues
+    a run directory (its recorded configs and selection; ``retry_errors`` runs its errors
+    again). ``executor``: ``local`` or ``ray``, over ``[benchmark] executor``.
+    ``on_progress`` gets a :class:`~llmbench.runs.progress.RunProgress` at the start, every
+    ``progress_interval_s`` and at the end. ``cancel``: a flag such as a
+    :class:`threading.Event`; once set, the tests in flight end as cancelled and the run
+    finishes as ``interrupted`` (resumable).
+
+    :func:`run` is the same call from code that is not async.
+    """
     options = RunOptions(
         base_config,
         agent_config,
@@ -92,61 +112,32 @@ async def run_async(
     return await run_prepared(prep, pending(prep), hooks)
 
 
-def run(
-    base_config: BaseConfigInput | None = None,
-    agent_config: AgentConfigInput | None = None,
-    *,
-    agents: Sequence[str] | None = None,
-    tests: Sequence[str] | None = None,
-    categories: Sequence[str] | None = None,
-    repeats: int | None = None,
-    resume: str | os.PathLike[str] | None = None,
-    retry_errors: bool = False,
-    no_stream: bool = False,
-    no_cache: bool = False,
-    log_level: str = "INFO",
-    executor: str | None = None,
-    on_progress: ProgressListener | None = None,
-    progress_interval_s: float = 1.0,
-    cancel: CancelFlag | None = None,
-) -> Run:
-    """Run one suite against several agents, as ``llmbench run`` does, and return the
-    :class:`Run` (its ``summary`` is ``summary.json``'s data, its ``directory`` the results).
+def _blocking(fn: Callable[P, Coroutine[Any, Any, T]], name: str, doc: str) -> Callable[P, T]:
+    """``fn`` for code that is not async: in an event loop of its own, or, where a loop is
+    already running in this thread (a notebook), in a thread with a loop of its own."""
 
-    ``base_config``: the base config's TOML file or a ``BaseConfig`` (default
-    ``base_config.toml``); ``agent_config``: an agent TOML file, a directory of them, or
-    ``AgentConfig`` objects (default ``agent_configs/``). ``agents``, ``tests``,
-    ``categories`` and ``repeats`` narrow the run as ``--agents`` ... do; ``resume`` continues
-    a run directory (its recorded configs and selection; ``retry_errors`` runs its errors
-    again). ``executor``: ``local`` or ``ray``, over ``[benchmark] executor``.
-    ``on_progress`` gets a :class:`~llmbench.runs.progress.RunProgress` at the start, every
-    ``progress_interval_s`` and at the end. ``cancel``: a flag such as a
-    :class:`threading.Event`; once set, the tests in flight end as cancelled and the run
-    finishes as ``interrupted`` (resumable).
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        coro = fn(*args, **kwargs)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return event_loop.run(coro)
+        with ThreadPoolExecutor(1, thread_name_prefix="llmbench-run") as pool:
+            return pool.submit(event_loop.run, coro).result()
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = doc
+    return call
+
+
+run = _blocking(
+    run_async,
+    "run",
+    """Run one suite against several agents, as ``llmbench run`` does, and return the
+    :class:`Run`; the arguments are :func:`run_async`'s.
 
     Runs on uvloop where installed (``LLMBENCH_LOOP`` chooses); called where an event loop is
     already running (a notebook), the run gets a thread and a loop of its own.
-    """
-    coro = run_async(
-        base_config,
-        agent_config,
-        agents=agents,
-        tests=tests,
-        categories=categories,
-        repeats=repeats,
-        resume=resume,
-        retry_errors=retry_errors,
-        no_stream=no_stream,
-        no_cache=no_cache,
-        log_level=log_level,
-        executor=executor,
-        on_progress=on_progress,
-        progress_interval_s=progress_interval_s,
-        cancel=cancel,
-    )
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return event_loop.run(coro)
-    with ThreadPoolExecutor(1, thread_name_prefix="llmbench-run") as pool:
-        return pool.submit(event_loop.run, coro).result()
+    """,
+)
