@@ -109,6 +109,7 @@ def test_ray_gives_the_results_and_scores_of_local(
         "address": None,
         "actors": 2,
         "nodes": [os.uname().nodename],
+        "embedded_servers": 0,
     }
     local_sessions = json.loads((local.directory / "manifest.json").read_text())["sessions"]
     assert local_sessions[-1]["executor"] == {"name": "local"}
@@ -355,11 +356,11 @@ def test_sigkill_of_the_driver_leaves_no_ray_process_and_resume_completes(
 ) -> None:
     ids = [f"t{i:02d}" for i in range(30)]
     _suite(tmp_path, [make_test(i, expected=42) for i in ids])
-    _base_config(tmp_path, server.url + "/v1", server.url + "/v1", extra='executor = "ray"')
+    _base_config(tmp_path, server.url + "/v1", server.url + "/v1")
     _agent(tmp_path, "alpha", server.url + "/v1", "max_concurrency = 2")
     server.set_default(Answer(chunks=["4", "2"], ttft_s=0.1))
     before = _pids()
-    proc = _start(tmp_path)
+    proc = _start(tmp_path, "--executor", "ray")
     run_dir = _wait_for_lines(tmp_path / "results", 5, proc)
     started = _pids() - before - {proc.pid}  # the keeper, Ray's head, its agents, the actors
     assert len(started) >= 4
@@ -373,9 +374,11 @@ def test_sigkill_of_the_driver_leaves_no_ray_process_and_resume_completes(
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "running"
     assert len(_journal(run_dir)) < 30
 
-    done = run("--resume", str(run_dir), "--executor", "ray")
+    done = run("--resume", str(run_dir))  # on the executor it ran on, not the config's
     assert done.returncode == 0, done.stderr
     entries = _journal(run_dir)
     ok = [e["test_id"] for e in entries if e["status"] == "ok"]
     assert sorted(ok) == ids  # each test has exactly one result; none ran twice
-    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "completed"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "completed"
+    assert [s["executor"]["name"] for s in manifest["sessions"]] == ["ray", "ray"]

@@ -108,7 +108,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--executor",
         choices=EXECUTORS,
         help='what runs the tests: "local" (this process) or "ray" (Ray actors); default '
-        "[benchmark] executor",
+        "[benchmark] executor (with --resume: the one the run last ran on)",
     )
     parser.add_argument(
         "--no-stream",

@@ -20,6 +20,12 @@ Placement: agents with the same ``ray_resources`` share a pool of actors created
 resources (so their work runs on the nodes that have them); each actor reserves no CPU and the
 actors of a pool are spread over the nodes.
 
+The embedded model: workers call the embedded server of the node they run on. On the driver's
+node that is the server the run started for its preflight (and the judge); on every other node
+that runs such work, the driver places an :class:`~llmbench.executors.worker.EmbeddedHost`
+actor that starts one, the first time a worker lands there. The driver owns those actors: they
+end with the run, or with the driver.
+
 Faults: an actor that dies has the tests it was running sent to another actor of its pool (a
 replacement is started once per actor lost, at most as many as the pool has), at most
 :data:`MAX_TRIES` times, after which the test ends as an error result (``end_reason``
@@ -54,10 +60,18 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from llmbench import redact
-from llmbench.config.api import EMBEDDED
 from llmbench.engine.test_run import CANCEL_GRACE_S, Outcome, TestRun
 from llmbench.errors import ConfigError, EndpointError
-from llmbench.executors.worker import Done, SavedFiles, Unit, Worker, WorkerInfo, WorkerPlan
+from llmbench.executors.worker import (
+    Done,
+    EmbeddedHost,
+    SavedFiles,
+    Unit,
+    Worker,
+    WorkerInfo,
+    WorkerPlan,
+)
+from llmbench.runs import lanes
 from llmbench.runs.preflight import Use
 from llmbench.runs.tools import RunTools
 from llmbench.scoring.run_scoring import RuleScores
@@ -82,6 +96,8 @@ CONNECT_S = 5.0
 """How long a cluster's address may take to accept a connection."""
 CLOSE_WAIT_S = 5.0
 """How long an actor is given to close its sessions before it is killed."""
+EMBEDDED_START_S = 240.0
+"""How long a node's embedded model server may take to start (its own limit is 180 s)."""
 
 
 def check_plan(plan: RunPlan, *, no_cache: bool) -> None:
@@ -106,15 +122,6 @@ def check_plan(plan: RunPlan, *, no_cache: bool) -> None:
                 "environment variable and name it with api_key_env",
                 path=where,
             )
-    if b.ray_address is not None:
-        for a in plan.agents:
-            if a.endpoint == EMBEDDED:
-                raise ConfigError(
-                    f'agent {a.id}: endpoint = "embedded" runs only with a local Ray '
-                    "instance (ray_address unset), whose workers share this machine's server; "
-                    "give the agent a server's URL",
-                    path=where,
-                )
 
 
 def _start_ray(address: str | None) -> subprocess.Popen[str] | bool:
@@ -306,6 +313,13 @@ class RayExecutor:
         scoring (:class:`~llmbench.scoring.run_scoring.RunScorer`), by result."""
         self.tripped: list[str] = []
         """Why endpoints' breakers opened on the actors (read when the executor closes)."""
+        self._driver_node: str | None = None
+        """The Ray node this process runs on (None: a Ray client, on no node)."""
+        self._hosts: dict[str, asyncio.Future[str]] = {}
+        """Each node's embedded server's URL, by node id, once asked for."""
+        self._host_actors: list[Any] = []
+        self._embedded_urls: set[str] = set()
+        """The embedded servers the workers call."""
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -316,6 +330,10 @@ class RayExecutor:
         except asyncio.CancelledError:
             self._joined = await job  # Ray started meanwhile is shut down by close()
             raise
+        if not (address or "").startswith("ray://"):
+            import ray
+
+            self._driver_node = ray.get_runtime_context().get_node_id()
         await self._start_pools()
 
     async def close(self) -> None:
@@ -336,6 +354,7 @@ class RayExecutor:
         for a in self.plan.agents:
             groups.setdefault(tuple(sorted(a.ray_resources.items())), []).append(a)
         keep_files = bool(self.tools.protocols)
+        embedded = {u.who for u in lanes.uses(self.plan) if u.api.is_embedded}
         for resources, agents in groups.items():
             for name, amount in resources:
                 if cluster.get(name, 0) < amount:
@@ -345,14 +364,16 @@ class RayExecutor:
                         path=self.plan.base_path,
                     )
             helpers = {w: u for w, u in self.resolved.items() if w in ("instructor", "supervisor")}
+            resolved = {**{a.id: self.resolved[a.id] for a in agents}, **helpers}
             worker_plan = WorkerPlan(
                 base=self.plan.base,
                 agents=tuple(agents),
-                resolved={**{a.id: self.resolved[a.id] for a in agents}, **helpers},
+                resolved=resolved,
                 tools=self.tools,
                 rpm={a.id: a.rpm / size if a.rpm else None for a in agents},
                 actors=size,
                 keep_files=keep_files,
+                embedded=tuple(w for w in resolved if w in embedded),
             )
             pool = _Pool(dict(resources), worker_plan, size)
             self._pools.append(pool)
@@ -382,14 +403,61 @@ class RayExecutor:
         except (TimeoutError, ray.exceptions.RayError) as exc:
             ray.kill(handle, no_restart=True)
             raise EndpointError(f"a Ray worker could not start: {_reason(exc)}") from None
-        if about.problem is not None:
+        problem = about.problem
+        if problem is None and pool.plan.embedded:
+            try:
+                url = await self._embedded_on(pool, about.node_id, about.node)
+                problem = await handle.serve_embedded.remote(url)
+            except (EndpointError, ray.exceptions.RayError) as exc:
+                ray.kill(handle, no_restart=True)
+                if isinstance(exc, EndpointError):
+                    raise
+                raise EndpointError(f"a Ray worker could not start: {_reason(exc)}") from None
+            self._embedded_urls.add(url)
+        if problem is not None:
             ray.kill(handle, no_restart=True)
             raise ConfigError(
-                f"the Ray worker on {about.node}: {about.problem}", path=self.plan.base_path
+                f"the Ray worker on {about.node}: {problem}", path=self.plan.base_path
             )
         slot = _Slot(handle, pool, about.pid, about.node, about.loop, index)
         slot.collector = asyncio.create_task(self._collect(slot))
         return slot
+
+    async def _embedded_on(self, pool: _Pool, node_id: str, node: str) -> str:
+        """The URL of the embedded server ``pool``'s workers call on node ``node_id`` (host
+        name ``node``): the run's own on the driver's node, else the one an
+        :class:`EmbeddedHost` starts there (once)."""
+        if node_id == self._driver_node:
+            return str(self.resolved[pool.plan.embedded[0]].api.endpoint)
+        found = self._hosts.get(node_id)
+        if found is None:
+            found = self._hosts[node_id] = asyncio.ensure_future(self._start_host(node_id, node))
+        return await asyncio.shield(found)
+
+    async def _start_host(self, node_id: str, node: str) -> str:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        host: Any = (
+            ray.remote(EmbeddedHost)
+            .options(
+                num_cpus=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                max_restarts=0,
+            )
+            .remote()
+        )
+        self._host_actors.append(host)
+        log.info("starting the embedded model on %s", node)
+        try:
+            async with asyncio.timeout(EMBEDDED_START_S):
+                url: str = await host.start.remote()
+        except (TimeoutError, ray.exceptions.RayError) as exc:
+            raise EndpointError(
+                f"the embedded model on {node} could not start: {_reason(exc)}"
+            ) from None
+        log.info("embedded model ready on %s", node)
+        return url
 
     # -- running ----------------------------------------------------------------------------
 
@@ -607,6 +675,7 @@ class RayExecutor:
             "address": self.plan.base.benchmark.ray_address,
             "actors": len(live),
             "nodes": sorted({s.node for s in live}),
+            "embedded_servers": len(self._embedded_urls),
         }
 
     def summary_line(self) -> str:
@@ -646,11 +715,27 @@ class RayExecutor:
         )
         for entry in list(self._entries.values()):  # none is left after a run; never hang
             self._fail(entry, "the run ended before it came back")
+        for host in self._hosts.values():
+            host.cancel()
+        await asyncio.gather(*self._hosts.values(), return_exceptions=True)
+        await asyncio.gather(*(self._stop_host(h) for h in self._host_actors))
+        self._host_actors.clear()
         joined, self._joined = self._joined, False
         if joined is not False:
             await asyncio.to_thread(ray.shutdown)
         if isinstance(joined, subprocess.Popen):
             await asyncio.to_thread(_stop_head, joined)
+
+    async def _stop_host(self, host: Any) -> None:
+        """Stop a node's embedded server, then its actor (killed, the server dies with it)."""
+        import ray
+
+        try:
+            async with asyncio.timeout(CLOSE_WAIT_S * 2):
+                await host.stop.remote()
+        except (TimeoutError, ray.exceptions.RayError):
+            pass
+        ray.kill(host, no_restart=True)
 
     async def _close_slot(self, slot: _Slot) -> list[str]:
         import ray
@@ -669,7 +754,10 @@ class RayExecutor:
 
 
 def _reason(exc: BaseException) -> str:
-    """One line for why a Ray call failed."""
+    """One line for why a Ray call failed (for an exception raised in an actor: that one)."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, Exception):
+        exc = cause
     text = str(exc).strip().splitlines()
     first = next((line for line in text if line.strip()), type(exc).__name__)
     return redact.scrub(f"{type(exc).__name__}: {first.strip()}"[:300])

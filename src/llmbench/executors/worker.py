@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -66,6 +67,10 @@ class WorkerPlan:
     """How many workers share the ``rpm`` budgets."""
     keep_files: bool = False
     """Save what tests with tools leave in ``/home/agent``, for the driver to write."""
+    embedded: tuple[str, ...] = ()
+    """Who (agent ids, ``instructor``, ``supervisor``) calls the embedded model: the worker
+    calls its own node's embedded server, given by :meth:`Worker.serve_embedded`, and runs
+    nothing before it has it."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,8 @@ class WorkerInfo:
     pid: int
     node: str
     """Its host name."""
+    node_id: str
+    """Its Ray node's id ("" outside Ray)."""
     loop: str
     """The event loop it runs in (``uvloop`` or ``asyncio``)."""
     problem: str | None
@@ -114,7 +121,22 @@ class Worker:
         self.breakers = Breakers()
         self._root = Path(tempfile.mkdtemp(prefix="llmbench-worker-"))
         self.targets: dict[str, Target] = {}
+        self.helpers = lanes.helpers(plan.base, {}, self.breakers)
+        self._index = index
         self._problem: str | None = None
+        if not plan.embedded:
+            self._build(plan.resolved)
+        self._session: HttpClient | None = None
+        self._tasks: dict[int, asyncio.Task[Done]] = {}
+        self._scoring = asyncio.Semaphore(SCORING_SLOTS)
+        self._runs: dict[int, tuple[Unit, TestRun]] = {}
+        self._folders: dict[tuple[str, str, int], Path] = {}
+        self._done: list[Done] = []
+        self._ready: asyncio.Event | None = None
+
+    def _build(self, resolved: dict[str, Use]) -> None:
+        """The callers of the agents, the instructor and the supervisor, on ``resolved``."""
+        plan = self.plan
         try:
             sandbox = lanes.run_sandbox(plan.tools)
             if sandbox is not None:  # max_parallel is the run's: each worker has its share
@@ -125,28 +147,32 @@ class Worker:
             for a in plan.agents:
                 self.targets[a.id] = lanes.target(
                     a,
-                    plan.resolved[a.id].api,
+                    resolved[a.id].api,
                     self.breakers,
                     plan.tools,
                     sandbox,
                     rpm=plan.rpm.get(a.id),
                     files_dir=partial(self._files_dir, a.id) if plan.keep_files else None,
                 )
-            self.helpers = lanes.helpers(plan.base, plan.resolved, self.breakers)
+            self.helpers = lanes.helpers(plan.base, resolved, self.breakers)
         except ConfigError as exc:  # an api_key_env not set on this node
             self._problem = str(exc)
-            self.helpers = lanes.helpers(plan.base, {}, self.breakers)
+            self.targets = {}
+            return
         for t in self.targets.values():
             limiter = t.caller.limiter
             if limiter is not None:  # worker i's first turn: i / actors of the way to its next
-                limiter.hold_off(limiter.interval_s * (index % plan.actors) / plan.actors)
-        self._session: HttpClient | None = None
-        self._tasks: dict[int, asyncio.Task[Done]] = {}
-        self._scoring = asyncio.Semaphore(SCORING_SLOTS)
-        self._runs: dict[int, tuple[Unit, TestRun]] = {}
-        self._folders: dict[tuple[str, str, int], Path] = {}
-        self._done: list[Done] = []
-        self._ready: asyncio.Event | None = None
+                limiter.hold_off(limiter.interval_s * (self._index % plan.actors) / plan.actors)
+
+    async def serve_embedded(self, base_url: str) -> str | None:
+        """Call the embedded model at ``base_url`` (this node's server) for those of
+        ``plan.embedded``; then the worker can run tests. Returns why it cannot, or None."""
+        resolved = {
+            who: Use(who, replace(use.api, endpoint=base_url)) if who in self.plan.embedded else use
+            for who, use in self.plan.resolved.items()
+        }
+        self._build(resolved)
+        return self._problem
 
     def _files_dir(self, agent_id: str, test_id: str, repeat: int) -> Path:
         # a fresh folder per unit (one at a time per key): test ids never reach the path
@@ -157,7 +183,11 @@ class Worker:
     async def about(self) -> WorkerInfo:
         """Who this worker is, and why it cannot run its agents' tests if it cannot."""
         return WorkerInfo(
-            os.getpid(), os.uname().nodename, event_loop.running_loop_name(), self._problem
+            os.getpid(),
+            os.uname().nodename,
+            _node_id(),
+            event_loop.running_loop_name(),
+            self._problem,
         )
 
     async def start(self, units: list[Unit]) -> int:
@@ -269,3 +299,28 @@ def _read_back(files: Path) -> SavedFiles:
         if path.is_file() and not path.is_symlink():
             out.append((path.relative_to(files).as_posix(), path.read_bytes()))
     return tuple(out)
+
+
+def _node_id() -> str:
+    """The Ray node this runs on ("" outside a Ray worker; Ray is not imported for it)."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return ""
+    return str(ray.get_runtime_context().get_node_id())
+
+
+class EmbeddedHost:
+    """One node's embedded model server, for the workers on that node (a Ray actor placed on
+    the node by the driver, which owns it: it ends with the run, or with the driver)."""
+
+    def __init__(self) -> None:
+        from llmbench.providers.embedded import EmbeddedServer
+
+        self.server = EmbeddedServer()
+
+    def start(self) -> str:
+        """Start the server (EmbeddedModelError when it cannot); its base URL on this node."""
+        return self.server.start().base_url
+
+    def stop(self) -> None:
+        self.server.stop()

@@ -7,7 +7,8 @@ gains an entry per ``--resume``):
   ``ended_at`` (ISO 8601, UTC), ``llmbench_version``, ``python``
 - ``sessions``: ``[{"started_at", "argv", "retry_errors", "executor"}]``, one per start or
   resume; ``executor`` is ``{"name": "local"}`` or ``{"name": "ray", "address", "actors",
-  "nodes"}`` (``address`` null for a local Ray instance)
+  "nodes", "embedded_servers"}`` (``address`` null for a local Ray instance;
+  ``embedded_servers``: how many embedded model servers the actors call, one per node)
 - ``inputs``: absolute paths of ``base_config``, ``agent_config`` (null for a config given to
   :func:`llmbench.run` as an object), ``test_suite`` (or ``dataset``, the data file of
   ``[benchmark.dataset]``, null for the other), and ``suite_sha256``, the hash of the file the

@@ -49,7 +49,8 @@ class RunOptions:
     log_level: str = "INFO"
     """The least level written to ``run.log`` (INFO at least)."""
     executor: str | None = None
-    """``local`` or ``ray``: overrides ``[benchmark] executor`` for this run."""
+    """``local`` or ``ray``: overrides ``[benchmark] executor`` for this run; None when
+    resuming: the executor the run last ran on."""
 
     def __post_init__(self) -> None:
         level = str(self.log_level).upper()
@@ -145,6 +146,11 @@ def prepare(options: RunOptions) -> Prepared:
         source=f"{run_dir.manifest_path}",
     )
     manifest_mod.warn_on_drift(plan, manifest)
+    if options.executor is None:  # the executor the run last ran on (an --executor is kept)
+        sessions = manifest.get("sessions") or [{}]
+        last = (sessions[-1].get("executor") or {}).get("name")
+        if last in EXECUTORS:
+            options = replace(options, executor=last)
     return Prepared(_chosen(plan, options), run_dir, manifest, options)
 
 
