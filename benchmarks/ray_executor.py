@@ -628,6 +628,9 @@ def _version(dist: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer tests")
+    parser.add_argument(
+        "--only", choices=("throughput", "cpu-bound"), help="one of the two parts (default both)"
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
@@ -639,10 +642,10 @@ def main() -> int:
         print("1. throughput and CPU per test", file=sys.stderr, flush=True)
         if SERVER_CPU is not None:  # the sampler beside the server, off the run's core
             os.sched_setaffinity(0, {SERVER_CPU})
-        tput = throughput_runs(plan, tmp)
+        tput = throughput_runs(plan, tmp) if args.only != "cpu-bound" else {}
         os.sched_setaffinity(0, allowed)
         print("2. CPU-bound tests", file=sys.stderr, flush=True)
-        cpu_bound = code_runs(plan, tmp, code)
+        cpu_bound = code_runs(plan, tmp, code) if args.only != "throughput" else {}
     except RunFailed as exc:
         print(f"a run failed: {exc}", file=sys.stderr)
         return 1
@@ -653,13 +656,16 @@ def main() -> int:
         f"Ray {_version('ray')}, "
         f"{'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s\n"
     )
-    print(
-        f"1. mock server at {LATENCY_S * 1000:.0f} ms, 8 tokens, streaming; in flight = "
-        f"max_workers = max_concurrency; ray_actors = {plan.ray_actors}; the server pinned to "
-        f"CPU {SERVER_CPU}, the run (every process of it) to CPU {CLIENT_CPU}, but for "
-        '"ray, unpinned"\n'
-    )
-    print("\n".join(throughput_table(plan, tput)))
+    if tput:
+        print(
+            f"1. mock server at {LATENCY_S * 1000:.0f} ms, 8 tokens, streaming; in flight = "
+            f"max_workers = max_concurrency; ray_actors = {plan.ray_actors}; the server pinned "
+            f"to CPU {SERVER_CPU}, the run (every process of it) to CPU {CLIENT_CPU}, but for "
+            '"ray, unpinned"\n'
+        )
+        print("\n".join(throughput_table(plan, tput)))
+    if not cpu_bound:
+        return 0
     loop = code.splitlines()[1].rstrip(":")
     print(
         f"\n2. CPU-bound: {plan.code_tests} tests, each one code call burning {CODE_CPU_S} s of "

@@ -4,9 +4,10 @@ The driver (this process) keeps everything that writes or decides: the plan, adm
 scheduler's ``max_workers``, each agent's ``max_concurrency``, ``"auto"`` concurrency), the
 journal, the manifest, scoring and reports. Each actor (a :class:`~llmbench.executors.worker.
 Worker`) has its own event loop, HTTP client, callers and code sandbox; it is fed started tests
-in batches (all the tests the scheduler starts in one turn of the loop go out in one call per
-actor) and hands back each outcome as soon as it ends (a long-poll per actor), so a test costs
-one round trip to Ray, not one Ray task.
+in batches (one ``start`` call on its way per actor at a time: the tests the scheduler starts
+meanwhile go out together in the next, so batches grow with the load) and hands back each
+outcome as soon as it ends (a long-poll per actor), so a test costs one round trip to Ray, not
+one Ray task.
 
 Limits across the cluster:
 
@@ -244,7 +245,11 @@ class _Slot:
     loop: str
     index: int
     keys: set[int] = field(default_factory=set)
-    """The units sent to it that have not come back."""
+    """The units given to it (sent, or in its outbox) that have not come back."""
+    outbox: list[_Sent] = field(default_factory=list)
+    """Units given to it while its last ``start`` call was on its way: they go in the next
+    one (one call at a time per actor, so that batches grow with the load)."""
+    sending: bool = False
     alive: bool = True
     collector: asyncio.Task[None] | None = None
 
@@ -480,8 +485,8 @@ class RayExecutor:
         try:
             done = await asyncio.shield(entry.future)
         except asyncio.CancelledError:
-            if entry.slot is None or entry.future.cancelled():  # never sent: nothing runs it
-                self._forget(entry)
+            if entry.slot is None or entry.future.cancelled() or entry in entry.slot.outbox:
+                self._forget(entry)  # never sent: nothing runs it
                 raise
             self._cancel_remote(entry)
             deadline = self._loop.time() + CANCEL_GRACE_S
@@ -529,19 +534,33 @@ class RayExecutor:
         for slot, entries in batches.items():
             for entry in entries:
                 entry.slot = slot
-                entry.tries += 1
                 slot.keys.add(entry.unit.key)
-            ref = slot.handle.start.remote([e.unit for e in entries])
-            self._spawn(self._sent(slot, ref))
+            slot.outbox += entries
+            self._send(slot)
+
+    def _send(self, slot: _Slot) -> None:
+        """Send ``slot``'s outbox in one ``start`` call, unless one is on its way."""
+        if slot.sending or not slot.outbox or not slot.alive:
+            return
+        entries, slot.outbox = slot.outbox, []
+        for entry in entries:
+            entry.tries += 1
+        slot.sending = True
+        ref = slot.handle.start.remote([e.unit for e in entries])
+        self._spawn(self._sent(slot, ref))
 
     async def _sent(self, slot: _Slot, ref: Any) -> None:
-        """Wait for a start call (its failure is the collector's to handle)."""
+        """Wait for a start call (its failure is the collector's to handle), then send what
+        came meanwhile."""
         import ray
 
         try:
             await ref
         except ray.exceptions.RayError:
             pass
+        finally:
+            slot.sending = False
+        self._send(slot)
 
     def _cancel_remote(self, entry: _Sent) -> None:
         assert entry.slot is not None
@@ -553,6 +572,8 @@ class RayExecutor:
         self._entries.pop(entry.unit.key, None)
         if entry.slot is not None:
             entry.slot.keys.discard(entry.unit.key)
+            if entry in entry.slot.outbox:
+                entry.slot.outbox.remove(entry)
         if entry in self._buffer:
             self._buffer.remove(entry)
 
@@ -644,6 +665,7 @@ class RayExecutor:
             else:
                 self._queue(entry)
         slot.keys.clear()
+        slot.outbox.clear()
         if replace:
             try:
                 new = await self._new_slot(pool, slot.index)

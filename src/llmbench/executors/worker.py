@@ -36,7 +36,7 @@ from llmbench.runs import lanes
 from llmbench.runs.preflight import Use
 from llmbench.runs.tools import RunTools
 from llmbench.scoring.base import Score, ScoreInput
-from llmbench.scoring.run_scoring import rule_scores
+from llmbench.scoring.run_scoring import has_blocking_rule, rule_scores
 from llmbench.suite.models import TestCase
 
 log = logging.getLogger("llmbench.worker")
@@ -132,6 +132,8 @@ class Worker:
         self._runs: dict[int, tuple[Unit, TestRun]] = {}
         self._folders: dict[tuple[str, str, int], Path] = {}
         self._done: list[Done] = []
+        self._blocking: dict[str, bool] = {}
+        """Whether each test seen has a blocking scoring rule (scored here, in a thread)."""
         self._ready: asyncio.Event | None = None
 
     def _build(self, resolved: dict[str, Use]) -> None:
@@ -217,7 +219,11 @@ class Worker:
                 files_dir = None
             files = _read_back(files_dir) if files_dir is not None else None
             scores = None
-            if outcome.result.status == "ok":
+            blocking = self._blocking.get(unit.test.id)
+            if blocking is None:  # worked out once per test: most tests have no such rule
+                blocking = has_blocking_rule(unit.test, self.plan.tools.sandbox)
+                self._blocking[unit.test.id] = blocking
+            if blocking and outcome.result.status == "ok":
                 item = ScoreInput(
                     unit.test, outcome.result.response_text, outcome.transcript, files_dir=files_dir
                 )

@@ -94,6 +94,11 @@ class RuleScores:
     scores: tuple[Score, ...]
 
 
+def has_blocking_rule(test: TestCase, sandbox: SandboxSettings | None) -> bool:
+    """True when one of ``test``'s rules blocks (see :func:`rule_scores`)."""
+    return any(getattr(r, "blocking", False) for r in scorers_for(test, sandbox))
+
+
 def rule_scores(item: ScoreInput, sandbox: SandboxSettings | None) -> tuple[Score, ...] | None:
     """The rules' verdicts on ``item`` when one of its test's rules blocks (the ``python``
     and ``submission`` scorers: worth running where the answer is); None otherwise."""
