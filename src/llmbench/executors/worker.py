@@ -221,7 +221,11 @@ class Worker:
             scores = None
             blocking = self._blocking.get(unit.test.id)
             if blocking is None:  # worked out once per test: most tests have no such rule
-                blocking = has_blocking_rule(unit.test, self.plan.tools.sandbox)
+                try:
+                    blocking = has_blocking_rule(unit.test, self.plan.tools.sandbox)
+                except Exception:  # the driver scores it, and says what is wrong
+                    log.exception("the scorers of test %s could not be built here", unit.test.id)
+                    blocking = False
                 self._blocking[unit.test.id] = blocking
             if blocking and outcome.result.status == "ok":
                 item = ScoreInput(
