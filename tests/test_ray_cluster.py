@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import make_test
+from tests.test_ray_executor import _processes
 from tests.test_runner_e2e import _journal, _suite
 
 SCRIPT = textwrap.dedent(
@@ -44,15 +45,7 @@ SCRIPT = textwrap.dedent(
 
 
 def _llama_servers() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if b"llama_cpp.server" in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
+    return _processes(lambda cmd: b"llama_cpp.server" in cmd)
 
 
 def test_embedded_agents_on_two_nodes_call_their_own_nodes_model(tmp_path: Path) -> None:

@@ -413,10 +413,11 @@ class RayExecutor:
             try:
                 url = await self._embedded_on(pool, about.node_id, about.node)
                 problem = await handle.serve_embedded.remote(url)
-            except (EndpointError, ray.exceptions.RayError) as exc:
+            except EndpointError:
                 ray.kill(handle, no_restart=True)
-                if isinstance(exc, EndpointError):
-                    raise
+                raise
+            except ray.exceptions.RayError as exc:
+                ray.kill(handle, no_restart=True)
                 raise EndpointError(f"a Ray worker could not start: {_reason(exc)}") from None
             self._embedded_urls.add(url)
         if problem is not None:

@@ -35,8 +35,8 @@ from llmbench.providers.http1 import HttpClient
 from llmbench.runs import lanes
 from llmbench.runs.preflight import Use
 from llmbench.runs.tools import RunTools
-from llmbench.scoring.base import Score, ScoreInput
-from llmbench.scoring.run_scoring import has_blocking_rule, rule_scores
+from llmbench.scoring.base import Score, ScoreInput, Scorer
+from llmbench.scoring.run_scoring import SCORERS_KEPT, blocking_rules
 from llmbench.suite.models import TestCase
 
 log = logging.getLogger("llmbench.worker")
@@ -132,8 +132,8 @@ class Worker:
         self._runs: dict[int, tuple[Unit, TestRun]] = {}
         self._folders: dict[tuple[str, str, int], Path] = {}
         self._done: list[Done] = []
-        self._blocking: dict[str, bool] = {}
-        """Whether each test seen has a blocking scoring rule (scored here, in a thread)."""
+        self._rules: dict[str, list[Scorer]] = {}
+        """Each test's rules when one blocks (scored here, in a thread), else none."""
         self._ready: asyncio.Event | None = None
 
     def _build(self, resolved: dict[str, Use]) -> None:
@@ -219,21 +219,14 @@ class Worker:
                 files_dir = None
             files = _read_back(files_dir) if files_dir is not None else None
             scores = None
-            blocking = self._blocking.get(unit.test.id)
-            if blocking is None:  # worked out once per test: most tests have no such rule
-                try:
-                    blocking = has_blocking_rule(unit.test, self.plan.tools.sandbox)
-                except Exception:  # the driver scores it, and says what is wrong
-                    log.exception("the scorers of test %s could not be built here", unit.test.id)
-                    blocking = False
-                self._blocking[unit.test.id] = blocking
-            if blocking and outcome.result.status == "ok":
+            rules = self._rules_of(unit.test)
+            if rules and outcome.result.status == "ok":
                 item = ScoreInput(
                     unit.test, outcome.result.response_text, outcome.transcript, files_dir=files_dir
                 )
                 try:
                     async with self._scoring:
-                        scores = await asyncio.to_thread(rule_scores, item, self.plan.tools.sandbox)
+                        scores = await asyncio.to_thread(_verdicts, rules, item)
                 except asyncio.CancelledError:  # the outcome is in: keep it, unscored
                     scores = None
                 except Exception:  # the driver scores it instead
@@ -243,6 +236,20 @@ class Worker:
         finally:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
+
+    def _rules_of(self, test: TestCase) -> list[Scorer]:
+        """:func:`blocking_rules` of ``test``, worked out once per test (most have none)."""
+        rules = self._rules.get(test.id)
+        if rules is None:
+            try:
+                rules = blocking_rules(test, self.plan.tools.sandbox)
+            except Exception:  # the driver scores it, and says what is wrong
+                log.exception("the scorers of test %s could not be built here", test.id)
+                rules = []
+            if len(self._rules) >= SCORERS_KEPT:  # bounded, as the driver's
+                self._rules.clear()
+            self._rules[test.id] = rules
+        return rules
 
     def _ended(self, key: int, task: asyncio.Task[Done]) -> None:
         unit, run = self._runs.pop(key)
@@ -299,6 +306,10 @@ class Worker:
             await self._session.close()
             self._session = None
         await asyncio.to_thread(shutil.rmtree, self._root, True)
+
+
+def _verdicts(rules: list[Scorer], item: ScoreInput) -> tuple[Score, ...]:
+    return tuple(rule(item) for rule in rules)
 
 
 def _read_back(files: Path) -> SavedFiles:

@@ -94,18 +94,17 @@ class RuleScores:
     scores: tuple[Score, ...]
 
 
-def has_blocking_rule(test: TestCase, sandbox: SandboxSettings | None) -> bool:
-    """True when one of ``test``'s rules blocks (see :func:`rule_scores`)."""
-    return any(getattr(r, "blocking", False) for r in scorers_for(test, sandbox))
+def blocks(rules: Sequence[Scorer]) -> bool:
+    """True when one of ``rules`` waits on something (a child process: the ``python`` and
+    ``submission`` scorers), so that it runs in a thread, where the answer is."""
+    return any(getattr(r, "blocking", False) for r in rules)
 
 
-def rule_scores(item: ScoreInput, sandbox: SandboxSettings | None) -> tuple[Score, ...] | None:
-    """The rules' verdicts on ``item`` when one of its test's rules blocks (the ``python``
-    and ``submission`` scorers: worth running where the answer is); None otherwise."""
-    rules = scorers_for(item.test, sandbox)
-    if not any(getattr(r, "blocking", False) for r in rules):
-        return None
-    return tuple(scorer(item) for scorer in rules)
+def blocking_rules(test: TestCase, sandbox: SandboxSettings | None) -> list[Scorer]:
+    """``test``'s rules when one of them blocks (all of them, so that its verdicts are
+    complete); none otherwise."""
+    rules = scorers_for(test, sandbox)
+    return rules if blocks(rules) else []
 
 
 SCORERS_KEPT = 4096
@@ -152,9 +151,7 @@ class RunScorer:
         if known is not None and known[0] is test:
             return known[1]
         rules = scorers_for(test, self.sandbox)
-        plan = _TestScorers(
-            rules, judge_spec(test), any(getattr(r, "blocking", False) for r in rules)
-        )
+        plan = _TestScorers(rules, judge_spec(test), blocks(rules))
         if len(self._scorers) >= SCORERS_KEPT:  # bounded: 100,000 tests' scorers are 50 MB
             self._scorers.clear()
         self._scorers[id(test)] = (test, plan)
