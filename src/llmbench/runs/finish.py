@@ -15,6 +15,7 @@ reports read back the few full records they show (:class:`RunResults.record`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 from array import array
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, MutableMapping, Sequence
@@ -30,7 +31,7 @@ from llmbench.providers.http1 import HttpClient
 from llmbench.report.write import write_summary_and_reports
 from llmbench.scoring.analysis import analyse
 from llmbench.scoring.judge import Judge
-from llmbench.scoring.run_scoring import RuleScores, RunScorer, record
+from llmbench.scoring.run_scoring import RuleScores, RunScorer, Scoring, record
 from llmbench.scoring.scored import ScoredResult
 from llmbench.store.cache import CACHE_FILE, ReplyCache
 from llmbench.store.journal_index import JournalIndex
@@ -42,10 +43,6 @@ SCORING_WINDOW = 32
 """Results read ahead and scored at once: at most this many judge requests are in flight."""
 SCORES_BATCH = 256
 """Scores written to ``scores.jsonl`` and the per-test files per write."""
-
-Scoring = dict[str, Any] | None
-"""A record's ``scoring`` block (docs/summary-format.md); None when its test has nothing to
-score."""
 
 
 @dataclass(frozen=True)
@@ -91,17 +88,17 @@ class RunResults:
         index: JournalIndex,
         tests: TestLookup,
         *,
-        score: Callable[[JournalEntry], Awaitable[Scoring]] | None = None,
+        score: Callable[[JournalEntry], Scoring | Awaitable[Scoring]] | None = None,
         rescore: bool = False,
         save: Callable[[list[tuple[EntryKey, Scoring, JournalEntry]]], None] | None = None,
         rename: Mapping[str, str] | None = None,
         run_id: str | None = None,
     ) -> None:
-        """Add every final result of ``index`` in run order. A result is scored with the
-        coroutine function ``score`` when ``rescore`` is set or it has no stored scoring, and
-        its new scoring is passed to ``save`` in batches; other results keep their stored
-        scoring. ``rename`` maps agent ids to the ids the summary uses; ``run_id`` goes into
-        each full record (a comparison of runs)."""
+        """Add every final result of ``index`` in run order. A result is scored with ``score``
+        (which returns its scoring, or an awaitable of it) when ``rescore`` is set or it has no
+        stored scoring, and its new scoring is passed to ``save`` in batches; other results
+        keep their stored scoring. ``rename`` maps agent ids to the ids the summary uses;
+        ``run_id`` goes into each full record (a comparison of runs)."""
         source = len(self._sources)
         self._sources.append(_Source(index, tests, rename or {}, run_id))
         batch: list[tuple[EntryKey, Scoring, JournalEntry]] = []
@@ -154,35 +151,40 @@ def agent_info(index: JournalIndex, agent: AgentInfo, agent_id: str) -> dict[str
 
 async def _scored(
     index: JournalIndex,
-    score: Callable[[JournalEntry], Awaitable[Scoring]] | None,
+    score: Callable[[JournalEntry], Scoring | Awaitable[Scoring]] | None,
     rescore: bool,
 ) -> AsyncGenerator[tuple[int, JournalEntry, Scoring, bool], None]:
     """``(key index, entry, scoring, newly scored)`` of each final result, in run order, with
-    up to :data:`SCORING_WINDOW` of them being scored at once."""
-    window: deque[tuple[int, JournalEntry, asyncio.Future[Scoring] | None]] = deque()
+    up to :data:`SCORING_WINDOW` of them being scored at once (those ``score`` must wait for
+    run as tasks; the others are scored at once)."""
+    window: deque[tuple[int, JournalEntry, Scoring | asyncio.Future[Scoring], bool]] = deque()
 
     async def take() -> tuple[int, JournalEntry, Scoring, bool]:
-        i, entry, task = window.popleft()
-        if task is None:
+        i, entry, scoring, fresh = window.popleft()
+        if not fresh:
             return i, entry, index.scoring(i), False
-        return i, entry, await task, True
+        if isinstance(scoring, asyncio.Future):
+            return i, entry, await scoring, True
+        return i, entry, scoring, True
 
     try:
         for i in range(len(index)):
             if not index.has_entry(i):
                 continue
             entry = index.entry(i)
-            scoring: asyncio.Future[Scoring] | None = None
-            if score is not None and (rescore or not index.has_stored_scoring(i)):
-                scoring = asyncio.ensure_future(score(entry))
-            window.append((i, entry, scoring))
+            scoring: Scoring | asyncio.Future[Scoring] = None
+            fresh = score is not None and (rescore or not index.has_stored_scoring(i))
+            if fresh and score is not None:
+                now = score(entry)
+                scoring = asyncio.ensure_future(now) if inspect.isawaitable(now) else now
+            window.append((i, entry, scoring, fresh))
             if len(window) >= SCORING_WINDOW:
                 yield await take()
         while window:
             yield await take()
     finally:
-        for _, _, left in window:
-            if left is not None:
+        for _, _, left, _ in window:
+            if isinstance(left, asyncio.Future):
                 left.cancel()
 
 
@@ -222,7 +224,7 @@ async def _read_and_score(
             await results.read(
                 index,
                 tests,
-                score=lambda entry: scorer.score_entry(session, entry, tests),
+                score=lambda entry: scorer.score(session, entry, tests),
                 rescore=rescore,
                 save=partial(run_dir.write_scores, result_files=result_files),
             )

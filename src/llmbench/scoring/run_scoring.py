@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import logging
 import statistics
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOT_RUN = "not scored: the request failed"
+Scoring = dict[str, Any] | None
+"""A record's ``scoring`` block (docs/summary-format.md); None when its test has nothing to
+score."""
 
 
 def prompt_text(test: TestCase) -> str:
@@ -65,6 +69,11 @@ def aggregate(scores: Sequence[Score]) -> dict[str, Any]:
         block["score"] = statistics.fmean(s.value for s in primary)
         block["passed"] = all(s.passed for s in primary)
     return block
+
+
+def _scorer_bug(entry: JournalEntry, exc: Exception) -> dict[str, Any]:
+    log.exception("scoring %s of %s failed", entry.test_id, entry.agent_id, exc_info=exc)
+    return not_scored(f"not scored: internal error {type(exc).__name__}: {exc}")
 
 
 def not_scored(reason: str = NOT_RUN) -> dict[str, Any]:
@@ -163,15 +172,17 @@ class RunScorer:
         """The ``scoring`` block for one entry."""
         if entry.result.status != "ok":
             return not_scored()
-        files = self.files_for(entry) if self.files_for is not None else None
+        plan = self._for(test)
+        rules = plan.rules
+        # only the blocking rules (python, submission) read saved files: the others are spared
+        # a path and a stat per result
+        files = self.files_for(entry) if plan.blocking and self.files_for is not None else None
         item = ScoreInput(
             test,
             entry.result.response_text,
             entry.transcript,
             files_dir=files if files is not None and files.is_dir() else None,
         )
-        plan = self._for(test)
-        rules = plan.rules
         done = self.scored.pop(entry.key, None) if self.scored is not None else None
         if plan.blocking and done is not None and done.answer == entry.result.response_text:
             scores = list(done.scores)
@@ -196,25 +207,49 @@ class RunScorer:
                 )
         return aggregate(scores)
 
-    async def score_entry(
+    def score(
         self,
         session: HttpClient | None,
         entry: JournalEntry,
         tests: TestLookup,
-    ) -> dict[str, Any] | None:
-        """The scoring block of one entry (None for a test with nothing to score); a scorer
-        bug becomes a "not scored" block, never an exception."""
+    ) -> Scoring | Awaitable[Scoring]:
+        """The scoring block of one entry (None for a test with nothing to score), at once
+        when nothing is waited for (text rules only, no judge: the common case, spared a task
+        per result), else an awaitable of it. A scorer bug becomes a "not scored" block, never
+        an exception."""
         test = tests.get(entry.test_id)
         if test is None:
             return not_scored(f"not scored: test {entry.test_id!r} is no longer in the suite")
         plan = self._for(test)
         if not plan.rules and plan.judge is None:
             return None
+        if plan.blocking or plan.judge is not None:
+            return self._score_later(session, entry, test)
+        if entry.result.status != "ok":
+            return not_scored()
+        item = ScoreInput(test, entry.result.response_text, entry.transcript)
+        try:
+            return aggregate([scorer(item) for scorer in plan.rules])
+        except Exception as exc:  # a scorer bug must not lose the other scores
+            return _scorer_bug(entry, exc)
+
+    async def _score_later(
+        self, session: HttpClient | None, entry: JournalEntry, test: TestCase
+    ) -> Scoring:
         try:
             return await self.score_one(session, entry, test)
         except Exception as exc:  # a scorer bug must not lose the other scores
-            log.exception("scoring %s of %s failed", entry.test_id, entry.agent_id)
-            return not_scored(f"not scored: internal error {type(exc).__name__}: {exc}")
+            return _scorer_bug(entry, exc)
+
+    async def score_entry(
+        self,
+        session: HttpClient | None,
+        entry: JournalEntry,
+        tests: TestLookup,
+    ) -> Scoring:
+        """:meth:`score`, awaited."""
+        scoring = self.score(session, entry, tests)
+        return await scoring if inspect.isawaitable(scoring) else scoring
 
     async def score_all(
         self,

@@ -381,7 +381,7 @@ def _default_specs(test: TestCase) -> list[ScorerSpec]:
     if expected is None:
         return []
     if isinstance(expected, int | float) and not isinstance(expected, bool):
-        return [NumericSpec(type="numeric")]
+        return [_NUMERIC]
     if isinstance(expected, dict) or (
         isinstance(expected, list) and not all(_is_scalar(v) for v in expected)
     ):
@@ -390,7 +390,13 @@ def _default_specs(test: TestCase) -> list[ScorerSpec]:
             f"test {test.id!r}: 'expected' is a JSON {kind}; say how to "
             'score it, e.g. "scoring": [{"type": "json", "equals": true}]'
         )
-    return [ExactSpec(type="exact")]
+    return [_EXACT]
+
+
+# The default specs, made once: specs are frozen, and building one per test was a pydantic
+# validation per result scored
+_NUMERIC = NumericSpec(type="numeric")
+_EXACT = ExactSpec(type="exact")
 
 
 def _is_scalar(value: Any) -> bool:
