@@ -304,13 +304,15 @@ def test_fixture_records_match_the_outcome_table() -> None:
 
 def test_leaderboard_rows_are_best_mean_score_first() -> None:
     table = leaderboard(make_summary())
-    assert [str(c) for c in table.columns[0].cells] == ["qwen-7b", "llama-8b", "phi-3"]
+    assert [str(c) for c in table.columns[0].cells] == ["1", "2", "3"]
+    assert [str(c) for c in table.columns[1].cells] == ["qwen-7b", "llama-8b", "phi-3"]
 
 
 def test_leaderboard_row_cells() -> None:
     table = leaderboard(make_summary())
     first = [str(next(iter(column.cells))) for column in table.columns]
     assert first == [
+        "1",
         "qwen-7b",
         "qwen2.5-7b-instruct",
         "0.88 [0.62, 1.00]",

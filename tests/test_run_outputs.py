@@ -87,15 +87,19 @@ def test_report_and_score_rebuild_the_summary_without_losing_a_field(
     capsys.readouterr()
 
 
-def _cells(table: str, agent_id: str) -> dict[str, str]:
-    """The cells of ``agent_id``'s row of a rich table printed in a pipe, by column name (a
-    header may be wrapped over several lines)."""
-    heads = [line.split("┃")[1:-1] for line in table.splitlines() if "┃" in line]
+def _cells(out: str, agent_id: str) -> dict[str, str]:
+    """The cells of ``agent_id``'s row of the leaderboard printed in a pipe (plain text: ``|``
+    between columns, ``-+-`` under the header, which may be wrapped over several lines), by
+    column name."""
+    lines = out.splitlines()
+    title = next(n for n, line in enumerate(lines) if line.startswith("Run "))
+    rule = next(n for n, line in enumerate(lines) if n > title and line.startswith("--+"))
+    heads = [line.split("|") for line in lines[title + 1 : rule]]
     header = [" ".join(h[n].strip() for h in heads).strip() for n in range(len(heads[0]))]
     (row,) = [
-        [c.strip() for c in line.split("│")[1:-1]]
-        for line in table.splitlines()
-        if line.startswith("│") and line.split("│")[1].strip() == agent_id
+        [c.strip() for c in line.split("|")]
+        for line in lines[rule + 1 :]
+        if line.count("|") == len(header) - 1 and line.split("|")[1].strip() == agent_id
     ]
     return dict(zip(header, row, strict=True))
 

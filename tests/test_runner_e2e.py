@@ -515,6 +515,11 @@ def test_a_run_is_scored_and_rescoring_uses_the_judge_cache(
         f"beta@{other.name}",
     ]
     assert [a["planned"] for a in agents] == [4, 4, 2, 2]
+    assert [a["run_id"] for a in agents] == [run_dir.name, run_dir.name, other.name, other.name]
+    # the terminal tells the two runs' alphas apart by short labels, named in a legend
+    assert "| alpha@r1 " in rebuilt.stdout and "| alpha@r2 " in rebuilt.stdout
+    assert f"  r1  {run_dir.name}  started " in rebuilt.stdout
+    assert f"  r2  {other.name}  started " in rebuilt.stdout
 
 
 def test_load_results_gives_a_dataframe(tmp_path: Path, server: ScriptedServer, run: Run) -> None:

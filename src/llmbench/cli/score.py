@@ -5,7 +5,7 @@ re-reads the suite the run was made from (or the one ``--base_config`` names), s
 final result (the judge's cached replies make an unchanged judgement free), and rebuilds the
 summary and the reports. ``report`` rebuilds the reports from the scores already stored; with
 several run directories it compares them in one report (an agent that appears in more than one
-run is shown as ``agent@run_id``).
+run is shown as ``agent@run_id``, and each agent of the summary names its ``run_id``).
 """
 
 from __future__ import annotations
@@ -108,7 +108,9 @@ def report_command(args: argparse.Namespace) -> int:
             asyncio.run(results.read(index, run.tests, rename=rename, run_id=run.run_dir.run_id))
             for a in run.agents:
                 served = replace(a, model=index.models.get(a.agent_id) or a.model)
-                infos.append(agent_info(index, served, rename.get(a.agent_id, a.agent_id)))
+                shown = rename.get(a.agent_id, a.agent_id)
+                compared = run.run_dir.run_id if len(runs) > 1 else None
+                infos.append(agent_info(index, served, shown, compared))
         sandboxes = [run.sandbox for run in runs]
         summary = analyse(
             results.results,

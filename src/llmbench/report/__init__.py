@@ -6,7 +6,8 @@ the run's compact results (:class:`~llmbench.scoring.scored.ScoredResult`, in ru
 report shows, so that reports are written a line or a record at a time:
 
 - :mod:`llmbench.report.terminal`: ``leaderboard``, ``significant_differences``, ``print_report``
-  and the number formats the other two share;
+  and the number formats the other two share; the leaderboard fits the console's width by
+  leaving columns out (:mod:`llmbench.report.fit`);
 - :mod:`llmbench.report.markdown`: ``markdown_lines`` / ``render_markdown`` (the first
   ``MAX_FAILURES`` failures of each agent);
 - :mod:`llmbench.report.html`: ``html_chunks`` / ``render_html`` (page skeleton in Python, charts

@@ -3,18 +3,43 @@
 Also home of the number formats that the Markdown and HTML reports share, so that a score
 reads ``0.70 [0.55, 0.84]`` everywhere. Every value may be ``null`` in ``summary.json``; a
 missing value prints as ``n/a``.
+
+The terminal leaderboard fits the console's width (the terminal's, or ``$COLUMNS``): a rank
+column ``#``, then :data:`LEADERBOARD_COLUMNS`, each cell on one line (``0.62 [0.51, 0.72]``
+never wraps; headers may). When the columns do not all fit, they are left out in the order of
+:data:`DROP_ORDER`, and a note under the table names them and says that report.md and
+report.html have them all:
+
+1. Model (the agent id names the agent),
+2. Tokens/s p50, 3. Latency p50 / p95 (s) (speed before quality),
+4. Pass rate [95% CI], 5. n / errors, 6. Not run.
+
+Only when ``#``, Agent and Score [95% CI] alone do not fit are agent ids cut (ending in
+``…``), and a note says so. In a comparison of runs (``llmbench report RUN RUN ...``) an agent
+in more than one run is ``agent@<run_id>`` in the summary; the terminal shows it as
+``agent@r1``, ``agent@r2`` (the runs numbered in the order they were given), with a legend under
+the table naming each run and when it started.
+
+Without a terminal (stdout a pipe or a file, as in CI) :func:`stdout_console` prints at
+``$COLUMNS`` when set, else at :data:`PLAIN_WIDTH` columns; the leaderboard is then plain text,
+its only rules ``|``, ``-`` and ``+``, and nothing prints colours.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from llmbench.report.fit import Fit, fit, wrap_header
 from llmbench.scoring.analysis import k_values
 
 MISSING = "n/a"
@@ -130,16 +155,155 @@ def leaderboard_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def leaderboard(summary: Summary) -> Table:
-    """One row per agent, best mean score first."""
-    # Text, not str: an agent id or model name is never read as rich markup
-    table = Table(title=Text(f"Run {summary['run_id']} ({summary['status']})"))
+RANK_COLUMN = "#"
+"""The terminal leaderboard's first column: the agent's place, 1 for the best mean score."""
+
+DROP_ORDER = (
+    "Model",
+    "Tokens/s p50",
+    "Latency p50 / p95 (s)",
+    "Pass rate [95% CI]",
+    "n / errors",
+    NOT_RUN_COLUMN,
+)
+"""The leaderboard columns a narrow terminal leaves out, first to go first; ``#``, Agent and
+Score [95% CI] are always shown."""
+
+PLAIN_WIDTH = 120
+"""The width of reports printed without a terminal (a pipe, a file, CI) when ``$COLUMNS`` is
+not set."""
+
+PLAIN_BOX = box.Box("    \n  | \n -+ \n  | \n    \n    \n  | \n    \n", ascii=True)
+"""The leaderboard's rules without a terminal: ``|`` between columns, ``-+-`` under the
+header."""
+
+
+def run_labels(summary: Summary) -> dict[str, str]:
+    """``{run_id: "r1", ...}`` for a comparison of runs, numbered in the order the summary lists
+    their agents (the order the runs were given); empty for one run."""
+    runs = dict.fromkeys(str(a["run_id"]) for a in summary["agents"] if a.get("run_id"))
+    return {run: f"r{n}" for n, run in enumerate(runs, 1)} if len(runs) > 1 else {}
+
+
+def abbreviated(text: str, labels: Mapping[str, str]) -> str:
+    """``text`` with each ``@<run_id>`` of ``labels`` shortened to ``@r1``, ``@r2``..."""
+    for run, label in labels.items():
+        text = text.replace(f"@{run}", f"@{label}")
+    return text
+
+
+def _started(run_id: str) -> str | None:
+    """When a run with an id of :func:`~llmbench.store.run_dir.new_run_id` started, as
+    ``2026-11-21 10:30 UTC``; None for another id (a renamed run directory)."""
+    try:
+        moment = datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return None
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def run_legend(labels: Mapping[str, str]) -> list[str]:
+    """The lines under a comparison's leaderboard naming the run behind each label; empty
+    without labels."""
+    if not labels:
+        return []
+    lines = ["Runs (an agent in more than one run is shown as agent@r1, agent@r2, ...):"]
+    for run, label in labels.items():
+        started = _started(run)
+        lines.append(f"  {label}  {run}" + (f"  started {started}" if started else ""))
+    return lines
+
+
+def terminal_leaderboard(summary: Summary) -> tuple[list[str], list[list[str]]]:
+    """:func:`leaderboard_table` as the terminal shows it: the rank first, and the run ids of a
+    comparison shortened to their :func:`run_labels`."""
     header, rows = leaderboard_table(summary)
-    for column in header:
-        table.add_column(column, justify="left" if column in ("Agent", "Model") else "right")
+    labels = run_labels(summary)
+    ranked = [[str(n), abbreviated(row[0], labels), *row[1:]] for n, row in enumerate(rows, 1)]
+    return [RANK_COLUMN, *header], ranked
+
+
+def leaderboard_title(summary: Summary) -> str:
+    """``Run <run_id> (<status>)``, or ``Comparison of runs r1, r2`` for a comparison."""
+    labels = run_labels(summary)
+    if labels:
+        return f"Comparison of runs {', '.join(labels.values())}"
+    return f"Run {summary['run_id']} ({summary['status']})"
+
+
+def leaderboard_fit(summary: Summary, width: int | None) -> Fit:
+    """How the terminal leaderboard is laid out in ``width`` columns (None: all, unwrapped)."""
+    header, rows = terminal_leaderboard(summary)
+    return fit(header, rows, width, drop=DROP_ORDER, cut="Agent")
+
+
+def leaderboard(summary: Summary, width: int | None = None, *, plain: bool = False) -> Table:
+    """One row per agent, best mean score first, fitted to ``width`` columns (None: every
+    column); ``plain``: rules of ASCII characters and no bold header, for a pipe or a file."""
+    header, rows = terminal_leaderboard(summary)
+    laid_out = leaderboard_fit(summary, width)
+    table = Table(
+        box=PLAIN_BOX if plain else box.MINIMAL_HEAVY_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        header_style="" if plain else "bold",
+    )
+    for i, column_width in zip(laid_out.shown, laid_out.widths, strict=True):
+        table.add_column(
+            Text(wrap_header(header[i], column_width)),
+            justify="left" if header[i] in ("Agent", "Model") else "right",
+            width=column_width,
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+    agent = laid_out.shown.index(header.index("Agent"))
+    suffixes = [f"@{label}" for label in run_labels(summary).values()]
     for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
+        # Text, not str: an agent id or model name is never read as rich markup
+        cells = [Text(row[i]) for i in laid_out.shown]
+        cells[agent] = _cut(cells[agent], laid_out.widths[agent], suffixes)
+        table.add_row(*cells)
     return table
+
+
+def _cut(agent_id: Text, width: int, suffixes: Sequence[str]) -> Text:
+    """``agent_id`` in at most ``width`` cells, ending in ``…`` when cut, its ``@r1`` run label
+    (one of ``suffixes``) kept so that the same agent of two runs stays two rows apart."""
+    if agent_id.cell_len <= width:
+        return agent_id
+    suffix = next((s for s in suffixes if agent_id.plain.endswith(s)), "")
+    name = agent_id[: len(agent_id) - len(suffix)]
+    name.truncate(max(width - cell_len(suffix), 1), overflow="ellipsis")
+    return name + suffix
+
+
+def leaderboard_notes(summary: Summary, width: int | None) -> list[str]:
+    """The lines under the leaderboard: the columns left out at ``width`` and where they are,
+    whether agent ids were cut, and a comparison's legend of runs."""
+    header, _ = terminal_leaderboard(summary)
+    laid_out = leaderboard_fit(summary, width)
+    notes = []
+    if laid_out.left_out:
+        names = ", ".join(header[i] for i in laid_out.left_out)
+        notes.append(
+            f"Left out to fit {width} columns: {names} (report.md and report.html show every "
+            "column)."
+        )
+    if laid_out.cut:
+        notes.append(
+            f"Agent ids cut to fit {width} columns (…); report.md and report.html have them whole."
+        )
+    return notes + run_legend(run_labels(summary))
+
+
+def print_leaderboard(summary: Summary, console: Console) -> None:
+    """The leaderboard's title, the table fitted to ``console``'s width (plain text when the
+    console is not a terminal) and its notes."""
+    plain = not console.is_terminal
+    console.print(Text(leaderboard_title(summary), style="" if plain else "bold"))
+    console.print(leaderboard(summary, console.width, plain=plain))
+    for note in leaderboard_notes(summary, console.width):
+        console.print(Text(note))
 
 
 REASONING_COLUMNS = (
@@ -463,14 +627,22 @@ def significant_differences(summary: Summary) -> list[str]:
 
 
 def stdout_console() -> Console:
-    """A console for reports on stdout: the terminal's width, or 120 columns in a pipe."""
-    return Console(width=None if sys.stdout.isatty() else 120)
+    """A console for reports on stdout: the terminal's width, else ``$COLUMNS``, else
+    :data:`PLAIN_WIDTH` columns (a pipe or a file)."""
+    # rich reads $COLUMNS itself, but only when it is not given a width
+    columns = os.environ.get("COLUMNS", "")
+    return Console(width=None if sys.stdout.isatty() or columns.isdigit() else PLAIN_WIDTH)
 
 
 def _print_table(
-    console: Console, title: str, table: tuple[list[str], list[list[str]]], left: Sequence[str]
+    console: Console,
+    title: str,
+    table: tuple[list[str], list[list[str]]],
+    left: Sequence[str],
+    labels: Mapping[str, str],
 ) -> bool:
-    """Print ``table`` under ``title`` when it has rows; whether it did."""
+    """Print ``table`` under ``title`` when it has rows, run ids shortened to ``labels``;
+    whether it did."""
     header, rows = table
     if not rows:
         return False
@@ -478,7 +650,7 @@ def _print_table(
     for column in header:
         printed.add_column(column, justify="left" if column in left else "right")
     for row in rows:
-        printed.add_row(*(Text(cell) for cell in row))
+        printed.add_row(*(Text(abbreviated(cell, labels)) for cell in row))
     console.print(printed)
     return True
 
@@ -486,17 +658,25 @@ def _print_table(
 def print_report(summary: Summary, console: Console) -> None:
     """Print the leaderboard, the thinking of reasoning models, the code calls of agents that
     ran tests with tools (and the sandbox they ran in), the conversations of interactive tests,
-    the data-analysis tasks and the significant differences."""
-    console.print(leaderboard(summary))
-    _print_table(console, "Reasoning", reasoning_table(summary), ("Agent",))
-    _print_table(console, "Tools", tools_table(summary), ("Agent", "Protocol", "End reasons"))
+    the data-analysis tasks and the significant differences; in a comparison of runs, every
+    ``agent@<run_id>`` as ``agent@r1`` (the legend is under the leaderboard)."""
+    labels = run_labels(summary)
+
+    def line(text: str, style: str | None = None) -> None:
+        console.print(abbreviated(text, labels), markup=False, highlight=False, style=style)
+
+    print_leaderboard(summary, console)
+    _print_table(console, "Reasoning", reasoning_table(summary), ("Agent",), labels)
+    tools = ("Agent", "Protocol", "End reasons")
+    _print_table(console, "Tools", tools_table(summary), tools, labels)
     for note in protocol_notes(summary):
-        console.print(note, markup=False, highlight=False)
+        line(note)
     sandbox = sandbox_line(summary)
     if sandbox is not None:
-        line, warning = sandbox
-        console.print(line, markup=False, highlight=False, style="bold red" if warning else None)
-    _print_table(console, "Conversations", conversations_table(summary), ("Agent", "End reasons"))
-    _print_table(console, "Data-analysis tasks", submissions_table(summary), ("Agent",))
-    for line in significant_differences(summary) + submission_difference_lines(summary):
-        console.print(line, markup=False, highlight=False)
+        text, warning = sandbox
+        line(text, "bold red" if warning else None)
+    talks = ("Agent", "End reasons")
+    _print_table(console, "Conversations", conversations_table(summary), talks, labels)
+    _print_table(console, "Data-analysis tasks", submissions_table(summary), ("Agent",), labels)
+    for text in significant_differences(summary) + submission_difference_lines(summary):
+        line(text)

@@ -134,11 +134,15 @@ class RunResults:
         return data
 
 
-def agent_info(index: JournalIndex, agent: AgentInfo, agent_id: str) -> dict[str, Any]:
-    """The summary's details of ``agent`` of the run of ``index``, under the id ``agent_id``."""
+def agent_info(
+    index: JournalIndex, agent: AgentInfo, agent_id: str, run_id: str | None = None
+) -> dict[str, Any]:
+    """The summary's details of ``agent`` of the run of ``index``, under the id ``agent_id``;
+    ``run_id``: the run it comes from, in a comparison of runs."""
     mine = [i for i, key in enumerate(index.keys) if key[0] == agent.agent_id]
     return {
         "agent_id": agent_id,
+        "run_id": run_id,
         "model": agent.model,
         "endpoint": agent.endpoint,
         "concurrency": agent.concurrency,

@@ -269,6 +269,7 @@ def _agent(
     categories = sorted({o.category for o in outcomes})
     return {
         "agent_id": agent["agent_id"],
+        "run_id": agent.get("run_id"),
         "model": agent.get("model"),
         "endpoint": agent.get("endpoint"),
         "concurrency": agent.get("concurrency"),
@@ -301,10 +302,11 @@ def analyse(
 
     ``results`` are the scored results of every agent (one per agent, test and repeat, in run
     order); ``agents`` gives each agent's ``agent_id``, ``model``, ``endpoint``, ``planned`` and
-    ``not_run`` (and, optionally, ``concurrency``, ``tool_protocol`` and
-    ``tool_protocol_reason``), in the order the summary lists them and compares them (a before
-    b). ``sandbox`` describes the code sandbox of a run with tools (null without). An agent's
-    ``summary`` field is :func:`~llmbench.store.results.summarize` of its results.
+    ``not_run`` (and, optionally, ``concurrency``, ``tool_protocol``, ``tool_protocol_reason``
+    and, in a comparison of runs, the ``run_id`` it comes from), in the order the summary lists
+    them and compares them (a before b). ``sandbox`` describes the code sandbox of a run with
+    tools (null without). An agent's ``summary`` field is
+    :func:`~llmbench.store.results.summarize` of its results.
     ``generated_at`` (timezone-aware) defaults to now in UTC. Results of agents not in
     ``agents`` are ignored; an ``agent_id`` listed twice is a ``ValueError``.
     """
