@@ -257,10 +257,16 @@ class ClientRun:
 
 
 def run_reference(
-    server: Server, workdir: Path, *, tests: int, in_flight: int, stream: bool = True
+    server: Server,
+    workdir: Path,
+    *,
+    tests: int,
+    in_flight: int,
+    stream: bool = True,
+    uvloop: bool = False,
 ) -> ClientRun:
     """``reference_client.py``: ``tests`` requests, ``in_flight`` at a time (whole answers
-    without ``stream``)."""
+    without ``stream``; on uvloop with ``uvloop``)."""
     out = workdir / f"reference-{time.monotonic_ns()}.json"
     child = run_child(
         [
@@ -272,6 +278,7 @@ def run_reference(
             f"--prompt={PROMPT}",
             f"--out={out}",
             *([] if stream else ["--no-stream"]),
+            *(["--uvloop"] if uvloop else []),
         ],
         workdir,
     )

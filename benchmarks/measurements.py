@@ -27,6 +27,9 @@ from benchmarks.harness import (
 
 LATENCY_S = 0.2
 """The server latency of the throughput measurements."""
+TARGET_CPU_RATIO = 1.3
+"""llmbench's CPU per test over the minimal streaming client's, at most (issue 14; issue 6
+asked for 2x)."""
 HEAVY_MODULES = ("pandas", "numpy", "scipy", "matplotlib", "plotly", "jinja2", "llama_cpp")
 """Modules ``import llmbench`` must not load (reports, notebooks, the embedded model)."""
 
@@ -182,9 +185,9 @@ def _cpu_rows(plan: Plan, runs: dict[tuple[str, int], ClientRun]) -> list[Row]:
             f"client CPU per test, ms (marginal {n1}->{n2} tests, {k} in flight, 0 ms server)",
             _fmt(per_test["llmbench"] * 1000, 3),
             _fmt(per_test["reference"] * 1000, 3),
-            _fmt(ratio, 1) + "x",
-            "<= 2x",
-            _at_most(ratio, 2.0),
+            _fmt(ratio, 2) + "x",
+            f"<= {TARGET_CPU_RATIO:g}x",
+            _at_most(ratio, TARGET_CPU_RATIO),
             f"< {GATE_CPU_RATIO:g}x",
             None if ratio is None else ratio < GATE_CPU_RATIO,
         ),
@@ -252,10 +255,14 @@ def throughput(plan: Plan, tmp: Path) -> list[Row]:
         n = plan.throughput_tests(k)
         runs: dict[str, ClientRun] = {}
         with Server(ttft_s=LATENCY_S, tokens=8) as server:
-            for name in ("reference", "llmbench", "llmbench-asyncio"):
+            names = ["reference", "llmbench", "llmbench-asyncio"]
+            if not plan.quick:
+                names.append("reference-uvloop")
+            for name in names:
                 server.control(reset=True)
-                if name == "reference":
-                    runs[name] = run_reference(server, tmp, tests=n, in_flight=k)
+                if name.startswith("reference"):
+                    uvloop = name.endswith("uvloop")
+                    runs[name] = run_reference(server, tmp, tests=n, in_flight=k, uvloop=uvloop)
                 else:
                     # llmbench on uvloop (its default where installed), then on asyncio's loop
                     env = {"LLMBENCH_LOOP": "asyncio" if name.endswith("asyncio") else "uvloop"}
@@ -264,8 +271,12 @@ def throughput(plan: Plan, tmp: Path) -> list[Row]:
                 busy[name] = _server_busy(server)
         asyncio_loop = runs.pop("llmbench-asyncio")
         busy.pop("llmbench-asyncio")
+        reference_uvloop = runs.pop("reference-uvloop", None)
+        busy.pop("reference-uvloop", None)
         rows.append(_throughput_row(k, n, runs, busy))
         rows.append(_loop_row(k, runs, asyncio_loop))
+        if reference_uvloop is not None:
+            rows.append(_reference_uvloop_row(k, runs, reference_uvloop))
     top = plan.levels[-1]
     rows.append(
         Row(
@@ -292,16 +303,39 @@ def _throughput_row(
         f"median latency: llmbench {_fmt(latency['llmbench'], 3)} s, "
         f"reference {_fmt(latency['reference'], 3)} s; " + _busy_text(runs, busy)
     ]
+    target = _target_share(k)
     return Row(
         f"throughput at {k} in flight, % of ideal ({ideal:.0f}/s; {n} tests, 200 ms)",
         _fmt(share["llmbench"], 1),
         _fmt(share["reference"], 1),
         _fmt(_ratio(share["llmbench"], share["reference"])),
-        ">= 95%",
-        _at_least(share["llmbench"], 95.0),
+        f">= {target:g}%",
+        _at_least(share["llmbench"], target),
         f">= {GATE_THROUGHPUT_RATIO:g}x",
         _at_least(_ratio(share["llmbench"], share["reference"]), GATE_THROUGHPUT_RATIO),
         notes,
+    )
+
+
+def _target_share(k: int) -> float:
+    """The share of the ideal throughput to reach at ``k`` in flight, streaming: 95% up to 256
+    (issue 6), 85% at 1,024 (issue 14: one core cannot do 95% of 5,120 requests a second)."""
+    return 85.0 if k >= 1024 else 95.0
+
+
+def _reference_uvloop_row(k: int, runs: dict[str, ClientRun], reference: ClientRun) -> Row:
+    """The reference on uvloop at ``k`` in flight, against llmbench (on uvloop, its default)."""
+    ideal = k / LATENCY_S
+    share = {
+        name: None if (rate := steady_rate(run.records, k)) is None else rate / ideal * 100
+        for name, run in (("llmbench", runs["llmbench"]), ("reference", reference))
+    }
+    return Row(
+        "  the reference on uvloop, % of ideal; llmbench (uvloop) against it",
+        _fmt(share["llmbench"], 1),
+        _fmt(share["reference"], 1),
+        _fmt(_ratio(share["llmbench"], share["reference"])),
+        notes=[f"client CPU: reference on uvloop {reference.child.cpu_s:.2f} s"],
     )
 
 

@@ -234,6 +234,10 @@ def token_counts(
     return prompt, completion, estimated
 
 
+_META_KEYS = ("id", "model", "created", "system_fingerprint")
+"""What a completion keeps of its response's own fields (from the first event that has each)."""
+
+
 class _StreamState:
     """Accumulates an SSE stream into a Completion."""
 
@@ -300,15 +304,23 @@ class _StreamState:
         ``max_bytes`` bounds the total.
         """
         self.is_stream = True
-        self._partial += chunk
-        start = 0
-        while not self.done:
-            end = self._partial.find(b"\n", start)
-            if end < 0:
-                break
-            self.feed_line(bytes(self._partial[start : end + 1]))
-            start = end + 1
-        del self._partial[:start]
+        if self.done:
+            return
+        if b"\n" not in chunk:  # a line still coming: nothing to parse yet
+            self._partial += chunk
+            return
+        if self._partial:
+            self._partial += chunk
+            data = bytes(self._partial)
+        else:
+            data = chunk  # the usual case: the chunk ends where a line does
+        *lines, tail = data.split(b"\n")
+        self._partial = bytearray(tail)
+        for line in lines:
+            if line and line != b"\r":  # not one of the blank lines between events
+                self.feed_line(line)
+                if self.done:
+                    return
 
     def end_of_body(self) -> None:
         """The body ended: parse a last line that had no newline."""
@@ -339,9 +351,10 @@ class _StreamState:
         self._take(event)
 
     def _take(self, event: dict[str, Any]) -> None:
-        for key in ("id", "model", "created", "system_fingerprint"):
-            if key in event and key not in self.meta:
-                self.meta[key] = event[key]
+        if len(self.meta) < len(_META_KEYS):
+            for key in _META_KEYS:
+                if key in event and key not in self.meta:
+                    self.meta[key] = event[key]
         if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
         choices = event.get("choices")
