@@ -237,20 +237,21 @@ class Caller:
                 await self.limiter.acquire()
             # every attempt, the first too, ends within the test's budget: a server that keeps
             # a stream alive with comments but never finishes must not hold the test for ever
+            # (a deadline the HTTP client keeps with its read timeout's timer: no second timer)
             remaining = self.policy.budget_s - (time.perf_counter() - started)
             try:
-                async with asyncio.timeout(max(remaining, 0.001)):
-                    completion = await request_completion(
-                        session,
-                        url,
-                        self.headers,
-                        body,
-                        api_type=api_type,
-                        read_timeout_s=read_timeout,
-                        connect_timeout_s=min(self.api.connect_timeout, read_timeout),
-                        max_response_bytes=self.api.max_response_bytes,
-                        reasoning_tags=self.api.reasoning_tags,
-                    )
+                completion = await request_completion(
+                    session,
+                    url,
+                    self.headers,
+                    body,
+                    api_type=api_type,
+                    read_timeout_s=read_timeout,
+                    connect_timeout_s=min(self.api.connect_timeout, read_timeout),
+                    max_response_bytes=self.api.max_response_bytes,
+                    reasoning_tags=self.api.reasoning_tags,
+                    deadline=asyncio.get_running_loop().time() + max(remaining, 0.001),
+                )
             except TimeoutError:
                 raise RequestFailure(
                     "timeout",

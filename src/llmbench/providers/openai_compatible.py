@@ -722,8 +722,11 @@ async def request_completion(
     connect_timeout_s: float,
     max_response_bytes: int = MAX_RESPONSE_BYTES,
     reasoning_tags: ReasoningTags | None = DEFAULT_REASONING_TAGS,
+    deadline: float | None = None,
 ) -> Completion:
-    """Send ``body`` once and return the answer; raise RequestFailure on any failure.
+    """Send ``body`` once and return the answer; raise RequestFailure on any failure, and
+    TimeoutError (:class:`~llmbench.providers.http1.DeadlineExceeded`) when ``deadline``
+    (the event loop's time) passes first.
 
     An answer (streamed or not) of more than ``max_response_bytes`` bytes fails without being
     read further; an error response's body is read up to ``ERROR_BODY_BYTES``. Thinking at the
@@ -742,6 +745,7 @@ async def request_completion(
             answer,
             connect_timeout_s=connect_timeout_s,
             read_timeout_s=read_timeout_s,
+            deadline=deadline,
         )
         return answer.completion(api_type, body)
     except RequestFailure as failure:
