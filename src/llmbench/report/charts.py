@@ -478,7 +478,7 @@ def prompt_chart(
             "test": r.test_id,
             "repeat": r.repeat,
             "tokens": r.prompt_tokens,
-            "latency": r.execution_time,
+            "latency": round(r.execution_time, 4),  # to the 0.1 ms: a point need not be exact
         }
         for r in drawn
     ]
