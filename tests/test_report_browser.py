@@ -13,6 +13,7 @@ The test fails (never skips) when either is missing, naming the install step.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from llmbench.report.charts import chart_specs
-from llmbench.report.html import render_html
+from llmbench.report.charts import chart_css, chart_specs, vendor_scripts
+from llmbench.report.html import csp_hash, render_html
 from llmbench.report.write import in_memory, write_reports
 from tests.test_report_charts import (
     AGENT_NAMES,
@@ -589,4 +590,47 @@ def test_no_run_text_reaches_a_vega_expression(
         for path, text in strings(compiled):
             if any(t in text for t in run_text):
                 assert {"values", "domain"} & set(path), (chart["id"], path, text)
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def bare_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A page of only the charts interface the viewer uses: chart_css(), vendor_scripts() and
+    llmbenchCharts(container, chart_specs(...)), under the same kind of policy."""
+    charts = json.dumps(chart_specs(make_summary(), in_memory(make_records())[0]))
+    call = (
+        "window.llmbenchCharts(document.getElementById('c'), JSON.parse("
+        "document.getElementById('charts').textContent)).then((figures) => "
+        "document.body.setAttribute('data-charts', figures.length));"
+    )
+    scripts = [*vendor_scripts(), call]
+    policy = (
+        f"default-src 'none'; style-src {csp_hash(chart_css())}; "
+        f"script-src {' '.join(map(csp_hash, scripts))}"
+    )
+    page = "".join(
+        [
+            f'<!DOCTYPE html><html><head><meta http-equiv="Content-Security-Policy" '
+            f'content="{policy}"><style>{chart_css()}</style></head><body><div id="c"></div>',
+            '<script type="application/json" id="charts">',
+            charts.replace("<", "\\u003c"),
+            "</script>",
+            *(f"<script>{s}</script>" for s in scripts),
+            "</body></html>",
+        ]
+    )
+    path = tmp_path_factory.mktemp("bare") / "charts.html"
+    path.write_text(page, encoding="utf-8")
+    return path.as_uri()
+
+
+def test_the_charts_interface_draws_on_a_page_of_its_own(browser: Any, bare_url: str) -> None:
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = Page(context.new_page())
+    page.page.goto(bare_url)
+    page.page.wait_for_selector("body[data-charts='6']", state="attached", timeout=30_000)
+    charts = chart_layout(page)
+    assert [c["state"] for c in charts.values()] == ["rendered"] * 6
+    assert all(c["outside"] == [] and c["marks"] > 0 for c in charts.values())
+    assert page.problems() == []
     context.close()

@@ -110,7 +110,9 @@ def select_records(results: Sequence[ScoredResult], limit: int = MAX_RECORDS) ->
     return sorted(chosen)
 
 
-def _csp_hash(text: str) -> str:
+def csp_hash(text: str) -> str:
+    """``'sha256-...'``: the Content-Security-Policy source that allows exactly the inline
+    ``<script>`` or ``<style>`` whose text is ``text``."""
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
@@ -284,8 +286,8 @@ def html_chunks(
     css = chart_css() + asset("report.css")
     scripts = [*vendor_scripts(), asset("report.js")]
     csp = (
-        f"default-src 'none'; style-src {_csp_hash(css)}; "
-        f"script-src {' '.join(map(_csp_hash, scripts))}; "
+        f"default-src 'none'; style-src {csp_hash(css)}; "
+        f"script-src {' '.join(map(csp_hash, scripts))}; "
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
     charts = chart_specs(summary, results)
