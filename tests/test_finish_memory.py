@@ -4,7 +4,8 @@ A synthetic run directory (journal lines written directly, no network) of 2,000 
 results of one agent over the same 500-test suite is finished in a subprocess each; the peak
 RSS of the bigger one may exceed the smaller one's by at most 4 KB per extra result (holding
 every entry, as the end of a run once did, cost about 12 KB each; streaming costs under 1 KB),
-and report.html stays a few MB however many results there are.
+and report.html stays a few MB (beside the charting libraries it inlines) however many results
+there are.
 
 Also here: the JournalIndex that finish() reads the journal through (the final line of each
 key, torn and bad lines, the latest scoring), and finish() writing its scores in batches.
@@ -23,6 +24,7 @@ import pytest
 
 from llmbench.config.base_config import HelperSection
 from llmbench.errors import ResultsError
+from llmbench.report.charts import vendor_scripts
 from llmbench.result import TestResult
 from llmbench.runs import finish as finish_mod
 from llmbench.runs.finish import AgentInfo, finish
@@ -140,8 +142,12 @@ def test_finish_memory_does_not_grow_with_the_results(tmp_path: Path) -> None:
     assert (few["n"], many["n"]) == (2_000, 20_000)
     per_result = (many["peak_kb"] - few["peak_kb"]) * 1024 / 18_000
     assert per_result < 4096, f"peak RSS grew by {per_result:.0f} bytes per result"
+    # a few MB of records and charts, plus the charting libraries it inlines
     html = (big / "report.html").stat().st_size
-    assert html < 4_000_000, f"report.html is {html} bytes"
+    libraries = sum(len(s.encode()) for s in vendor_scripts())
+    assert html - libraries < 4_000_000, (
+        f"report.html is {html} bytes, {libraries} of them libraries"
+    )
     assert (big / "report.md").stat().st_size < 200_000
 
 

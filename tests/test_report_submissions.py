@@ -389,23 +389,30 @@ def test_report_md_has_the_data_analysis_sections(
     assert "| churn | 0 | data_analysis | submission: 3 ids of the reference missing" in text
 
 
-def test_report_html_has_the_tables_and_the_chart_holder(
+def test_report_html_has_the_tables_and_the_chart(
     run: tuple[RunDirectory, dict[str, Any]],
 ) -> None:
     page = (run[0].path / "report.html").read_text(encoding="utf-8")
     for table_id in ("submissions", "submission-tasks", "submission-comparisons"):
         assert f'<table id="{table_id}">' in page
-    assert '<div id="chart-submissions">' in page
+    assert '<div class="charts" id="submission-charts">' in page
+    charts = _embedded(page)["charts"]
+    assert [c["id"] for c in charts][-1] == "submissions"
     assert "<td>houses</td><td>rmse</td><td>30,000</td><td>0</td><td>alpha</td>" in page
     assert INJECTED not in page  # the data block escapes every "<"
 
 
-def _embedded_records(page: str) -> list[dict[str, Any]]:
+def _embedded(page: str) -> dict[str, Any]:
     start = page.index('<script type="application/json" id="data">') + len(
         '<script type="application/json" id="data">'
     )
     end = page.index("</script>", start)
-    records: list[dict[str, Any]] = json.loads(page[start:end])["records"]
+    data: dict[str, Any] = json.loads(page[start:end])
+    return data
+
+
+def _embedded_records(page: str) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = _embedded(page)["records"]
     return records
 
 
@@ -500,4 +507,4 @@ def test_a_plain_run_prints_the_same_bytes_as_before(tmp_path: Path) -> None:
     report = (directory.path / "report.md").read_text(encoding="utf-8")
     assert "Data-analysis" not in report and "### Per task" not in report
     page = (directory.path / "report.html").read_text(encoding="utf-8")
-    assert "Data-analysis" not in page and "chart-submissions" not in page.split("<script")[0]
+    assert "Data-analysis" not in page and "submission-charts" not in page.split("<script")[0]

@@ -19,7 +19,9 @@ import pytest
 from rich.console import Console
 
 from llmbench import redact
-from llmbench.report.html import data_block, latency_boxes, render_html, select_records
+from llmbench.report.charts import chart_specs, vendor_scripts
+from llmbench.report.figures import latency_boxes
+from llmbench.report.html import asset, data_block, render_html, select_records
 from llmbench.report.markdown import cell, render_markdown
 from llmbench.report.terminal import (
     leaderboard,
@@ -501,12 +503,25 @@ def page() -> str:
 DATA_BLOCK = re.compile(r'<script type="application/json" id="data">(.*?)</script>', re.S)
 
 
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+"""The page's inline scripts (the data block has a type attribute)."""
+
+
+def _markup(text: str) -> str:
+    """The page without the text of its inline scripts (the shipped libraries and report.js)."""
+    return INLINE_SCRIPT.sub("<script></script>", text)
+
+
 def test_html_is_self_contained() -> None:
     text = page()
-    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.I)
-    assert "<link" not in text.lower()
-    assert not re.search(r"<script[^>]*\ssrc\s*=", text, re.I)
-    assert "@import" not in text and "url(" not in text
+    markup = _markup(text)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", markup, re.I)
+    assert "<link" not in markup.lower()
+    assert not re.search(r"<script[^>]*\ssrc\s*=", markup, re.I)
+    assert "@import" not in markup and "url(" not in markup
+    # the scripts are the package's own files, inlined as they are
+    scripts = INLINE_SCRIPT.findall(text)
+    assert scripts == [*vendor_scripts(), asset("report.js")]
 
 
 def test_html_data_block_round_trips() -> None:
@@ -515,13 +530,15 @@ def test_html_data_block_round_trips() -> None:
     data = json.loads(match.group(1))
     assert data["summary"] == make_summary()
     assert data["records"] == make_records() and data["total"] == 24
+    assert data["charts"] == chart_specs(make_summary(), in_memory(make_records())[0])
 
 
 def test_html_answer_with_script_tags_appears_only_escaped() -> None:
     text = page()
-    assert text.count("<script") == 2  # the data block and the report script
-    assert text.count("</script>") == 2
-    assert "<img" not in text
+    # the data block, Vega, Vega-Lite, vega-embed, charts.js and report.js
+    assert text.count("<script") == 6
+    assert text.count("</script>") == 6
+    assert "<img" not in _markup(text)
     assert "\\u003c/script\\u003e\\u003cscript\\u003ewindow.__pwned = 1" in text
 
 
@@ -559,12 +576,20 @@ def test_html_has_no_repeats_section_with_one_repeat() -> None:
     assert 'id="repeats"' not in render_html(summary, *in_memory(make_records()))
 
 
-def test_html_policy_allows_exactly_the_inline_script() -> None:
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def test_html_policy_allows_exactly_the_inline_scripts_and_style() -> None:
     text = page()
-    script = text[text.rindex("<script>") + len("<script>") : text.rindex("</script>")]
-    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    assert f"script-src 'sha256-{digest}';" in text
-    assert "default-src 'none'" in text
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', text)
+    assert policy is not None
+    directives = dict(d.strip().split(" ", 1) for d in policy.group(1).split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == " ".join(map(_sha256, INLINE_SCRIPT.findall(text)))
+    style = re.search(r"<style>(.*?)</style>", text, re.S)
+    assert style is not None and directives["style-src"] == _sha256(style.group(1))
+    assert "unsafe" not in policy.group(1)  # no 'unsafe-eval', no 'unsafe-inline'
 
 
 def test_html_embeds_every_record_up_to_the_cap_without_a_note() -> None:
@@ -654,7 +679,7 @@ def test_html_data_block_turns_nan_into_null() -> None:
     block = "".join(data_block({"x": float("nan")}, [{"y": float("inf")}], total=1))
     assert json.loads(block) == {
         "summary": {"x": None},
-        "latency": {},
+        "charts": [],
         "total": 1,
         "records": [{"y": None}],
     }

@@ -10,9 +10,12 @@ report shows, so that reports are written a line or a record at a time:
   leaving columns out (:mod:`llmbench.report.fit`);
 - :mod:`llmbench.report.markdown`: ``markdown_lines`` / ``render_markdown`` (the first
   ``MAX_FAILURES`` failures of each agent);
-- :mod:`llmbench.report.html`: ``html_chunks`` / ``render_html`` (page skeleton in Python, charts
-  and the record table drawn by ``assets/report.js`` from an embedded JSON block of at most
-  ``MAX_RECORDS`` records);
+- :mod:`llmbench.report.html`: ``html_chunks`` / ``render_html`` (page skeleton in Python; the
+  charts and the record table drawn by ``assets/report.js`` from an embedded JSON block of
+  the chart specs and at most ``MAX_RECORDS`` records);
+- :mod:`llmbench.report.charts`: ``chart_specs`` (Vega-Lite specs, data inline, from
+  :mod:`llmbench.report.figures`), ``vendor_scripts`` and ``chart_css``: what report.html and
+  ``llmbench view`` draw the charts with;
 - :mod:`llmbench.report.write`: ``write_reports`` streams both files, atomically and scrubbed;
   ``in_memory`` adapts a list of scored records.
 """

@@ -4,18 +4,21 @@ The page skeleton, the leaderboard, the significant differences and, when a run 
 reasoning, tools (with the sandbox's isolation), conversations and data-analysis tables
 (:mod:`llmbench.report.submissions`) and pass@k
 (:mod:`llmbench.report.repeats`) are rendered here, every value through :func:`html.escape`.
-The summary, the latency box plots and the records travel in a
-``<script type="application/json" id="data">`` block in which every ``<``, ``>`` and ``&`` is
-a JSON ``\\u`` escape, so no text (``</script>``, ``<!--``) can end or alter the block;
-``assets/report.js`` parses it and draws the charts (inline SVG) and the record table, inserting
-model and test text with ``textContent`` only. CSS and JS are inlined from package data, and a
-Content-Security-Policy allows exactly those two (by hash) and nothing from the network.
+The summary, the charts (:func:`llmbench.report.charts.chart_specs`: Vega-Lite specs, data
+inline) and the records travel in a ``<script type="application/json" id="data">`` block in
+which every ``<``, ``>`` and ``&`` is a JSON ``\\u`` escape, so no text (``</script>``,
+``<!--``) can end or alter the block. ``assets/report.js`` parses it, hands the charts to
+``llmbenchCharts`` (``assets/charts.js``, drawn by the vendored Vega, Vega-Lite and vega-embed)
+and draws the record table, inserting model and test text with ``textContent`` only. CSS and
+every script are inlined from package data, and a Content-Security-Policy allows exactly those
+(by hash) and nothing from the network; Vega runs with its expression interpreter, so the
+policy needs no ``'unsafe-eval'``.
 
-The charts are drawn from the summary and from box-plot figures computed here over every
-result, so they show the whole run. The record table holds at most :data:`MAX_RECORDS` records
-(:func:`select_records`): all of them when there are no more; otherwise every failed, errored
-or unscored result first (spread evenly over them in run order when they alone are too many),
-then passing results spread evenly over the run (agents, repeats, tests) for the places left.
+The charts are computed over every result, so they show the whole run. The record table holds
+at most :data:`MAX_RECORDS` records (:func:`select_records`): all of them when there are no
+more; otherwise every failed, errored or unscored result first (spread evenly over them in run
+order when they alone are too many), then passing results spread evenly over the run (agents,
+repeats, tests) for the places left.
 The page then says so: "Showing N of M results; all results are in results.jsonl". The text is
 produced piece by piece (:func:`html_chunks`), one record at a time.
 """
@@ -24,14 +27,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from llmbench import jsonio
+from llmbench.report.charts import Chart, chart_css, chart_specs, vendor_scripts
+from llmbench.report.figures import spread
 from llmbench.report.repeats import REPEATS_NOTE, repeats_table
 from llmbench.report.submissions import (
     COMPARISON_NOTE,
@@ -63,10 +67,6 @@ Load = Callable[[int], Record]
 
 MAX_RECORDS = 2000
 """Records embedded in the page at most."""
-MAX_OUTLIERS = 200
-"""Outliers drawn per box plot at most (spread evenly over them, the extremes included)."""
-
-T = TypeVar("T")
 
 
 def asset(name: str) -> str:
@@ -86,26 +86,16 @@ def data_block(
     summary: Summary,
     records: Iterable[Record],
     *,
-    latency: Mapping[str, Any] | None = None,
+    charts: Sequence[Chart] = (),
     total: int | None = None,
 ) -> Iterator[str]:
     """The JSON text for the data ``<script>``, safe inside HTML, a record at a time:
-    ``{"summary": ..., "latency": ..., "total": ..., "records": [...]}``."""
-    yield f'{{"summary": {_json(summary)}, "latency": {_json(latency or {})}, '
+    ``{"summary": ..., "charts": [...], "total": ..., "records": [...]}``."""
+    yield f'{{"summary": {_json(summary)}, "charts": {_json(list(charts))}, '
     yield f'"total": {_json(total)}, "records": ['
     for n, r in enumerate(records):
         yield f"{', ' if n else ''}{_json(r)}"
     yield "]}"
-
-
-def _spread(items: Sequence[T], k: int) -> list[T]:
-    """``k`` of ``items`` spread evenly over them, the first and the last included (all of
-    them when there are no more than ``k``)."""
-    if len(items) <= k:
-        return list(items)
-    if k <= 1:
-        return list(items[:k])
-    return [items[m * (len(items) - 1) // (k - 1)] for m in range(k)]
 
 
 def select_records(results: Sequence[ScoredResult], limit: int = MAX_RECORDS) -> list[int]:
@@ -113,56 +103,16 @@ def select_records(results: Sequence[ScoredResult], limit: int = MAX_RECORDS) ->
     if len(results) <= limit:
         return list(range(len(results)))
     failed = [j for j, r in enumerate(results) if r.failed]
-    chosen = _spread(failed, limit)
+    chosen = spread(failed, limit)
     if len(chosen) < limit:
         passed = [j for j, r in enumerate(results) if not r.failed]
-        chosen += _spread(passed, limit - len(chosen))
+        chosen += spread(passed, limit - len(chosen))
     return sorted(chosen)
 
 
-def _quantile(ordered: Sequence[float], p: float) -> float:
-    h = (len(ordered) - 1) * p
-    low = math.floor(h)
-    high = math.ceil(h)
-    return ordered[low] + (ordered[high] - ordered[low]) * (h - low)
-
-
-def _box(times: list[float]) -> dict[str, Any]:
-    """Box-plot figures of ``times``: quartiles, whiskers at the furthest values within 1.5
-    interquartile ranges of the box (Tukey), and the values beyond them."""
-    if not times:
-        return {"n": 0}
-    ordered = sorted(times)
-    q1, median, q3 = (_quantile(ordered, p) for p in (0.25, 0.5, 0.75))
-    fence = 1.5 * (q3 - q1)
-    inside = [t for t in ordered if q1 - fence <= t <= q3 + fence] or ordered
-    low, high = inside[0], inside[-1]
-    outliers = [t for t in ordered if t < low or t > high]
-    return {
-        "n": len(ordered),
-        "q1": q1,
-        "median": median,
-        "q3": q3,
-        "low": low,
-        "high": high,
-        "max": ordered[-1],
-        "outliers": _spread(outliers, MAX_OUTLIERS),
-        "outliers_n": len(outliers),
-    }
-
-
-def latency_boxes(summary: Summary, results: Sequence[ScoredResult]) -> dict[str, Any]:
-    """Per agent of the summary, the box plot of the latency of its successful requests (an
-    answer from the response cache was not timed: it is left out, as from every speed figure)."""
-    times: dict[str, list[float]] = {str(a["agent_id"]): [] for a in summary["agents"]}
-    for r in results:
-        mine = times.get(r.agent_id)
-        if mine is not None and r.status == "ok" and not r.cached:
-            mine.append(r.execution_time)
-    return {agent_id: _box(values) for agent_id, values in times.items()}
-
-
-def _csp_hash(text: str) -> str:
+def csp_hash(text: str) -> str:
+    """``'sha256-...'``: the Content-Security-Policy source that allows exactly the inline
+    ``<script>`` or ``<style>`` whose text is ``text``."""
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
 
@@ -251,7 +201,7 @@ def _submissions(summary: Summary) -> str:
         _table("submissions", header, rows),
         f"<h3>Per task</h3><p>{escape(TASK_NOTE)}</p>",
         _table("submission-tasks", task_header, task_rows),
-        _figure("chart-submissions", "Skill per task and agent: 0 the baseline, 1 the best"),
+        '<div class="charts" id="submission-charts"></div>',
     ]
     pair_header, pair_rows = comparison_table(summary)
     if pair_rows:
@@ -280,11 +230,12 @@ def _differences(summary: Summary) -> str:
     return f'<ul id="differences">{items}</ul>'
 
 
-def _figure(chart_id: str, caption: str) -> str:
-    return (
-        f'<figure class="chart"><figcaption>{escape(caption)}</figcaption>'
-        f'<div id="{chart_id}"></div></figure>'
-    )
+def _charts(charts: Sequence[Chart]) -> str:
+    """The holder of the charts (report.js draws them), or nothing when the run has none but
+    the data-analysis one, which its own section holds."""
+    if not any(c["id"] != "submissions" for c in charts):
+        return ""
+    return '<section><h2>Charts</h2><div class="charts" id="charts"></div></section>'
 
 
 _RECORD_CONTROLS = """
@@ -332,11 +283,14 @@ def html_chunks(
     ``files_root``: the run directory whose files folders hold the agents' submissions (their
     first lines go into the records as ``submission_preview``); None: none shown.
     """
-    css, js = asset("report.css"), asset("report.js")
+    css = chart_css() + asset("report.css")
+    scripts = [*vendor_scripts(), asset("report.js")]
     csp = (
-        f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
+        f"default-src 'none'; style-src {csp_hash(css)}; "
+        f"script-src {' '.join(map(csp_hash, scripts))}; "
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
+    charts = chart_specs(summary, results)
     run_id = escape(str(summary["run_id"]))
     meta = (
         f"Status: <strong>{escape(str(summary['status']))}</strong> · repeats: "
@@ -355,11 +309,7 @@ def html_chunks(
         _submissions(summary),
         f"<section><h2>Significant differences</h2>{_differences(summary)}</section>",
         _repeats(summary),
-        '<section><h2>Charts</h2><div class="charts">',
-        _figure("chart-categories", "Mean score by category, with 95% intervals"),
-        _figure("chart-quality-speed", "Quality against speed: mean score vs tokens/s p50"),
-        _figure("chart-latency", "Latency per request (s): box plot of successful requests"),
-        "</div></section>",
+        _charts(charts),
         f"<section><h2>Records</h2>{note}{_RECORD_CONTROLS}</section>",
         "</main>",
         '<noscript><p class="note">Charts and the record table need JavaScript.</p></noscript>',
@@ -379,10 +329,12 @@ def html_chunks(
     yield from data_block(
         summary,
         (_with_preview(load(j), files_root) for j in chosen),
-        latency=latency_boxes(summary, results),
+        charts=charts,
         total=len(results),
     )
-    yield "\n".join(["</script>", f"<script>{js}</script>", "</body></html>", ""])
+    yield "\n".join(
+        ["</script>", *(f"<script>{js}</script>" for js in scripts), "</body></html>", ""]
+    )
 
 
 def render_html(
