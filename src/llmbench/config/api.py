@@ -7,6 +7,7 @@ A test's ``metadata.timeout_seconds`` overrides ``timeout`` for that test only.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -166,17 +167,7 @@ class APIConfiguration:
         API type that suffix implies (None for a bare base URL)."""
         if self.endpoint is None or self.is_embedded:
             raise ConfigError("the embedded endpoint has no URL until its server is started")
-        parts = urlsplit(self.endpoint)
-        path = parts.path.rstrip("/")
-        implied: ApiType | None = None
-        for suffix, kind in _SUFFIXES:
-            if path.endswith(suffix):
-                path, implied = path[: -len(suffix)], kind
-                break
-        if not path.endswith("/v1") and implied is None:
-            path += "/v1"
-        base = parts._replace(path=path).geturl()
-        return base, implied
+        return _base_and_type(self.endpoint)
 
     def url_for(self, api_type: ApiType) -> str:
         """The URL of the ``api_type`` route on this endpoint's server."""
@@ -236,3 +227,19 @@ class APIConfiguration:
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
         return f"APIConfiguration({fields})"
+
+
+@functools.lru_cache(maxsize=256)
+def _base_and_type(endpoint: str) -> tuple[str, ApiType | None]:
+    """:meth:`APIConfiguration.base_and_type` of ``endpoint``, worked out once per endpoint
+    (every test asks for it)."""
+    parts = urlsplit(endpoint)
+    path = parts.path.rstrip("/")
+    implied: ApiType | None = None
+    for suffix, kind in _SUFFIXES:
+        if path.endswith(suffix):
+            path, implied = path[: -len(suffix)], kind
+            break
+    if not path.endswith("/v1") and implied is None:
+        path += "/v1"
+    return parts._replace(path=path).geturl(), implied

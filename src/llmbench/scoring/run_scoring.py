@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
-import statistics
+import math
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +66,7 @@ def aggregate(scores: Sequence[Score]) -> dict[str, Any]:
     if failed is not None:
         block["error"] = f"{failed.scorer}: {failed.error}"
     elif primary:
-        block["score"] = statistics.fmean(s.value for s in primary)
+        block["score"] = math.fsum(s.value for s in primary) / len(primary)
         block["passed"] = all(s.passed for s in primary)
     return block
 

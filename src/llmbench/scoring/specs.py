@@ -418,6 +418,8 @@ def _indicators(test: TestCase) -> list[str]:
 
 def judge_spec(test: TestCase) -> JudgeSpec | None:
     """The test's ``judge`` entry, or None."""
+    if (test.model_extra or {}).get("scoring") is None:
+        return None  # the default specs have no judge: spared building them a second time
     return next((s for s in specs_for(test) if isinstance(s, JudgeSpec)), None)
 
 
