@@ -332,7 +332,8 @@ def html_chunks(
     ``files_root``: the run directory whose files folders hold the agents' submissions (their
     first lines go into the records as ``submission_preview``); None: none shown.
     """
-    css, js = asset("report.css"), asset("report.js")
+    # records.js draws a record's detail for the viewer too: one inline script, one hash
+    css, js = asset("report.css"), asset("records.js") + "\n" + asset("report.js")
     csp = (
         f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
         "img-src data:; base-uri 'none'; form-action 'none'"
