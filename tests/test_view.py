@@ -275,9 +275,17 @@ def test_a_tool_record_lists_the_files_its_agent_left_and_no_symlink(
         {"name": "out/notes.txt", "size": len(NOTES)},
     ]
     assert record["files_total"] == 3
-    assert (
-        record["prompt_note"]
-        == "the manifest names no base config file (a run started from an object)"
+    # no suite to read (the manifest names no base config): the transcript gives the prompt
+    assert (record["prompt"], record["prompt_note"]) == ("What is the 40th Fibonacci number?", None)
+
+
+def test_a_record_without_a_suite_or_an_opening_says_why_it_has_no_prompt(
+    server: ViewerServer,
+) -> None:
+    record = api(server, run_url(TOOLS_RUN, "/records/2"))  # coder / chat: scripted turns
+    assert record["prompt"] is None
+    assert record["prompt_note"] == (
+        "the manifest names no base config file (a run started from an object)"
     )
 
 

@@ -4,8 +4,8 @@ prompt and expected answer, and the files the agent left.
 The journal holds no prompt: it is the suite's. :class:`SuiteLookup` reads the suite the run
 was made from (its base config, as the manifest records it) the first time a record is opened,
 and says why when it cannot (the file moved, the run was started from an object): the record
-then shows its answer without its question. ``api_response`` stays out, as in the reports (the
-per-test files and ``llmbench show`` have it).
+then shows the prompt its transcript opens with (a test with tools), or none and why.
+``api_response`` stays out, as in the reports (the per-test files and ``llmbench show`` have it).
 """
 
 from __future__ import annotations
@@ -60,6 +60,16 @@ def _load(manifest: Manifest | str) -> tuple[Tests | None, str | None]:
         return None, f"the suite of this run cannot be read: {exc}"
 
 
+def _opening(data: dict[str, Any]) -> str | None:
+    """The prompt a transcript opens with (a test with tools: ``source`` ``test``), if any."""
+    transcript = data.get("transcript")
+    first = transcript[0] if isinstance(transcript, list) and transcript else None
+    if isinstance(first, dict) and first.get("source") == "test":
+        content = first.get("content")
+        return content if isinstance(content, str) else None
+    return None
+
+
 def full_record(
     index: RunIndex, i: int, run_path: Path, suite: SuiteLookup
 ) -> dict[str, Any] | None:
@@ -75,10 +85,12 @@ def full_record(
     data["scoring"] = index.scoring(i)
     tests = suite.tests()
     test = tests.get(str(data.get("test_id"))) if tests is not None else None
-    data["prompt"] = prompt_text(test) if test is not None else None
+    data["prompt"] = prompt_text(test) if test is not None else _opening(data)
     data["expected"] = test.expected if test is not None else None
     data["prompt_note"] = (
-        None if test is not None else suite.problem or "the test is no longer in the run's suite"
+        None
+        if data["prompt"] is not None
+        else suite.problem or "the test is no longer in the run's suite"
     )
     folder = folder_of(run_path, data)
     files, total, cut = [], 0, []
