@@ -80,8 +80,8 @@
     status.textContent = '';
     if (p.running) status.appendChild(el('span', { class: 'live-dot', title: 'live' }));
     const t = p.total;
-    status.appendChild(document.createTextNode((p.running ? 'Running: ' : 'Ended ' + p.status + ': ') + t.done +
-      (t.total === null ? '' : ' of ' + t.total) + ' results' + (t.errors ? ', ' + t.errors + ' errors' : '') +
+    status.appendChild(document.createTextNode((p.running ? 'Running: ' : 'Ended (' + p.status + '): ') + t.done +
+      (t.total === null ? '' : ' of ' + t.total) + ' results' + (t.errors ? ', ' + t.errors + (t.errors === 1 ? ' error' : ' errors') : '') +
       (p.running && t.eta_s !== null ? ', about ' + V.duration(t.eta_s) + ' left' : '') +
       (p.running && t.in_flight !== null ? ', about ' + V.fmt(t.in_flight, 1) + ' requests in flight' : '') +
       (p.max_workers ? ' (max_workers ' + p.max_workers + ')' : '')));

@@ -91,7 +91,8 @@
     } catch (e) {
       V.showError('Cannot list the runs: ' + e.message);
     }
-    setTimeout(load, RUNS.some((r) => r.status === 'running') ? 2000 : 10000);
+    /* often while a run goes (or none is there yet: one may start), seldom otherwise */
+    setTimeout(load, !RUNS.length || RUNS.some((r) => r.status === 'running') ? 2000 : 10000);
   }
   load();
 }());
