@@ -107,16 +107,17 @@ def run_url(run_id: str, rest: str = "") -> str:
 
 def test_runs_are_listed_newest_first_with_their_status(server: ViewerServer) -> None:
     runs = api(server, "/api/runs")["runs"]
+    # by start time: the live run started a few seconds ago; the damaged one has no time
     assert [(r["id"], r["status"]) for r in runs] == [
+        (LIVE_RUN, "running"),
         (REPORT_RUN, "completed"),
         (TOOLS_RUN, "completed"),
-        (LIVE_RUN, "running"),
         (DAMAGED_RUN, "damaged"),
     ]
 
 
 def test_a_run_line_has_agents_tests_scores_and_counts(server: ViewerServer) -> None:
-    report, tools, live = api(server, "/api/runs")["runs"][:3]
+    live, report, tools = api(server, "/api/runs")["runs"][:3]
     assert report["agents"] == ["qwen-7b", "llama-8b", "phi-3"]
     assert (report["tests"], report["repeats"], report["planned"]) == (5, 2, 30)
     # the summary's figures (tests/test_reports.py make_summary)

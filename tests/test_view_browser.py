@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from tests.view_support import (
     HOSTILE_TEXT,
     NOTES,
     REPORT_RUN,
+    START,
     TOOLS_RUN,
     ViewerServer,
     manifest,
@@ -50,7 +52,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
         root = pool.submit(write_results, base / "results", base / "outside").result()
     hostile = root / HOSTILE_RUN
     hostile.mkdir()
-    data = manifest(HOSTILE_RUN, "interrupted", [HOSTILE_AGENT], ["t1"], 1)
+    data = manifest(
+        HOSTILE_RUN, "interrupted", [HOSTILE_AGENT], ["t1"], 1, START - timedelta(days=4)
+    )
     (hostile / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
     return root
 
@@ -113,19 +117,20 @@ def records(page: Page) -> Any:
 def test_the_runs_list_shows_every_run_newest_first(page: Page, viewer: ViewerServer) -> None:
     page.page.goto(viewer.url + "/")
     page.page.wait_for_selector("#runs tbody tr.run >> nth=3")
+    # newest first: the live run started seconds ago
     assert page.texts("#runs tbody tr.run td:nth-child(2)") == [
+        "20260101T000000Z-live",
         REPORT_RUN,
         TOOLS_RUN,
-        "20260101T000000Z-live",
         HOSTILE_RUN,
     ]
     assert page.texts("#runs tbody tr.run td:nth-child(3)") == [
-        "completed",
-        "completed",
         "running",
+        "completed",
+        "completed",
         "interrupted",
     ]
-    assert page.texts("#runs tbody tr.run >> nth=0 >> label.agent") == [
+    assert page.texts("#runs tbody tr.run >> nth=1 >> label.agent") == [
         " qwen-7b (0.88)",
         " llama-8b (0.67)",
         " phi-3 (0.38)",

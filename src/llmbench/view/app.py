@@ -38,6 +38,7 @@ import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from datetime import datetime
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -239,8 +240,8 @@ def _viewer(request: web.Request) -> Viewer:
 
 def _page(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def page(request: web.Request) -> web.Response:
-        if name == "run":
-            _viewer(request).run_path(request.match_info["run_id"])
+        if name == "run" and _viewer(request).runs.path(request.match_info["run_id"]) is None:
+            raise web.HTTPNotFound(text="no such run in this results directory")
         body = _asset("llmbench.view", PAGES[name])
         assert body is not None, f"the viewer's {PAGES[name]} is missing from the package"
         return web.Response(body=body, content_type="text/html", charset="utf-8")
@@ -282,10 +283,19 @@ async def _runs(request: web.Request) -> web.Response:
         for run_id in viewer.runs.ids():
             path = viewer.runs.path(run_id)
             if path is not None:
-                found.append(viewer.runs.info(run_id, path).model_dump(mode="json"))
-        return found
+                found.append(viewer.runs.info(run_id, path))
+        # newest first: by start time, for ids that do not start with it (a run named by hand)
+        found.sort(key=lambda r: (_epoch(r.started_at), r.id), reverse=True)
+        return [r.model_dump(mode="json") for r in found]
 
     return _json({"root": str(viewer.root), "runs": await _thread(listing)})
+
+
+def _epoch(stamp: str | None) -> float:
+    try:
+        return datetime.fromisoformat(stamp).timestamp() if stamp else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _run_data(viewer: Viewer, run_id: str) -> dict[str, Any]:
@@ -324,14 +334,15 @@ async def _records(request: web.Request) -> web.Response:
 
     def page() -> dict[str, Any]:
         run = viewer.refreshed(run_id)
-        positions = run.index.select(chosen)
-        return {
-            "total": len(positions),
-            "all": len(run.index),
-            "offset": offset,
-            "records": [run.index.row(i) for i in positions[offset : offset + limit]],
-            "journal_end": run.index.journal_end,
-        }
+        with run.index.lock:
+            positions = run.index.select(chosen)
+            return {
+                "total": len(positions),
+                "all": len(run.index),
+                "offset": offset,
+                "records": [run.index.row(i) for i in positions[offset : offset + limit]],
+                "journal_end": run.index.journal_end,
+            }
 
     viewer.run_path(run_id)
     return _json(await _thread(page))
@@ -353,7 +364,8 @@ async def _record(request: web.Request) -> web.Response:
 
     def read() -> dict[str, Any] | None:
         run = viewer.refreshed(run_id)
-        return full_record(run.index, _position(request, run), run.path, run.suite)
+        with run.index.lock:
+            return full_record(run.index, _position(request, run), run.path, run.suite)
 
     viewer.run_path(run_id)
     found = await _thread(read)
@@ -369,7 +381,8 @@ async def _file(request: web.Request) -> web.StreamResponse:
 
     def opened() -> int | None:
         run = viewer.refreshed(run_id)
-        entry = run.index.entry(_position(request, run))
+        with run.index.lock:
+            entry = run.index.entry(_position(request, run))
         folder = None if entry is None else folder_of(run.path, entry)
         return None if folder is None else open_saved(folder, name)
 
@@ -480,20 +493,30 @@ def _event(kind: str, data: Any) -> bytes:
     return f"event: {kind}\ndata: {jsonio.dumps(data)}\n\n".encode()
 
 
-def _changes(viewer: Viewer, run_id: str, offset: int, seen: tuple[Any, ...] | None) -> Any:
+def _changes(
+    viewer: Viewer, run_id: str, offset: int, seen: tuple[Any, ...] | None
+) -> tuple[dict[str, Any], dict[str, Any] | None, tuple[Any, ...], bool]:
     """What an event stream sends next: new rows since ``offset``, progress, status."""
     run = viewer.refreshed(run_id)
     index = run.index
-    changed = index.changed_since(offset) if offset < index.journal_end else []
     manifest = viewer.runs.manifest(run.path)
     summary = viewer.runs.summary(run.path)
+    with index.lock:
+        changed = index.changed_since(offset) if offset < index.journal_end else []
+        rows = [index.row(i) for i in changed[-MAX_EVENT_ROWS:]]
+        records = {
+            "rows": rows,
+            "more": max(len(changed) - MAX_EVENT_ROWS, 0),
+            "journal_end": index.journal_end,
+            "total": len(index),
+        }
+        live = progress(index, manifest) if isinstance(manifest, Manifest) else None
     state = (
         manifest.status if isinstance(manifest, Manifest) else "damaged",
         summary.get("generated_at") if summary else None,
         index.scores_end,
     )
-    live = progress(index, manifest) if isinstance(manifest, Manifest) else None
-    return changed, index, live, state, state != seen
+    return records, live, state, state != seen
 
 
 async def _events(request: web.Request) -> web.StreamResponse:
@@ -513,16 +536,13 @@ async def _events(request: web.Request) -> web.StreamResponse:
     try:
         await response.write(b"retry: 2000\n\n")
         while not viewer.stopping.is_set():
-            changed, index, live, state, moved = await _thread(
+            records, live, state, moved = await _thread(
                 partial(_changes, viewer, run_id, offset, seen)
             )
             sent = False
-            if changed or offset != index.journal_end:
-                rows = [index.row(i) for i in changed[-MAX_EVENT_ROWS:]]
-                more = max(len(changed) - MAX_EVENT_ROWS, 0)
-                offset = index.journal_end
-                body = {"rows": rows, "more": more, "journal_end": offset, "total": len(index)}
-                await response.write(_event("records", body))
+            if records["rows"] or offset != records["journal_end"]:
+                offset = records["journal_end"]
+                await response.write(_event("records", records))
                 sent = True
             if sent or seen is None or (live is not None and live["running"]):
                 await response.write(_event("progress", live))
@@ -544,6 +564,8 @@ async def _events(request: web.Request) -> web.StreamResponse:
             quiet += loop.time() - started
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the page went away, or the server is stopping
+    except web.HTTPNotFound:
+        pass  # the run went away (moved, deleted): the stream ends
     return response
 
 

@@ -120,7 +120,9 @@ class RunIndex:
     def __init__(self, run_path: Path) -> None:
         """An empty index of ``run_path``; :meth:`refresh` reads the files."""
         self.path = run_path
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
+        """Held while the index grows; hold it to read several results consistently (a
+        journal repaired under the viewer makes the index start again)."""
         self._clear()
 
     def _clear(self) -> None:
@@ -168,7 +170,7 @@ class RunIndex:
 
     def refresh(self) -> bool:
         """Read what was appended since the last call; True when anything new was read."""
-        with self._lock:
+        with self.lock:
             journal = self.path / JOURNAL
             try:
                 size = journal.stat().st_size
@@ -359,7 +361,7 @@ class RunIndex:
 
     def select(self, f: RecordFilter) -> Sequence[int]:
         """The positions of the results ``f`` lets through, in its order."""
-        with self._lock:
+        with self.lock:
             n = len(self)
             chosen: Sequence[int] = range(n)
             tests: Callable[[int], bool] | None = None
@@ -476,7 +478,7 @@ class RunIndex:
         """Per agent: its counts by status, its results that ended at or after ``since`` and
         the latencies of those that ended at or after ``window_from`` (one pass over typed
         arrays: a few milliseconds for 100,000 results)."""
-        with self._lock:
+        with self.lock:
             per = [AgentFigures() for _ in self.agents]
             for agent, status, ended, latency in zip(
                 self._agent, self._status, self._ended, self._latency, strict=True
@@ -502,7 +504,7 @@ class RunIndex:
     def changed_since(self, offset: int) -> list[int]:
         """The positions of the results whose journal line starts at or after byte ``offset``,
         each once, in the order they were written."""
-        with self._lock:
+        with self.lock:
             log = self._log_at
             low, high = 0, len(log)
             while low < high:  # the first line at or after offset (bisect on an array)

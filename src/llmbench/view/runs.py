@@ -140,8 +140,9 @@ class Runs:
         self._lock = threading.Lock()
 
     def ids(self) -> list[str]:
-        """Every run's id, newest first (ids start with their start time; see
-        :func:`llmbench.store.run_dir.new_run_id`), then by name."""
+        """Every run's id, by name, last first (ids start with their start time, see
+        :func:`llmbench.store.run_dir.new_run_id`; the runs list sorts by the manifests'
+        ``started_at``, for runs named otherwise)."""
         try:
             names = [entry.name for entry in os.scandir(self.root)]
         except OSError:
