@@ -735,3 +735,22 @@ def test_another_host_is_served_with_a_warning(tmp_path: Path) -> None:
             process.kill()
             process.communicate()
     assert process.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "argument --port: expected a port from 1 to 65535, got 70000"),
+        (["--port", "-1"], "argument --port: expected a number >= 0, got -1"),
+        (  # TEST-NET-3: never an address of this machine
+            ["--host", "203.0.113.7"],
+            "error: cannot listen on 203.0.113.7:0: Cannot assign requested address; give "
+            "--host an address of this machine",
+        ),
+    ],
+)
+def test_a_bad_port_or_host_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    process = _view(".", "--no-open", *args, cwd=tmp_path)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode in (1, 2) and "Traceback" not in err
+    assert message in err.strip().splitlines()[-1]  # argparse's usage comes first

@@ -22,6 +22,13 @@ from llmbench.cli.run import whole_number
 DEFAULT_HOST = "127.0.0.1"
 
 
+def _port(value: str) -> int:
+    port = whole_number(0)(value)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {port}")
+    return port
+
+
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``view``."""
     parser.add_argument(
@@ -32,7 +39,7 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
         help="the directory holding the run directories (default: %(default)s)",
     )
     parser.add_argument(
-        "--port", type=whole_number(0), default=0, help="the port (default: a free one)"
+        "--port", type=_port, default=0, help="the port, 1 to 65535 (default: a free one)"
     )
     parser.add_argument(
         "--host",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,11 +54,15 @@ async def serve(
         try:
             await site.start()
         except OSError as exc:
-            why = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-            raise ServeError(
-                f"cannot listen on {host}:{port}: {why or exc}; choose another --port, or "
-                "leave it out for a free one"
-            ) from None
+            if exc.errno == errno.EADDRINUSE:
+                why = "the port is in use; choose another --port, or leave it out for a free one"
+            else:
+                # asyncio's message repeats the address; the system's own is enough
+                plain = exc.strerror if isinstance(exc, socket.gaierror) else None
+                if plain is None:
+                    plain = os.strerror(exc.errno) if exc.errno else str(exc)
+                why = f"{plain}; give --host an address of this machine"
+            raise ServeError(f"cannot listen on {host}:{port}: {why}") from None
         bound = runner.addresses[0][1]
         if local:  # answer only requests made for this address (no DNS rebinding)
             app[VIEWER].hosts = frozenset(h.lower() for h in host_names(host, bound))
