@@ -1,5 +1,6 @@
 """``llmbench``: ``run`` a suite against several agents; ``validate`` and ``list`` check a run's
-files without calling any model; ``convert`` writes the suite a data set becomes.
+files without calling any model; ``convert`` writes the suite a data set becomes; ``view``
+serves a local web page over every run.
 
 Exit codes: 0 ok, 1 some tests could not run, 2 bad input, 130 interrupted. A mistake in the
 user's input is printed as one line, never as a traceback. Every long option takes ``_`` or
@@ -19,6 +20,7 @@ from llmbench.cli.exits import EXIT_OK, run_reporting_errors
 from llmbench.cli.run import add_run_arguments, run_command
 from llmbench.cli.score import add_score_arguments, run_scoring_command
 from llmbench.cli.show import add_show_arguments, show_command
+from llmbench.cli.view import add_view_arguments, view_command
 from llmbench.runs.plan import RunPlan, load_plan
 
 
@@ -67,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         "convert", help="write the suite JSON that the base config's [benchmark.dataset] becomes"
     )
     add_convert_arguments(convert)
+    view = sub.add_parser(
+        "view",
+        help="a local web page over every run of a results directory, live while a run goes",
+        epilog="exit codes: 0 stopped with Ctrl-C, 1 cannot listen, 2 no such directory",
+    )
+    add_view_arguments(view)
     return parser
 
 
@@ -124,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_reporting_errors(lambda: show_command(args))
     if args.command == "convert":
         return convert_command(args)
+    if args.command == "view":
+        return view_command(args)
     return run_reporting_errors(lambda: _check(args))
 
 

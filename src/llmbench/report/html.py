@@ -284,7 +284,8 @@ def html_chunks(
     first lines go into the records as ``submission_preview``); None: none shown.
     """
     css = chart_css() + asset("report.css")
-    scripts = [*vendor_scripts(), asset("report.js")]
+    # records.js draws a record's detail for the viewer too: joined with report.js, one hash
+    scripts = [*vendor_scripts(), asset("records.js") + "\n" + asset("report.js")]
     csp = (
         f"default-src 'none'; style-src {csp_hash(css)}; "
         f"script-src {' '.join(map(csp_hash, scripts))}; "
