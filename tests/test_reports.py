@@ -521,7 +521,7 @@ def test_html_is_self_contained() -> None:
     assert "@import" not in markup and "url(" not in markup
     # the scripts are the package's own files, inlined as they are
     scripts = INLINE_SCRIPT.findall(text)
-    assert scripts == [*vendor_scripts(), asset("report.js")]
+    assert scripts == [*vendor_scripts(), asset("records.js") + "\n" + asset("report.js")]
 
 
 def test_html_data_block_round_trips() -> None:

@@ -222,12 +222,35 @@ def _compare(
     b_by_key = {o.key: o for o in b if o.score is not None}
     keys = sorted(a_by_key.keys() & b_by_key.keys())
     pairs = [(a_by_key[k], b_by_key[k]) for k in keys]
-    a_only = sum(x.passes and not y.passes for x, y in pairs)
-    b_only = sum(y.passes and not x.passes for x, y in pairs)
+    entry = paired_comparison(
+        a_id,
+        [x.score for x, _ in pairs if x.score is not None],
+        [x.passes for x, _ in pairs],
+        b_id,
+        [y.score for _, y in pairs if y.score is not None],
+        [y.passes for _, y in pairs],
+    )
+    entry["submissions"] = compare_submissions(a, b)
+    return entry
+
+
+def paired_comparison(
+    a_id: str,
+    a: Sequence[float],
+    a_pass: Sequence[bool],
+    b_id: str,
+    b: Sequence[float],
+    b_pass: Sequence[bool],
+) -> dict[str, Any]:
+    """``a`` against ``b`` over their paired scores and verdicts (``a[i]`` and ``b[i]`` are
+    the same test and repeat): the fields of a ``comparisons`` entry (docs/summary-format.md)
+    but ``submissions``. The summary and ``llmbench view``'s comparison both use it."""
+    a_only = sum(x and not y for x, y in zip(a_pass, b_pass, strict=True))
+    b_only = sum(y and not x for x, y in zip(a_pass, b_pass, strict=True))
     entry: dict[str, Any] = {
         "a": a_id,
         "b": b_id,
-        "n_pairs": len(pairs),
+        "n_pairs": len(a),
         "mean_a": None,
         "mean_b": None,
         "mean_diff": None,
@@ -235,27 +258,24 @@ def _compare(
         "mcnemar": {"a_only": a_only, "b_only": b_only, "p_value": mcnemar_exact(a_only, b_only)},
         "significant": False,
         "min_detectable_diff": None,
-        "submissions": compare_submissions(a, b),
     }
-    if not pairs:
+    if not a:
         return entry
-    a_scores = [x.score for x, _ in pairs if x.score is not None]
-    b_scores = [y.score for _, y in pairs if y.score is not None]
-    diff, ci = paired_bootstrap_diff(a_scores, b_scores)
-    diffs = [x - y for x, y in zip(a_scores, b_scores, strict=True)]
+    diff, ci = paired_bootstrap_diff(a, b)
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
     sd_diff = statistics.stdev(diffs) if len(diffs) >= 2 else None
     excludes_zero = ci is not None and (ci[0] > 0 or ci[1] < 0)
     # a percentile bootstrap is too optimistic on a handful of pass/fail pairs (two pairs that
     # differ the same way give [1, 1]); for 0/1 scores the exact McNemar test must agree too
-    binary = all(v in (0.0, 1.0) for v in (*a_scores, *b_scores))
+    binary = all(v in (0.0, 1.0) for v in (*a, *b))
     p_value = entry["mcnemar"]["p_value"]
     entry.update(
-        mean_a=statistics.fmean(a_scores),
-        mean_b=statistics.fmean(b_scores),
+        mean_a=statistics.fmean(a),
+        mean_b=statistics.fmean(b),
         mean_diff=diff,
         diff_ci=_interval(ci),
         significant=excludes_zero and (not binary or p_value < 0.05),
-        min_detectable_diff=min_detectable_difference(len(pairs), sd_diff),
+        min_detectable_diff=min_detectable_difference(len(a), sd_diff),
     )
     return entry
 

@@ -10,16 +10,11 @@ when the interval excludes 0 and, for pass/fail scores, McNemar's p is under 0.0
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmbench.scoring.statistics import (
-    mcnemar_exact,
-    min_detectable_difference,
-    paired_bootstrap_diff,
-)
+from llmbench.scoring.analysis import paired_comparison
 from llmbench.view.index import RunIndex
 
 Key = tuple[str, int]
@@ -55,43 +50,6 @@ def _cell(index: RunIndex, i: int) -> dict[str, Any]:
         "failed": index.failed(i),
         "category": index.row(i)["category"],
     }
-
-
-def paired(
-    a_id: str, a: Sequence[float], a_pass: Sequence[bool], b_id: str, b: Sequence[float],
-    b_pass: Sequence[bool],
-) -> dict[str, Any]:  # fmt: skip
-    """One comparison of two columns over their paired scores and verdicts."""
-    a_only = sum(x and not y for x, y in zip(a_pass, b_pass, strict=True))
-    b_only = sum(y and not x for x, y in zip(a_pass, b_pass, strict=True))
-    entry: dict[str, Any] = {
-        "a": a_id,
-        "b": b_id,
-        "n_pairs": len(a),
-        "mean_a": None,
-        "mean_b": None,
-        "mean_diff": None,
-        "diff_ci": None,
-        "mcnemar": {"a_only": a_only, "b_only": b_only, "p_value": mcnemar_exact(a_only, b_only)},
-        "significant": False,
-        "min_detectable_diff": None,
-    }
-    if not a:
-        return entry
-    diff, ci = paired_bootstrap_diff(a, b)
-    diffs = [x - y for x, y in zip(a, b, strict=True)]
-    sd = statistics.stdev(diffs) if len(diffs) >= 2 else None
-    excludes_zero = ci is not None and (ci[0] > 0 or ci[1] < 0)
-    binary = all(v in (0.0, 1.0) for v in (*a, *b))
-    entry.update(
-        mean_a=statistics.fmean(a),
-        mean_b=statistics.fmean(b),
-        mean_diff=diff,
-        diff_ci=None if ci is None else list(ci),
-        significant=excludes_zero and (not binary or entry["mcnemar"]["p_value"] < 0.05),
-        min_detectable_diff=min_detectable_difference(len(a), sd),
-    )
-    return entry
 
 
 def compare(
@@ -135,7 +93,7 @@ def compare(
                 and ib.score_of(j) is not None
             ]
             pairs.append(
-                paired(
+                paired_comparison(
                     ca.label,
                     [float(p[0] or 0.0) for p in both],
                     [p[2] for p in both],
