@@ -342,15 +342,17 @@ def test_a_plain_run_has_no_submissions_block() -> None:
 
 
 def _table_rows(text: str, title: str) -> list[list[str]]:
+    """The rows of the table titled ``title`` in ``text`` (printed as to a pipe: ``|`` between
+    cells, a ``-+-`` rule under the header)."""
     lines = text.splitlines()
     start = next(n for n, line in enumerate(lines) if line.strip() == title)
+    rule = next(n for n in range(start + 1, len(lines)) if set(lines[n].strip()) <= set("-+"))
     rows = []
-    for line in lines[start + 1 :]:
-        if line.startswith("└"):
-            return rows
-        if line.startswith("│"):
-            rows.append([c.strip() for c in line.split("│")[1:-1]])
-    raise AssertionError(f"table {title} has no end")
+    for line in lines[rule + 1 :]:
+        if " | " not in line:
+            break
+        rows.append([c.strip() for c in line.split("|")])
+    return rows
 
 
 def _pct(successes: int, n: int) -> str:

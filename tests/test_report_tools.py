@@ -350,16 +350,17 @@ def test_summary_names_the_sandbox_at_the_top(run: tuple[RunDirectory, dict[str,
 
 
 def _table_rows(text: str, title: str) -> list[list[str]]:
-    """The rows of the rich table titled ``title`` in ``text`` (printed without colours)."""
+    """The rows of the table titled ``title`` in ``text`` (printed as to a pipe: ``|`` between
+    cells, a ``-+-`` rule under the header)."""
     lines = text.splitlines()
     start = next(n for n, line in enumerate(lines) if line.strip() == title)
+    rule = next(n for n in range(start + 1, len(lines)) if set(lines[n].strip()) <= set("-+"))
     rows = []
-    for line in lines[start + 1 :]:
-        if line.startswith("└"):
-            return rows
-        if line.startswith("│"):
-            rows.append([c.strip() for c in line.split("│")[1:-1]])
-    raise AssertionError(f"table {title} has no end")
+    for line in lines[rule + 1 :]:
+        if " | " not in line:
+            break
+        rows.append([c.strip() for c in line.split("|")])
+    return rows
 
 
 def test_terminal_shows_the_tools_table(run: tuple[RunDirectory, dict[str, Any]]) -> None:
@@ -556,3 +557,20 @@ def test_a_rebuild_without_a_summary_finds_nothing(tmp_path: Path) -> None:
     directory = RunDirectory.create(tmp_path, "run")
     assert previous_summary(directory) == {}
     assert recorded_protocols({}) == {}
+
+
+def test_terminal_tables_fit_80_columns_with_agent_ids_whole(
+    run: tuple[RunDirectory, dict[str, Any]],
+) -> None:
+    """The Tools and Conversations tables are laid out as the leaderboard is: within the width,
+    cells on one line, the rightmost columns left out first (and named), agent ids whole."""
+    console = Console(record=True, width=80)
+    print_report(run[1], console)
+    text = console.export_text()
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+    tools = _table_rows(text, "Tools")
+    assert [row[0] for row in tools] == ["texter", "coder"]
+    assert tools[1][:3] == ["coder", "function", "2"]
+    assert "Left out to fit 80 columns: End reasons" in text
+    talks = _table_rows(text, "Conversations")
+    assert [row[0] for row in talks] == ["texter", "coder"]

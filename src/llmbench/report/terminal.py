@@ -241,7 +241,22 @@ def leaderboard(summary: Summary, width: int | None = None, *, plain: bool = Fal
     """One row per agent, best mean score first, fitted to ``width`` columns (None: every
     column); ``plain``: rules of ASCII characters and no bold header, for a pipe or a file."""
     header, rows = terminal_leaderboard(summary)
-    laid_out = leaderboard_fit(summary, width)
+    suffixes = [f"@{label}" for label in run_labels(summary).values()]
+    left = ("Agent", "Model")
+    return _fitted(header, rows, leaderboard_fit(summary, width), left, suffixes, plain)
+
+
+def _fitted(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    laid_out: Fit,
+    left: Sequence[str],
+    suffixes: Sequence[str],
+    plain: bool,
+) -> Table:
+    """``rows`` as ``laid_out`` says: cells on one line, headers wrapped between words, the
+    Agent column cut (keeping its run label) only when the layout says so; ``plain``: ASCII
+    rules and no bold header."""
     table = Table(
         box=PLAIN_BOX if plain else box.MINIMAL_HEAVY_HEAD,
         show_edge=False,
@@ -251,17 +266,17 @@ def leaderboard(summary: Summary, width: int | None = None, *, plain: bool = Fal
     for i, column_width in zip(laid_out.shown, laid_out.widths, strict=True):
         table.add_column(
             Text(wrap_header(header[i], column_width)),
-            justify="left" if header[i] in ("Agent", "Model") else "right",
+            justify="left" if header[i] in left else "right",
             width=column_width,
             no_wrap=True,
             overflow="ellipsis",
         )
-    agent = laid_out.shown.index(header.index("Agent"))
-    suffixes = [f"@{label}" for label in run_labels(summary).values()]
+    agent = laid_out.shown.index(header.index("Agent")) if "Agent" in header else None
     for row in rows:
         # Text, not str: an agent id or model name is never read as rich markup
         cells = [Text(row[i]) for i in laid_out.shown]
-        cells[agent] = _cut(cells[agent], laid_out.widths[agent], suffixes)
+        if agent is not None:
+            cells[agent] = _cut(cells[agent], laid_out.widths[agent], suffixes)
         table.add_row(*cells)
     return table
 
@@ -641,17 +656,26 @@ def _print_table(
     left: Sequence[str],
     labels: Mapping[str, str],
 ) -> bool:
-    """Print ``table`` under ``title`` when it has rows, run ids shortened to ``labels``;
-    whether it did."""
+    """Print ``table`` under ``title`` when it has rows, run ids shortened to ``labels``, laid
+    out as the leaderboard is (cells on one line, the Agent column whole unless nothing else
+    fits), its rightmost columns left out first when it is too wide, and a note naming them;
+    whether it printed."""
     header, rows = table
     if not rows:
         return False
-    printed = Table(title=title)
-    for column in header:
-        printed.add_column(column, justify="left" if column in left else "right")
-    for row in rows:
-        printed.add_row(*(Text(abbreviated(cell, labels)) for cell in row))
-    console.print(printed)
+    cells = [[abbreviated(cell, labels) for cell in row] for row in rows]
+    # Agent and the first figure stay; the others go from the right
+    drop = [name for name in reversed(header[2:]) if name != "Agent"]
+    laid_out = fit(header, cells, console.width, drop=drop, cut="Agent")
+    plain = not console.is_terminal
+    suffixes = [f"@{label}" for label in labels.values()]
+    console.print(Text(title, style="" if plain else "bold"))
+    console.print(_fitted(header, cells, laid_out, left, suffixes, plain))
+    if laid_out.left_out:
+        names = ", ".join(header[i] for i in laid_out.left_out)
+        console.print(
+            Text(f"Left out to fit {console.width} columns: {names} (report.md has them).")
+        )
     return True
 
 
