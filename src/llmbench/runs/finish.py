@@ -41,6 +41,8 @@ from llmbench.suite.tests import TestLookup, Tests, as_tests
 
 SCORING_WINDOW = 32
 """Results read ahead and scored at once: at most this many judge requests are in flight."""
+YIELD_EVERY = 256
+"""Results read and scored between two turns given to the rest of the event loop."""
 SCORES_BATCH = 256
 """Scores written to ``scores.jsonl`` and the per-test files per write."""
 
@@ -175,6 +177,8 @@ async def _scored(
         for i in range(len(index)):
             if not index.has_entry(i):
                 continue
+            if i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # scoring without a wait must not hold the loop for long
             entry = index.entry(i)
             scoring: Scoring | asyncio.Future[Scoring] = None
             fresh = score is not None and (rescore or not index.has_stored_scoring(i))
@@ -293,16 +297,28 @@ async def finish_async(
         if served_models:
             agents = [replace(a, model=index.models.get(a.agent_id) or a.model) for a in agents]
         infos = [agent_info(index, a, a.agent_id) for a in agents]
-        summary = analyse(
-            results.results,
-            infos,
-            run_id=run_dir.run_id,
-            status=status,
-            repeats=repeats,
-            sandbox=sandbox,
-        )
-        write_summary_and_reports(run_dir.path, summary, results.results, results.record)
-    return summary
+
+        def analyse_and_report() -> dict[str, Any]:
+            summary = analyse(
+                results.results,
+                infos,
+                run_id=run_dir.run_id,
+                status=status,
+                repeats=repeats,
+                sandbox=sandbox,
+            )
+            write_summary_and_reports(run_dir.path, summary, results.results, results.record)
+            return summary
+
+        # in a thread: the statistics and the reports take seconds on a big run, and the event
+        # loop may be the caller's (llmbench.run_async); cancelled, the reports are still
+        # finished (the thread reads the index this block closes)
+        job = asyncio.ensure_future(asyncio.to_thread(analyse_and_report))
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            await asyncio.wait([job])
+            raise
 
 
 def finish(run_dir: RunDirectory, **settings: Any) -> dict[str, Any]:
