@@ -418,3 +418,62 @@ def test_the_limit_holds_requests_back_until_a_connection_is_free() -> None:
         assert peak == 2 and server.connections == 2
 
     run(main())
+
+
+def test_a_trickle_past_the_deadline_is_deadline_exceeded_not_a_read_timeout() -> None:
+    """The read timeout never fires on a body that keeps coming; the caller's deadline does,
+    on the same timer, as a TimeoutError; the connection is not used again."""
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            writer.write(b"x")
+            await writer.drain()
+
+    async def main() -> None:
+        async with RawServer(drip) as server, HttpClient() as client:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(http1.DeadlineExceeded) as raised:
+                await client.send(
+                    server.url,
+                    {},
+                    b"{}",
+                    Collect(),
+                    connect_timeout_s=5,
+                    read_timeout_s=1.0,
+                    deadline=started + 0.4,
+                )
+            assert isinstance(raised.value, TimeoutError)
+            assert 0.35 < loop.time() - started < 1.0  # the deadline, not the read timeout
+            assert not client._all  # the connection was closed, not pooled
+
+    run(main())
+
+
+def test_a_deadline_bounds_the_wait_for_a_turn_and_a_past_one_sends_nothing() -> None:
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await asyncio.sleep(0.5)
+        writer.write(response(b"ok"))
+        await writer.drain()
+
+    async def main() -> None:
+        async with RawServer(slow) as server, HttpClient(limit=1) as client:
+            loop = asyncio.get_running_loop()
+            first = asyncio.ensure_future(send(client, server.url))
+            await asyncio.sleep(0.05)  # the one slot is taken
+            with pytest.raises(http1.DeadlineExceeded):
+                await client.send(
+                    server.url, {}, b"{}", Collect(), connect_timeout_s=5,
+                    read_timeout_s=5, deadline=loop.time() + 0.1,
+                )  # fmt: skip
+            assert (await first).body == b"ok"
+            with pytest.raises(http1.DeadlineExceeded):
+                await client.send(
+                    server.url, {}, b"{}", Collect(), connect_timeout_s=5,
+                    read_timeout_s=5, deadline=loop.time() - 1,
+                )  # fmt: skip
+            assert len(server.requests) == 1
+
+    run(main())
