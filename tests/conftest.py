@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -141,3 +142,36 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for report in skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         terminalreporter.write_line(f"{report.nodeid}: {reason}", red=True, bold=True)
+
+
+# the browser tests (tests/test_report_browser.py, tests/test_view_browser.py)
+
+
+def chromium_binary() -> str:
+    """The system Chromium, or a failure that says how to install it."""
+    path = os.environ.get("LLMBENCH_CHROMIUM") or next(
+        (p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None
+    )
+    if not path or not Path(path).exists():
+        pytest.fail(
+            "no Chromium for the browser tests (report.html, llmbench view): install it with "
+            "`apt-get install -y chromium` or set LLMBENCH_CHROMIUM to a Chromium binary",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail(
+            "the browser tests need Playwright: `pip install playwright` "
+            "(the dev extra); do not run `playwright install`, it uses the system Chromium",
+            pytrace=False,
+        )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_binary(), headless=True)
+        yield browser
+        browser.close()

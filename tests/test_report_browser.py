@@ -14,8 +14,6 @@ The test fails (never skips) when either is missing, naming the install step.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,36 +43,6 @@ SCREENSHOT = REPO / "test-artifacts" / "report.png"
 CHARTS_SCREENSHOT = REPO / "test-artifacts" / "report-charts.png"
 SCRIPTS = 6
 """The page's scripts: the data block, Vega, Vega-Lite, vega-embed, charts.js, report.js."""
-
-
-def chromium_binary() -> str:
-    """The system Chromium, or a failure that says how to install it."""
-    path = os.environ.get("LLMBENCH_CHROMIUM") or next(
-        (p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None
-    )
-    if not path or not Path(path).exists():
-        pytest.fail(
-            "no Chromium for the report browser test: install it with "
-            "`apt-get install -y chromium` or set LLMBENCH_CHROMIUM to a Chromium binary",
-            pytrace=False,
-        )
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(
-            "the report browser test needs Playwright: `pip install playwright` "
-            "(the dev extra); do not run `playwright install`, it uses the system Chromium",
-            pytrace=False,
-        )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_binary(), headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

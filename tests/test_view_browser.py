@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import RUNNER
 from tests.scripted_server import Answer, ScriptedServer
-from tests.test_report_browser import CHART_LAYOUT, chromium_binary
+from tests.test_report_browser import CHART_LAYOUT
 from tests.test_report_tools import FIB_CODE, INJECTED_CODE, INJECTED_OUTPUT
 from tests.test_reports import INJECTION
 from tests.view_support import (
@@ -63,22 +63,6 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def viewer(results: Path) -> Iterator[ViewerServer]:
     with ViewerServer(results) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(
-            "the viewer browser test needs Playwright: `pip install playwright` (the dev "
-            "extra); do not run `playwright install`, it uses the system Chromium",
-            pytrace=False,
-        )
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium_binary(), headless=True)
-        yield launched
-        launched.close()
 
 
 class Page:

@@ -1,6 +1,7 @@
 /* llmbench records: one record's detail (its figures, prompt, expected answer, thinking, answer,
    error, scorers, submission and transcript, code cells included), shared by report.html (inlined
-   before report.js) and the viewer (/assets/records.js). Plain ES2017, no libraries. Text from a
+   before report.js) and the viewer (/assets/records.js, first on every page), with the
+   helpers el, fmt and mfmt they use too. Plain ES2017, no libraries. Text from a
    model or a test file is only ever set with textContent, never parsed as HTML. */
 (function () {
   'use strict';
@@ -151,5 +152,5 @@
       }
     }
   }
-  window.llmbenchRecords = { el: el, fmt: fmt, scoring: scoring, failed: failed, verdict: verdict, block: block, detail: detail };
+  window.llmbenchRecords = { el: el, fmt: fmt, mfmt: mfmt, scoring: scoring, failed: failed, verdict: verdict, block: block, detail: detail };
 }());

@@ -7,16 +7,7 @@
   const SUMMARY = DATA.summary;
   const RECORDS = DATA.records;
 
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach((k) => node.setAttribute(k, attrs[k]));
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  const fmt = (v, d) => (v === null || v === undefined ? 'n/a' : Number(v).toFixed(d === undefined ? 2 : d));
-  /* a metric value as the Python tables print it: 21,000 or four significant digits */
-  const mfmt = (v) => (v === null || v === undefined ? 'n/a' : Math.abs(v) >= 1000
-    ? Math.round(v).toLocaleString('en-US') : String(Number(Number(v).toPrecision(4))));
+  const { el, fmt, mfmt } = window.llmbenchRecords;  /* records.js, inlined before this */
   const AGENTS = SUMMARY.agents.slice().sort((a, b) => {
     const ma = a.quality.mean_score, mb = b.quality.mean_score;
     if ((ma === null) !== (mb === null)) return ma === null ? 1 : -1;

@@ -2,13 +2,7 @@
    set with textContent, never parsed as HTML; URLs are built from encodeURIComponent parts. */
 (function () {
   'use strict';
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach((k) => node.setAttribute(k, attrs[k]));
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  const fmt = (v, d) => (v === null || v === undefined ? 'n/a' : Number(v).toFixed(d === undefined ? 2 : d));
+  const { el, fmt } = window.llmbenchRecords;  /* records.js, loaded first on every page */
   const enc = encodeURIComponent;
   function query(params) {
     const parts = [];
