@@ -274,9 +274,26 @@ def throughput(plan: Plan, tmp: Path) -> list[Row]:
         reference_uvloop = runs.pop("reference-uvloop", None)
         busy.pop("reference-uvloop", None)
         rows.append(_throughput_row(k, n, runs, busy))
-        rows.append(_loop_row(k, runs, asyncio_loop))
+        rows.append(
+            _side_row(
+                "  the same on asyncio's loop (LLMBENCH_LOOP=asyncio), % of ideal; ratio to uvloop",
+                k,
+                asyncio_loop,
+                runs["llmbench"],
+                f"client CPU: asyncio {asyncio_loop.child.cpu_s:.2f} s, "
+                f"uvloop {runs['llmbench'].child.cpu_s:.2f} s",
+            )
+        )
         if reference_uvloop is not None:
-            rows.append(_reference_uvloop_row(k, runs, reference_uvloop))
+            rows.append(
+                _side_row(
+                    "  the reference on uvloop, % of ideal; llmbench (uvloop) against it",
+                    k,
+                    runs["llmbench"],
+                    reference_uvloop,
+                    f"client CPU: reference on uvloop {reference_uvloop.child.cpu_s:.2f} s",
+                )
+            )
     top = plan.levels[-1]
     rows.append(
         Row(
@@ -294,10 +311,7 @@ def _throughput_row(
     k: int, n: int, runs: dict[str, ClientRun], busy: dict[str, float | None]
 ) -> Row:
     ideal = k / LATENCY_S
-    share = {
-        name: None if (rate := steady_rate(run.records, k)) is None else rate / ideal * 100
-        for name, run in runs.items()
-    }
+    share = {name: _share(run, k) for name, run in runs.items()}
     latency = {name: median([r.end - r.start for r in run.records]) for name, run in runs.items()}
     notes = [
         f"median latency: llmbench {_fmt(latency['llmbench'], 3)} s, "
@@ -323,39 +337,17 @@ def _target_share(k: int) -> float:
     return 85.0 if k >= 1024 else 95.0
 
 
-def _reference_uvloop_row(k: int, runs: dict[str, ClientRun], reference: ClientRun) -> Row:
-    """The reference on uvloop at ``k`` in flight, against llmbench (on uvloop, its default)."""
-    ideal = k / LATENCY_S
-    share = {
-        name: None if (rate := steady_rate(run.records, k)) is None else rate / ideal * 100
-        for name, run in (("llmbench", runs["llmbench"]), ("reference", reference))
-    }
-    return Row(
-        "  the reference on uvloop, % of ideal; llmbench (uvloop) against it",
-        _fmt(share["llmbench"], 1),
-        _fmt(share["reference"], 1),
-        _fmt(_ratio(share["llmbench"], share["reference"])),
-        notes=[f"client CPU: reference on uvloop {reference.child.cpu_s:.2f} s"],
-    )
+def _share(run: ClientRun, k: int) -> float | None:
+    """``run``'s steady throughput at ``k`` in flight, as a % of the ideal ``k / LATENCY_S``."""
+    rate = steady_rate(run.records, k)
+    return None if rate is None else rate / (k / LATENCY_S) * 100
 
 
-def _loop_row(k: int, runs: dict[str, ClientRun], asyncio_loop: ClientRun) -> Row:
-    """llmbench on asyncio's own loop at ``k`` in flight, against the same run on uvloop."""
-    ideal = k / LATENCY_S
-    share = {
-        name: None if (rate := steady_rate(run.records, k)) is None else rate / ideal * 100
-        for name, run in (("uvloop", runs["llmbench"]), ("asyncio", asyncio_loop))
-    }
-    return Row(
-        "  the same on asyncio's loop (LLMBENCH_LOOP=asyncio), % of ideal; ratio to uvloop",
-        _fmt(share["asyncio"], 1),
-        _fmt(share["uvloop"], 1),
-        _fmt(_ratio(share["asyncio"], share["uvloop"])),
-        notes=[
-            f"client CPU: asyncio {asyncio_loop.child.cpu_s:.2f} s, "
-            f"uvloop {runs['llmbench'].child.cpu_s:.2f} s"
-        ],
-    )
+def _side_row(figure: str, k: int, shown: ClientRun, against: ClientRun, note: str) -> Row:
+    """A row under a level's throughput row: ``shown``'s share of the ideal, ``against``'s,
+    and their ratio."""
+    a, b = _share(shown, k), _share(against, k)
+    return Row(figure, _fmt(a, 1), _fmt(b, 1), _fmt(_ratio(a, b)), notes=[note])
 
 
 def whole_answers(plan: Plan, tmp: Path) -> list[Row]:

@@ -411,19 +411,17 @@ class HttpClient:
         if self._slots is not None:
             await self._turn(deadline)
         try:
+            connect_s = connect_timeout_s
             if deadline is not None:
-                left = deadline - asyncio.get_running_loop().time()
-                if left <= 0:
+                connect_s = min(connect_s, deadline - asyncio.get_running_loop().time())
+                if connect_s <= 0:
                     raise DeadlineExceeded()
-                if left < connect_timeout_s:
-                    try:
-                        conn = await self._connection(target, left)
-                    except ConnectTimeout:
-                        raise DeadlineExceeded() from None
-                else:
-                    conn = await self._connection(target, connect_timeout_s)
-            else:
-                conn = await self._connection(target, connect_timeout_s)
+            try:
+                conn = await self._connection(target, connect_s)
+            except ConnectTimeout:
+                if connect_s < connect_timeout_s:  # the deadline came first
+                    raise DeadlineExceeded() from None
+                raise
             try:
                 await conn.exchange_with(data, exchange, read_timeout_s, deadline)
             finally:

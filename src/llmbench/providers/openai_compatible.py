@@ -312,10 +312,12 @@ class _StreamState:
         if self._partial:
             self._partial += chunk
             data = bytes(self._partial)
+            self._partial.clear()
         else:
             data = chunk  # the usual case: the chunk ends where a line does
         *lines, tail = data.split(b"\n")
-        self._partial = bytearray(tail)
+        if tail:
+            self._partial += tail
         for line in lines:
             if line and line != b"\r":  # not one of the blank lines between events
                 self.feed_line(line)

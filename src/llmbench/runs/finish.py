@@ -181,8 +181,9 @@ async def _scored(
                 await asyncio.sleep(0)  # scoring without a wait must not hold the loop for long
             entry = index.entry(i)
             scoring: Scoring | asyncio.Future[Scoring] = None
-            fresh = score is not None and (rescore or not index.has_stored_scoring(i))
-            if fresh and score is not None:
+            fresh = False
+            if score is not None and (rescore or not index.has_stored_scoring(i)):
+                fresh = True
                 now = score(entry)
                 scoring = asyncio.ensure_future(now) if inspect.isawaitable(now) else now
             window.append((i, entry, scoring, fresh))

@@ -166,47 +166,6 @@ class RunScorer:
         self._scorers[id(test)] = (test, plan)
         return plan
 
-    async def score_one(
-        self, session: HttpClient | None, entry: JournalEntry, test: TestCase
-    ) -> dict[str, Any]:
-        """The ``scoring`` block for one entry."""
-        if entry.result.status != "ok":
-            return not_scored()
-        plan = self._for(test)
-        rules = plan.rules
-        # only the blocking rules (python, submission) read saved files: the others are spared
-        # a path and a stat per result
-        files = self.files_for(entry) if plan.blocking and self.files_for is not None else None
-        item = ScoreInput(
-            test,
-            entry.result.response_text,
-            entry.transcript,
-            files_dir=files if files is not None and files.is_dir() else None,
-        )
-        done = self.scored.pop(entry.key, None) if self.scored is not None else None
-        if plan.blocking and done is not None and done.answer == entry.result.response_text:
-            scores = list(done.scores)
-        elif plan.blocking:
-            async with self._slots:
-                scores = await asyncio.to_thread(lambda: [scorer(item) for scorer in rules])
-        else:  # text rules take microseconds: a thread hop would cost more than they do
-            scores = [scorer(item) for scorer in rules]
-        spec = plan.judge
-        if spec is not None:
-            if self.judge is None or session is None:
-                scores.append(
-                    Score("judge", 0.0, False, "no judge configured", error="no judge configured")
-                )
-            else:
-                if getattr(spec, "include_reasoning", False):
-                    item = dataclasses.replace(item, reasoning=entry.result.reasoning_text)
-                scores.append(
-                    await self.judge.score(
-                        session, item, spec.rubric, getattr(spec, "pass_score", None)
-                    )
-                )
-        return aggregate(scores)
-
     def score(
         self,
         session: HttpClient | None,
@@ -223,21 +182,60 @@ class RunScorer:
         plan = self._for(test)
         if not plan.rules and plan.judge is None:
             return None
-        if plan.blocking or plan.judge is not None:
-            return self._score_later(session, entry, test)
         if entry.result.status != "ok":
             return not_scored()
-        item = ScoreInput(test, entry.result.response_text, entry.transcript)
-        try:
+        if plan.blocking or plan.judge is not None:
+            return self._score_later(session, entry, test, plan)
+        try:  # text rules take microseconds: a thread hop would cost more than they do
+            item = self._input(entry, test, plan)
             return aggregate([scorer(item) for scorer in plan.rules])
         except Exception as exc:  # a scorer bug must not lose the other scores
             return _scorer_bug(entry, exc)
 
+    def _input(self, entry: JournalEntry, test: TestCase, plan: _TestScorers) -> ScoreInput:
+        # only the blocking rules (python, submission) read saved files: the others are spared
+        # a path and a stat per result
+        files = self.files_for(entry) if plan.blocking and self.files_for is not None else None
+        return ScoreInput(
+            test,
+            entry.result.response_text,
+            entry.transcript,
+            files_dir=files if files is not None and files.is_dir() else None,
+        )
+
     async def _score_later(
-        self, session: HttpClient | None, entry: JournalEntry, test: TestCase
+        self, session: HttpClient | None, entry: JournalEntry, test: TestCase, plan: _TestScorers
     ) -> Scoring:
+        """An ok entry of a test with a rule that blocks (run in a worker thread, unless the
+        worker that ran the test already did) or a judge."""
         try:
-            return await self.score_one(session, entry, test)
+            item = self._input(entry, test, plan)
+            rules = plan.rules
+            done = self.scored.pop(entry.key, None) if self.scored is not None else None
+            if plan.blocking and done is not None and done.answer == entry.result.response_text:
+                scores = list(done.scores)
+            elif plan.blocking:
+                async with self._slots:
+                    scores = await asyncio.to_thread(lambda: [scorer(item) for scorer in rules])
+            else:
+                scores = [scorer(item) for scorer in rules]
+            spec = plan.judge
+            if spec is not None:
+                if self.judge is None or session is None:
+                    scores.append(
+                        Score(
+                            "judge", 0.0, False, "no judge configured", error="no judge configured"
+                        )
+                    )
+                else:
+                    if getattr(spec, "include_reasoning", False):
+                        item = dataclasses.replace(item, reasoning=entry.result.reasoning_text)
+                    scores.append(
+                        await self.judge.score(
+                            session, item, spec.rubric, getattr(spec, "pass_score", None)
+                        )
+                    )
+            return aggregate(scores)
         except Exception as exc:  # a scorer bug must not lose the other scores
             return _scorer_bug(entry, exc)
 

@@ -152,5 +152,40 @@
       }
     }
   }
-  window.llmbenchRecords = { el: el, fmt: fmt, mfmt: mfmt, scoring: scoring, failed: failed, verdict: verdict, block: block, detail: detail };
+  /* a click, Enter or Space on one of tbody's tr.record rows calls toggle(row); a click on a link
+     in it follows the link instead */
+  function onRows(tbody, toggle) {
+    tbody.addEventListener('click', (e) => {
+      if (e.target.closest('a')) return;
+      const tr = e.target.closest('tr.record');
+      if (tr) toggle(tr);
+    });
+    tbody.addEventListener('keydown', (e) => {
+      const tr = e.target.closest('tr.record');
+      if (tr && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); toggle(tr); }
+    });
+  }
+  /* a click or Enter on a header of table calls sort(its data-key, ascending): ascending the
+     first time, reversed on the same column again; aria-sort says which */
+  function sortableHeads(table, sort) {
+    const heads = Array.from(table.tHead.rows[0].cells);
+    let current = null, ascending = true;
+    heads.forEach((th) => {
+      th.setAttribute('tabindex', '0');
+      const go = () => {
+        const key = th.getAttribute('data-key');
+        ascending = current === key ? !ascending : true;
+        current = key;
+        heads.forEach((h) => h.removeAttribute('aria-sort'));
+        th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+        sort(key, ascending);
+      };
+      th.addEventListener('click', go);
+      th.addEventListener('keydown', (e) => { if (e.key === 'Enter') go(); });
+    });
+  }
+  window.llmbenchRecords = {
+    el: el, fmt: fmt, mfmt: mfmt, scoring: scoring, failed: failed, verdict: verdict, block: block,
+    detail: detail, onRows: onRows, sortableHeads: sortableHeads,
+  };
 }());

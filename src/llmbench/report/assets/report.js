@@ -7,7 +7,8 @@
   const SUMMARY = DATA.summary;
   const RECORDS = DATA.records;
 
-  const { el, fmt, mfmt } = window.llmbenchRecords;  /* records.js, inlined before this */
+  const R = window.llmbenchRecords;  /* records.js, inlined before this */
+  const { el, fmt, mfmt } = R;
   const AGENTS = SUMMARY.agents.slice().sort((a, b) => {
     const ma = a.quality.mean_score, mb = b.quality.mean_score;
     if ((ma === null) !== (mb === null)) return ma === null ? 1 : -1;
@@ -105,26 +106,11 @@
     tr.classList.toggle('open', state.open.has(i));
     tr.setAttribute('aria-expanded', String(state.open.has(i)));
   }
-  tbody.addEventListener('click', (e) => {
-    const tr = e.target.closest('tr.record');
-    if (tr) toggle(tr);
-  });
-  tbody.addEventListener('keydown', (e) => {
-    const tr = e.target.closest('tr.record');
-    if (tr && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); toggle(tr); }
-  });
-  Array.from(table.tHead.rows[0].cells).forEach((th) => {
-    th.setAttribute('tabindex', '0');
-    const sort = () => {
-      const key = th.getAttribute('data-key');
-      state.dir = state.key === key ? -state.dir : 1;
-      state.key = key;
-      Array.from(table.tHead.rows[0].cells).forEach((h) => h.removeAttribute('aria-sort'));
-      th.setAttribute('aria-sort', state.dir > 0 ? 'ascending' : 'descending');
-      render();
-    };
-    th.addEventListener('click', sort);
-    th.addEventListener('keydown', (e) => { if (e.key === 'Enter') sort(); });
+  R.onRows(tbody, toggle);
+  R.sortableHeads(table, (key, ascending) => {
+    state.key = key;
+    state.dir = ascending ? 1 : -1;
+    render();
   });
   // 'input' for the text box only: its 'change' fires on blur, re-rendering under a click
   controls.text.addEventListener('input', render);

@@ -85,14 +85,7 @@
     }
     render();
   }
-  tbody.addEventListener('click', (e) => {
-    const tr = e.target.closest('tr.record');
-    if (tr) openRow(tr.getAttribute('data-key'));
-  });
-  tbody.addEventListener('keydown', (e) => {
-    const tr = e.target.closest('tr.record');
-    if (tr && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); openRow(tr.getAttribute('data-key')); }
-  });
+  R.onRows(tbody, (tr) => openRow(tr.getAttribute('data-key')));
   const pages = V.pager(document.getElementById('pager'), LIMIT, (offset) => load(offset));
   async function load(offset) {
     try {

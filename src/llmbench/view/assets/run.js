@@ -203,27 +203,11 @@
     }
     render();
   }
-  tbody.addEventListener('click', (e) => {
-    if (e.target.closest('a')) return;
-    const tr = e.target.closest('tr.record');
-    if (tr) toggle(tr);
-  });
-  tbody.addEventListener('keydown', (e) => {
-    const tr = e.target.closest('tr.record');
-    if (tr && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); toggle(tr); }
-  });
-  Array.from(table.tHead.rows[0].cells).forEach((th) => {
-    th.setAttribute('tabindex', '0');
-    const sort = () => {
-      const key = th.getAttribute('data-key');
-      state.desc = state.sort === key ? !state.desc : false;
-      state.sort = key;
-      Array.from(table.tHead.rows[0].cells).forEach((h) => h.removeAttribute('aria-sort'));
-      th.setAttribute('aria-sort', state.desc ? 'descending' : 'ascending');
-      page(0);
-    };
-    th.addEventListener('click', sort);
-    th.addEventListener('keydown', (e) => { if (e.key === 'Enter') sort(); });
+  R.onRows(tbody, toggle);
+  R.sortableHeads(table, (key, ascending) => {
+    state.sort = key;
+    state.desc = !ascending;
+    page(0);
   });
   controls.text.addEventListener('input', V.debounce(() => page(0), 250));
   [controls.agent, controls.category, controls.status].forEach((c) => c.addEventListener('change', () => page(0)));
